@@ -1,0 +1,1 @@
+"""Analysis over the store: rollups, village stability, cause attribution, PC aging, services."""

@@ -1,0 +1,143 @@
+"""`netmon` command line: parses arguments and calls the rest; no logic of its own.
+
+Exit codes: 0 success, 1 runtime failure (e.g. no ICMP permission), 2 bad configuration or usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from netmon import __version__
+from netmon.config import ConfigError, load_config
+from netmon.logs import setup_logging
+
+log = logging.getLogger("netmon")
+
+DEFAULT_CONFIG = os.environ.get("NETMON_CONFIG", "/etc/netmon/netmon.yaml")
+
+
+def _console(args: argparse.Namespace):
+    from rich.console import Console
+
+    return Console(no_color=bool(os.environ.get("NO_COLOR")) or None, highlight=False)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run the daemon (or one round with --once)."""
+    from netmon.daemon import run
+    from netmon.probers.icmp import IcmpPermissionError
+
+    try:
+        return run(args.config, once=args.once)
+    except IcmpPermissionError as exc:
+        log.error("%s", exc)
+        return 1
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Validate the config and summarise the inventory."""
+    from netmon.ui.check import render_check
+
+    config = load_config(args.config)
+    render_check(config, _console(args))
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Print a report from the store."""
+    from netmon.ui import reports
+
+    config = load_config(args.config)
+    return reports.run_report(args.kind, config, args, _console(args))
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Show the live status view (or a snapshot with --once)."""
+    from netmon.ui.status import run_status
+
+    return run_status(load_config(args.config), args, _console(args))
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    """Run a device's checks now and explain each result."""
+    from netmon.ui.probe import run_probe
+
+    return run_probe(load_config(args.config), args, _console(args))
+
+
+def cmd_lab(args: argparse.Namespace) -> int:
+    """Build, inspect or remove the network-namespace lab."""
+    from netmon.lab.cli import lab_main
+
+    return lab_main(args.lab_args)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Lab + daemon + live view in one command."""
+    from netmon.lab.demo import run_demo
+
+    return run_demo(args.demo_args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    parser = argparse.ArgumentParser(prog="netmon", description="Monitoring agent for rural connectivity.")
+    parser.add_argument("--version", action="version", version=f"netmon {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log detail (-vv: libraries too)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, func: Callable[[argparse.Namespace], int], help_text: str,
+            config: bool = True) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        if config:
+            p.add_argument("-c", "--config", default=DEFAULT_CONFIG,
+                           help=f"agent config file (default: $NETMON_CONFIG or {DEFAULT_CONFIG})")
+        p.set_defaults(func=func)
+        return p
+
+    run = add("run", cmd_run, "run the monitoring daemon")
+    run.add_argument("--once", action="store_true", help="run every check once, store the results, exit")
+    add("check", cmd_check, "validate the config and summarise the inventory")
+    status = add("status", cmd_status, "live status of villages, communes and devices (reads the store)")
+    status.add_argument("--once", action="store_true", help="print one snapshot and exit (for cron, mail, pipes)")
+    status.add_argument("--format", choices=["text", "json"], default="text")
+    status.add_argument("--province", help="only this province (name or id)")
+    status.add_argument("--commune", help="only this commune (name or id)")
+    status.add_argument("--state", help="only villages in these states, comma-separated (e.g. unstable,down)")
+    status.add_argument("--flagged", action="store_true", help="only villages flagged for telecom follow-up")
+    probe = add("probe", cmd_probe, "run a device's checks now and show each result (for technicians on site)")
+    probe.add_argument("target", metavar="NAME|ID|HOST", help="device id, device name or a bare host")
+    probe.add_argument("--format", choices=["text", "json"], default="text")
+    report = add("report", cmd_report, "reports from the store")
+    report.add_argument("kind", choices=["villages", "pcs", "availability", "services"])
+    report.add_argument("--format", choices=["table", "csv", "json", "md"], default="table")
+    report.add_argument("--month", help="YYYY-MM (availability report)")
+    report.add_argument("--days", type=float, default=7.0, help="period in days ending now (default 7)")
+    lab = add("lab", cmd_lab, "virtual province in network namespaces (root): up SCENARIO | down | status",
+              config=False)
+    lab.add_argument("lab_args", nargs=argparse.REMAINDER)
+    demo = add("demo", cmd_demo, "lab, daemon and live view in one command (root)", config=False)
+    demo.add_argument("demo_args", nargs=argparse.REMAINDER)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `netmon` console script."""
+    args = build_parser().parse_args(argv)
+    setup_logging(args.verbose)
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        print(f"netmon: {len(exc.issues)} problem(s) in the configuration; nothing was started.",
+              file=sys.stderr)
+        return 2
+    except FileNotFoundError as exc:
+        print(f"netmon: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,228 @@
+"""`netmon run`: the agent's main loop, its signals and its background components.
+
+SIGTERM/SIGINT: stop scheduling, let running rounds finish briefly, commit every result
+collected, stop components (forwarders finish their current batch), exit 0.
+SIGHUP: load the config again; if it has errors they are logged and the running config stays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from netmon.config import Config, ConfigError, load_config
+from netmon.probers import Prober, ProberContext, build_prober
+from netmon.scheduler import ProbeSchedule, run_once
+from netmon.store import Store
+from netmon.writer import RateMeter, ResultWriter, StateChangeLog
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_S = 10.0
+RETENTION_EVERY_S = 3600.0
+
+
+@dataclass
+class Agent:
+    """What the components of a running daemon share."""
+
+    config: Config
+    store: Store
+    writer: ResultWriter
+    schedule: ProbeSchedule | None
+    rate: RateMeter
+    started_ts: float = field(default_factory=time.time)
+
+
+class Component(Protocol):
+    """A background part of the daemon (forwarder, analysis); started after the first config."""
+
+    name: str
+
+    async def start(self, agent: Agent) -> None:
+        """Begin work; must return promptly (spawn tasks for long work)."""
+        ...
+
+    async def reload(self, config: Config) -> None:
+        """Adopt a new, already validated config."""
+        ...
+
+    async def stop(self) -> None:
+        """Finish or abandon current work safely; called once."""
+        ...
+
+
+ComponentFactory = Callable[[Config], list[Component]]
+COMPONENT_FACTORIES: list[ComponentFactory] = []
+"""Later modules (outputs, analysis) register here; each returns the components a config needs."""
+
+
+def probers_for(config: Config, existing: dict[str, Prober] | None = None) -> dict[str, Prober]:
+    """The probers this config's checks use, reusing the ones already running."""
+    existing = existing or {}
+    names = {check.prober for p in {d.profile for d in config.devices} for check in config.profiles[p].checks}
+    context = ProberContext(auths=config.auths, scheduler=config.settings.scheduler,
+                            config_dir=str(config.path.parent))
+    return {n: existing[n] if n in existing else build_prober(n, context) for n in sorted(names)}
+
+
+def check_permissions(config: Config) -> None:
+    """Fail at start-up, with the fix, if ICMP checks cannot open a socket."""
+    if any(c.prober == "icmp" for p in config.profiles.values() for c in p.checks):
+        from netmon.probers.icmp import check_icmp_permission
+
+        mode = check_icmp_permission()
+        log.info("ICMP: using %s sockets", mode)
+
+
+def describe_device(config: Config) -> Callable[[str], str]:
+    """A function naming a device for log lines: `Sìn Hồ / Tả Phìn / cpe-nha-van-hoa (10.20.7.2)`."""
+
+    def describe(device_id: str) -> str:
+        d = config.device_by_id.get(device_id)
+        if d is None:
+            return device_id
+        where = " / ".join(p for p in (d.commune, d.village, d.name) if p)
+        return f"{where} ({d.target})"
+
+    return describe
+
+
+class Daemon:
+    """Runs the schedule until a stop signal; reloads on SIGHUP."""
+
+    def __init__(self, config: Config, once: bool = False) -> None:
+        self.config = config
+        self.once = once
+        self.stop_event = asyncio.Event()
+        self.components: list[Component] = []
+        self.probers: dict[str, Prober] = {}
+
+    async def run(self) -> int:
+        """Run until stopped; returns the process exit code."""
+        config = self.config
+        check_permissions(config)
+        store = Store.open(config.state_dir)
+        store.sync_devices(config.all_devices)
+        writer = ResultWriter(store)
+        changes = StateChangeLog(describe_device(config))
+        rate = RateMeter()
+        writer.listeners += [changes, rate]
+        self.probers = probers_for(config)
+        if self.once:
+            return await self._run_once(config, store, writer)
+        schedule = ProbeSchedule(self.probers, writer.emit)
+        self.agent = Agent(config, store, writer, schedule, rate)
+        self.changes = changes
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop_event.set)
+        loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
+        writer.start()
+        jobs = schedule.load(config)
+        schedule.start()
+        self.components = [c for factory in COMPONENT_FACTORIES for c in factory(config)]
+        for component in self.components:
+            await component.start(self.agent)
+        log.info("netmon %s started: %d devices, %d probe jobs, state in %s",
+                 config.settings.agent.name, len(config.devices), jobs, store.path)
+        housekeeping = asyncio.create_task(self._housekeeping(), name="housekeeping")
+        await self.stop_event.wait()
+        log.info("stopping: finishing running rounds and committing results")
+        housekeeping.cancel()
+        await schedule.stop()
+        await writer.stop()
+        for component in reversed(self.components):
+            await component.stop()
+        await self._close_probers()
+        self._heartbeat(store, schedule, rate)
+        store.close()
+        log.info("stopped; %d results committed this run", writer.committed)
+        return 0
+
+    async def _run_once(self, config: Config, store: Store, writer: ResultWriter) -> int:
+        from netmon.ui.progress import progress_for
+
+        with progress_for("probing", total=len(config.devices)) as advance:
+            await run_once(config, self.probers, writer.emit, on_batch_done=advance)
+        writer.flush()
+        await self._close_probers()
+        store.mark_alive(time.time(), os.getpid())
+        store.close()
+        log.info("one round done: %d results committed", writer.committed)
+        return 0
+
+    async def reload(self) -> None:
+        """SIGHUP: adopt a new config only if it is entirely valid."""
+        try:
+            new = load_config(self.config.path)
+        except ConfigError as exc:
+            log.error("reload rejected, keeping the running config; %d problem(s):\n%s",
+                      len(exc.issues), exc)
+            return
+        except OSError as exc:
+            log.error("reload rejected, keeping the running config: %s", exc)
+            return
+        old_probers = self.probers
+        self.probers = probers_for(new, old_probers)
+        for name, prober in old_probers.items():
+            if name not in self.probers:
+                await prober.close()
+        schedule = self.agent.schedule
+        assert schedule is not None
+        schedule.probers = self.probers
+        jobs = schedule.load(new)
+        self.agent.store.sync_devices(new.all_devices)
+        self.changes.describe = describe_device(new)
+        self.config = self.agent.config = new
+        for component in self.components:
+            await component.reload(new)
+        log.info("reloaded %s: %d devices, %d probe jobs", new.path, len(new.devices), jobs)
+
+    async def _housekeeping(self) -> None:
+        agent = self.agent
+        last_prune = 0.0
+        while True:
+            self._heartbeat(agent.store, agent.schedule, agent.rate)
+            if time.time() - last_prune > RETENTION_EVERY_S:
+                last_prune = time.time()
+                self._prune(agent)
+            await asyncio.sleep(HEARTBEAT_S)
+
+    def _heartbeat(self, store: Store, schedule: ProbeSchedule | None, rate: RateMeter) -> None:
+        now = time.time()
+        store.mark_alive(self.agent.started_ts, os.getpid(), now)
+        store.set_state(
+            agent=self.config.settings.agent.name, pid=os.getpid(), heartbeat_ts=now,
+            started_ts=self.agent.started_ts, targets=len(self.config.devices),
+            results_per_s=round(rate.per_second(), 2),
+            scheduler_lag_s=round(schedule.lag_s, 3) if schedule else 0.0,
+            last_round_ts=schedule.last_round_ts if schedule else 0.0,
+        )
+
+    def _prune(self, agent: Agent) -> None:
+        settings = self.config.settings.store
+        outputs = [o.name for o in self.config.settings.outputs.influxdb]
+        deleted = agent.store.prune(time.time() - settings.retention, outputs, settings.max_disk_mb)
+        if deleted:
+            log.info("retention: deleted %d results older than %.0f days", deleted, settings.retention / 86400)
+
+    async def _close_probers(self) -> None:
+        for prober in self.probers.values():
+            try:
+                await prober.close()
+            except Exception:
+                log.exception("closing prober %s failed", prober.name)
+
+
+def run(config_path: str | Path, once: bool = False) -> int:
+    """Load the config and run the daemon; returns the exit code (2 on config errors)."""
+    config = load_config(config_path)
+    return asyncio.run(Daemon(config, once=once).run())

@@ -1,0 +1,37 @@
+"""Logging set-up: one line per event on stderr, journald-friendly."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import ClassVar
+
+
+def setup_logging(verbosity: int = 0) -> None:
+    """Log to stderr; under systemd (JOURNAL_STREAM set) leave timestamps to the journal."""
+    level = logging.DEBUG if verbosity > 0 else logging.INFO
+    if os.environ.get("JOURNAL_STREAM"):
+        fmt = "<%(priority)d>%(name)s: %(message)s"
+        formatter = _SyslogPriority(fmt)
+    else:
+        formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S%z")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for noisy in ("apscheduler", "asyncio", "urllib3", "pysnmp", "aiohttp.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING if verbosity < 2 else logging.DEBUG)
+
+
+class _SyslogPriority(logging.Formatter):
+    """Prefix lines with sd-daemon(3) priorities (<4> warning, <6> info) so journald ranks them."""
+
+    _PRIORITY: ClassVar[dict[int, int]] = {
+        logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3, logging.CRITICAL: 2,
+    }
+
+    def format(self, record: logging.LogRecord) -> str:
+        record.priority = self._PRIORITY.get(record.levelno, 6)
+        return super().format(record)

@@ -1,0 +1,197 @@
+"""Builds the probing schedule from the config and owns timeouts, pacing and phases.
+
+One APScheduler job per (profile check, phase slice), never one per target: every target
+gets a stable phase offset inside its interval (crc32 of its id, so restarts keep it and
+APScheduler's accumulating jitter is not needed), targets whose offsets fall in the same
+slice run together as one batch that fans out under the prober's concurrency cap. A round
+must end before the next one of the same job begins: the scheduler cuts it off at 90 % of
+the interval and records the devices that never answered as errors, so one hung target can
+delay nobody but itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import zlib
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from netmon.config import Config
+from netmon.model import Device, ProbeResult, Status
+from netmon.probers import Prober
+
+log = logging.getLogger(__name__)
+
+ROUND_SHARE = 0.9
+"""Share of the interval a round may take before the scheduler cuts it off."""
+
+
+@dataclass(frozen=True)
+class Batch:
+    """The devices of one check whose phase falls into one slice of the interval."""
+
+    job_id: str
+    profile: str
+    check: object
+    devices: tuple[Device, ...]
+    offset_s: float
+    """Where in the interval this batch starts (seconds after the epoch-aligned boundary)."""
+
+    @property
+    def interval_s(self) -> float:
+        """How often the batch runs."""
+        return float(self.check.interval)  # type: ignore[attr-defined]
+
+
+def phase_of(device_id: str, check_name: str, interval_s: float) -> float:
+    """A stable offset in [0, interval) for this target, so load spreads evenly and survives restarts."""
+    return (zlib.crc32(f"{device_id}\0{check_name}".encode()) % 1_000_000) / 1_000_000 * interval_s
+
+
+def plan_batches(config: Config, slice_s: float) -> list[Batch]:
+    """Group every (device, check) of the config into phase-slice batches."""
+    groups: dict[tuple[str, str], list[Device]] = defaultdict(list)
+    for device in config.devices:
+        for check in config.profiles[device.profile].checks:
+            groups[(device.profile, check.name)].append(device)
+    batches = []
+    for (profile, check_name), devices in groups.items():
+        check = next(c for c in config.profiles[profile].checks if c.name == check_name)
+        interval = float(check.interval)
+        width = min(slice_s, interval)
+        slices: dict[int, list[Device]] = defaultdict(list)
+        for device in devices:
+            slices[int(phase_of(device.id, check_name, interval) // width)].append(device)
+        for index, members in sorted(slices.items()):
+            batches.append(Batch(f"{profile}/{check_name}/{index}", profile, check, tuple(members), index * width))
+    return batches
+
+
+def deadline_for(check: object) -> float:
+    """Longest a round of this check may run."""
+    return ROUND_SHARE * float(check.interval)  # type: ignore[attr-defined]
+
+
+async def run_batch(prober: Prober, batch_devices: Sequence[Device], check: object,
+                    emit: Callable[[ProbeResult], None], deadline_s: float) -> None:
+    """Probe the devices, and give every device that did not answer in time an error result."""
+    pending = {d.id: d for d in batch_devices}
+    started = time.time()
+
+    def emit_once(result: ProbeResult) -> None:
+        if pending.pop(result.device_id, None) is not None:
+            emit(result)
+
+    try:
+        await asyncio.wait_for(prober.probe_many(batch_devices, check, emit_once), deadline_s)
+    except TimeoutError:
+        log.error("check %s (%s): %d of %d targets still running after %.1f s; recorded as errors",
+                  check.name, prober.name, len(pending), len(batch_devices), deadline_s)  # type: ignore[attr-defined]
+    except Exception:
+        log.exception("prober %s raised on check %s; this is a bug, the results are recorded as errors",
+                      prober.name, check.name)  # type: ignore[attr-defined]
+    for device in pending.values():
+        emit(ProbeResult(device.id, check.name, prober.name, Status.ERROR,  # type: ignore[attr-defined]
+                         f"no result within {deadline_s:.1f} s (prober stalled)", started,
+                         time.time() - started))
+
+
+class ProbeSchedule:
+    """Owns the APScheduler instance and the probe jobs built from one config."""
+
+    def __init__(self, probers: Mapping[str, Prober], emit: Callable[[ProbeResult], None]) -> None:
+        self.probers = dict(probers)
+        self.emit = emit
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
+        self.lag_s = 0.0
+        self.rounds = 0
+        self.last_round_ts = 0.0
+        self._epoch = 0.0
+        self._running: set[asyncio.Task] = set()
+        logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
+        logging.getLogger("apscheduler.scheduler").setLevel(logging.WARNING)
+
+    def start(self) -> None:
+        """Start the scheduler; must be called inside the running loop."""
+        self.scheduler.start()
+
+    def load(self, config: Config) -> int:
+        """Replace every probe job with those of `config`; returns the number of jobs."""
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith("probe:"):
+                job.remove()
+        now = time.time()
+        self._epoch = now - now % 60 + 60
+        batches = plan_batches(config, config.settings.scheduler.slice)
+        for batch in batches:
+            interval = batch.interval_s
+            first = self._epoch + batch.offset_s
+            while first - interval > now:
+                first -= interval
+            self.scheduler.add_job(
+                self._run, IntervalTrigger(seconds=interval, start_date=datetime.fromtimestamp(first, UTC)),
+                args=[batch, first], id=f"probe:{batch.job_id}", name=batch.job_id,
+                max_instances=1, coalesce=True, misfire_grace_time=max(1, int(interval)),
+                replace_existing=True,
+            )
+        return len(batches)
+
+    async def _run(self, batch: Batch, first_ts: float) -> None:
+        interval = batch.interval_s
+        late = (time.time() - first_ts) % interval
+        self.lag_s = late if late < interval / 2 else 0.0
+        task = asyncio.current_task()
+        if task is not None:
+            self._running.add(task)
+        try:
+            await run_batch(self.probers[batch.check.prober], batch.devices, batch.check,  # type: ignore[attr-defined]
+                            self.emit, deadline_for(batch.check))
+        finally:
+            self._running.discard(task)  # type: ignore[arg-type]
+            self.rounds += 1
+            self.last_round_ts = time.time()
+
+    async def stop(self, grace_s: float = 5.0) -> None:
+        """Stop starting rounds; let running ones finish for up to `grace_s`, then cancel them."""
+        self.scheduler.pause()
+        running = [t for t in self._running if not t.done()]
+        if running:
+            _done, still = await asyncio.wait(running, timeout=grace_s)
+            for task in still:
+                task.cancel()
+            if still:
+                await asyncio.wait(still, timeout=1.0)
+        self.scheduler.shutdown(wait=False)
+
+
+async def run_once(config: Config, probers: Mapping[str, Prober], emit: Callable[[ProbeResult], None],
+                   on_batch_done: Callable[[int], None] | None = None) -> None:
+    """Run every check of every device once, checks in parallel, each paced by its prober."""
+    groups: dict[tuple[str, str], list[Device]] = defaultdict(list)
+    checks = {}
+    for device in config.devices:
+        for check in config.profiles[device.profile].checks:
+            groups[(device.profile, check.name)].append(device)
+            checks[(device.profile, check.name)] = check
+
+    async def one(key: tuple[str, str]) -> None:
+        check = checks[key]
+        await run_batch(probers[check.prober], groups[key], check, emit, deadline_for(check) + _pacing_s(
+            len(groups[key]), check, config.settings.scheduler.max_pps))
+        if on_batch_done:
+            on_batch_done(len(groups[key]))
+
+    await asyncio.gather(*(one(k) for k in groups))
+
+
+def _pacing_s(targets: int, check: object, max_pps: float) -> float:
+    """Time a paced sweep of `targets` needs on top of one round's own deadline."""
+    packets = targets * int(getattr(check, "count", 1))
+    return packets / max_pps

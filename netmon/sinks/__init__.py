@@ -1,0 +1,1 @@
+"""Outputs that forward stored results elsewhere (InfluxDB)."""

@@ -1,0 +1,1 @@
+"""Terminal output: the live status view, one-shot probe output, reports, progress."""

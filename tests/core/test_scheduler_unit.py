@@ -1,0 +1,76 @@
+"""Scheduler pieces without the network: phases, slices, deadlines, a hanging prober."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from netmon.config.schema import IcmpCheck
+from netmon.model import Device, ProbeResult, Status
+from netmon.probers import ProberBase, ProberContext
+from netmon.scheduler import phase_of, run_batch
+
+
+def devices(n: int) -> list[Device]:
+    return [Device(id=f"p/c/d{i}", name=f"d{i}", kind="bts", profile="bts", province="P", commune="C",
+                   village="", host=f"127.0.0.{i + 1}") for i in range(n)]
+
+
+class HangingProber(ProberBase):
+    """Answers at once for every device except the ones named, which never return."""
+
+    name = "icmp"
+
+    def __init__(self, hang: set[str]) -> None:
+        super().__init__(ProberContext())
+        self.hang = hang
+
+    async def probe(self, device: Device, check: IcmpCheck) -> ProbeResult:
+        if device.id in self.hang:
+            await asyncio.Event().wait()
+        return ProbeResult(device.id, check.name, self.name, Status.OK, "fine", time.time(), 0.0)
+
+
+def test_phase_is_stable_and_spread():
+    a = phase_of("lai-chau/sin-ho/x", "reachability", 60.0)
+    assert a == phase_of("lai-chau/sin-ho/x", "reachability", 60.0)
+    phases = [phase_of(f"dev{i}", "reachability", 60.0) for i in range(6000)]
+    assert all(0 <= p < 60 for p in phases)
+    per_slice = [0] * 60
+    for p in phases:
+        per_slice[int(p)] += 1
+    assert max(per_slice) < 2 * min(per_slice)  # evenly spread, no burst at the top of the minute
+
+
+def test_hanging_target_does_not_delay_the_others():
+    check = IcmpCheck(name="reachability", prober="icmp", interval=10, timeout=1)
+    devs = devices(50)
+    prober = HangingProber({devs[7].id})
+    got: list[tuple[float, ProbeResult]] = []
+
+    async def main() -> None:
+        t0 = time.monotonic()
+        await run_batch(prober, devs, check, lambda r: got.append((time.monotonic() - t0, r)), deadline_s=1.5)
+
+    asyncio.run(main())
+    by_id = {r.device_id: (t, r) for t, r in got}
+    assert len(got) == 50 and len(by_id) == 50  # exactly one result each
+    fast = [t for d, (t, r) in by_id.items() if d != devs[7].id]
+    assert max(fast) < 0.5
+    t_hung, r_hung = by_id[devs[7].id]
+    assert r_hung.status is Status.ERROR and "stalled" in r_hung.reason
+    assert 1.4 < t_hung < 3.0
+
+
+def test_prober_exception_becomes_error_results(caplog):
+    class Broken(ProberBase):
+        name = "icmp"
+
+        async def probe_many(self, devices, check, emit):
+            raise RuntimeError("boom")
+
+    got: list[ProbeResult] = []
+    check = IcmpCheck(name="reachability", prober="icmp")
+    asyncio.run(run_batch(Broken(ProberContext()), devices(3), check, got.append, 1.0))
+    assert [r.status for r in got] == [Status.ERROR] * 3
+    assert "this is a bug" in caplog.text and "boom" in caplog.text
