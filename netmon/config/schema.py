@@ -18,6 +18,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    field_validator,
     model_validator,
 )
 
@@ -218,6 +219,12 @@ class AnalysisSettings(Strict):
     raise_after: int = Field(default=3, ge=1)
     clear_after: int = Field(default=3, ge=1)
     thresholds: StabilityThresholds = StabilityThresholds()
+    rollup_bucket: Duration = 3600.0
+    """Width of one rollup bucket; the lab uses seconds so a whole flag cycle fits in minutes."""
+    coverage_kinds: list[str] | None = None
+    """Device kinds that carry a village's coverage; default: kinds whose profile says coverage: true."""
+    settle: Duration | None = None
+    """How long rollups wait for late parent results before judging a round; default: 2 ICMP intervals."""
 
 
 # ---------------------------------------------------------------- inventory
@@ -334,6 +341,16 @@ class HttpCheck(_CheckBase):
     follow_redirects: bool = True
     verify_tls: bool = True
     ca_bundle: str | None = None
+
+    @field_validator("body_regex")
+    @classmethod
+    def _regex_compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"{value!r} is not a valid regular expression: {exc}") from None
+        return value
 
 
 CheckSpec = Annotated[IcmpCheck | SnmpCheck | TcpCheck | HttpCheck, Field(discriminator="prober")]

@@ -1,0 +1,143 @@
+"""`netmon report services`: is it the portal or the commune's link? (issue 7)
+
+`service_rows(config, store, now, days)` builds a `ServicesReport` from the store;
+`render_services(rows, fmt, console)` prints one kind of row (ServiceSummary, CommuneSummary or
+ServiceRound) as a table, CSV, JSON or Markdown.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from rich.console import Console
+from rich.table import Table
+
+from netmon.analysis.services import (
+    SERVICE_PROBERS,
+    CommuneSummary,
+    ServiceRound,
+    ServicesReport,
+    ServiceSummary,
+    pairs_from_store,
+    services_report,
+)
+
+FORMATS = ("table", "csv", "json", "md")
+DEFAULT_WINDOW_S = 60.0
+
+Row = ServiceSummary | CommuneSummary | ServiceRound
+Column = tuple[str, str, Callable[[Any], Any]]
+"""(key for csv/json, header for table/md, getter)."""
+
+
+def _opt(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+_SERVICE_COLUMNS: list[Column] = [
+    ("service", "service", lambda r: r.service),
+    ("prober", "prober", lambda r: r.prober),
+    ("vantages", "vantage points", lambda r: r.vantages),
+    ("rounds", "rounds", lambda r: r.rounds),
+    ("availability_pct", "available %", lambda r: round(r.availability_pct, 2)),
+    ("vantage_ok_pct", "ok from communes %", lambda r: round(r.vantage_ok_pct, 2)),
+    ("response_p95_ms", "p95 ms", lambda r: _opt(r.response_p95_ms)),
+    ("ok_rounds", "ok", lambda r: r.ok_rounds),
+    ("link_rounds", "link", lambda r: r.link_rounds),
+    ("service_down_rounds", "service down", lambda r: r.service_down_rounds),
+    ("link_communes", "links blamed", lambda r: "; ".join(r.link_communes)),
+]
+
+_COMMUNE_COLUMNS: list[Column] = [
+    ("province", "province", lambda r: r.province),
+    ("commune", "commune", lambda r: r.commune),
+    ("services", "services", lambda r: r.services),
+    ("results", "results", lambda r: r.results),
+    ("availability_pct", "ok %", lambda r: round(r.availability_pct, 2)),
+    ("response_p95_ms", "p95 ms", lambda r: _opt(r.response_p95_ms)),
+    ("link_rounds", "link failures", lambda r: r.link_rounds),
+    ("service_down_rounds", "service down", lambda r: r.service_down_rounds),
+]
+
+
+def _round_columns(tz: dt.tzinfo) -> list[Column]:
+    return [
+        ("window_start", "window start",
+         lambda r: dt.datetime.fromtimestamp(r.window_start_ts, tz).isoformat(timespec="seconds")),
+        ("service", "service", lambda r: r.service),
+        ("verdict", "verdict", lambda r: r.verdict.value),
+        ("vantages", "vantage points", lambda r: r.vantages),
+        ("failing", "failing", lambda r: len(r.failing)),
+        ("communes", "communes", lambda r: "; ".join(r.communes)),
+        ("reasons", "reasons", lambda r: "; ".join(f"{v.commune}: {v.reason}" for v in r.failing)),
+    ]
+
+
+_TITLES = {ServiceSummary: "Services: portal or link?", CommuneSummary: "Communes: reaching the services",
+           ServiceRound: "Service rounds"}
+
+
+def render_services(rows: Sequence[Row], fmt: str, console: Console, *, timezone: str = "UTC") -> None:
+    """Print rows of one kind (services, communes or rounds) as table, csv, json or md."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    if not rows:
+        if fmt == "json":
+            console.out("[]", highlight=False)
+        elif fmt in ("table", "md"):
+            console.out("no HTTP or TCP service results in this period", highlight=False)
+        return
+    kinds = {type(r) for r in rows}
+    if len(kinds) != 1:
+        raise ValueError("render_services prints one kind of row at a time")
+    kind = kinds.pop()
+    columns = {ServiceSummary: _SERVICE_COLUMNS, CommuneSummary: _COMMUNE_COLUMNS}.get(kind) \
+        or _round_columns(ZoneInfo(timezone))
+    dicts = [{key: get(r) for key, _, get in columns} for r in rows]
+    if fmt == "json":
+        console.print_json(json.dumps(dicts, ensure_ascii=False))
+    elif fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=[c[0] for c in columns], lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(dicts)
+        console.out(buf.getvalue(), end="", highlight=False)
+    elif fmt == "md":
+        lines = ["| " + " | ".join(c[1] for c in columns) + " |", "|" + "---|" * len(columns)]
+        lines += ["| " + " | ".join(_md(d[c[0]]) for c in columns) + " |" for d in dicts]
+        console.out("\n".join(lines), highlight=False)
+    else:
+        table = Table(title=_TITLES[kind])
+        for _, header, _ in columns:
+            table.add_column(header, overflow="fold")
+        for d in dicts:
+            table.add_row(*(_cell(d[c[0]]) for c in columns))
+        console.print(table)
+
+
+def service_rows(config: Any, store: Any, now: float, days: float = 7.0) -> ServicesReport:
+    """Rounds and summaries for the last `days` (config.devices/profiles; window = longest check interval)."""
+    pairs = pairs_from_store(store, config.devices, since_ts=now - days * 86400.0, until_ts=now)
+    return services_report(pairs, window_s=service_window_s(config))
+
+
+def service_window_s(config: Any) -> float:
+    """The round window: the longest interval of any http/tcp check, so each vantage has one result."""
+    used = {d.profile for d in config.devices}
+    intervals = [float(check.interval) for name, profile in config.profiles.items() if name in used
+                 for check in profile.checks if check.prober in SERVICE_PROBERS]
+    return max(intervals, default=DEFAULT_WINDOW_S)
+
+
+def _md(value: Any) -> str:
+    return "" if value is None else str(value).replace("|", "\\|")
+
+
+def _cell(value: Any) -> str:
+    return "-" if value is None or value == "" else str(value)
