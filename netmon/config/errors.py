@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,3 +27,16 @@ class ConfigError(Exception):
     def __init__(self, issues: list[ConfigIssue]) -> None:
         self.issues = issues
         super().__init__("\n".join(str(i) for i in issues))
+
+
+def render_path(loc: Sequence[Any]) -> str:
+    """`('inventory', 0, 'name')` -> `inventory[0].name`."""
+    out = ""
+    for seg in loc:
+        if isinstance(seg, int):
+            out += f"[{seg}]"
+        elif str(seg).replace("_", "").replace("-", "").isalnum():
+            out += f".{seg}" if out else str(seg)
+        else:
+            out += f"['{seg}']"
+    return out

@@ -84,7 +84,7 @@ def test_demo_config_checks_and_runs_once():
         rows = conn.execute("SELECT device_id, check_name, status FROM results WHERE rowid > ?",
                             (before,)).fetchall()
         devices = conn.execute("SELECT count(*) FROM devices").fetchone()[0]
-    assert len(rows) == devices == 10  # one result per check (each demo device has one check)
+    assert len(rows) == devices == 9  # one result per check (each demo device has one check)
     assert {s for _, _, s in rows} == {"ok"}
 
 

@@ -1,0 +1,273 @@
+"""Flatten the inventory into `Device`s: derived ids, inherited operator/location, parents, checks.
+
+Runs on whatever validated: when part of the inventory is broken, the devices that did validate
+are still checked (duplicate ids, parents, profiles, auths), so one run reports every problem.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from netmon.config.errors import ConfigIssue
+from netmon.config.explain import did_you_mean
+from netmon.config.schema import DeviceSpec, Location, Profile, Province, SnmpAuth
+from netmon.config.yamlload import YDict, YList
+from netmon.model import Device
+
+_NON_ALNUM = re.compile(r"[^a-z0-9]+")
+_LEVELS = ("province", "commune", "village")
+_CHILDREN = ("communes", "villages")
+_TARGET_OF = {"icmp": "host", "snmp": "host", "http": "url"}
+
+
+@functools.lru_cache(maxsize=65536)
+def slug(name: str) -> str:
+    """`Tả Phìn, Phong Thổ` -> `ta-phin-phong-tho`: ASCII letters and digits joined by '-'."""
+    text = unicodedata.normalize("NFKD", name.replace("đ", "d").replace("Đ", "D"))
+    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
+    return _NON_ALNUM.sub("-", text).strip("-")
+
+
+@dataclass(slots=True)
+class _Entry:
+    """One device spec with everything it inherited and where it was written."""
+
+    spec: DeviceSpec
+    raw: YDict
+    path: str
+    names: tuple[str, str, str]
+    scope: tuple[str, str, str]
+    operator: str
+    location: Location | None
+    id: str = ""
+    parent: str | None = None
+
+    def issue(self, key: str | None, text: str) -> ConfigIssue:
+        """An issue about this device, on the line of `key` when given."""
+        line = self.raw.key_lines.get(key, self.raw.line) if key else self.raw.line
+        return ConfigIssue(self.raw.file, line, f"{self.path}.{key}" if key else self.path, text)
+
+
+def _try(model: type[BaseModel], raw: Any) -> Any:
+    """Validate a piece whose errors were already reported, or give None."""
+    try:
+        return model.model_validate(raw)
+    except ValidationError:
+        return None
+
+
+def _text(raw: YDict, key: str) -> str | None:
+    value = raw.get(key)
+    return str(value) if isinstance(value, str) and value else None
+
+
+class _Walker:
+    """Collects `_Entry`s from the inventory, in inventory order."""
+
+    def __init__(self, issues: list[ConfigIssue]) -> None:
+        self.issues = issues
+        self.entries: list[_Entry] = []
+
+    def level(self, raw: YDict, model: Any, depth: int, path: str,
+              names: tuple[str, ...], scope: tuple[str, ...], operator: str, location: Any) -> None:
+        """Visit one province, commune or village and everything below it."""
+        name = _text(raw, "name")
+        if name is None:
+            return  # validation has reported it
+        if not slug(name):
+            self.issues.append(ConfigIssue(raw.file, raw.key_lines.get("name", raw.line), f"{path}.name",
+                                           f"{_LEVELS[depth]} name '{name}' has no letter or digit to build "
+                                           "an id from; add Latin letters or digits"))
+            return
+        names, scope = (*names, name), (*scope, slug(name))
+        operator = _text(raw, "operator") or operator
+        if depth > 0:
+            if model is not None:
+                location = model.location or location
+            else:
+                location = _try(Location, raw.get("location")) or location
+            self.devices(raw, model, path, names, scope, operator, location)
+        if depth < len(_CHILDREN):
+            key = _CHILDREN[depth]
+            children = raw.get(key)
+            for i, child in enumerate(children if isinstance(children, YList) else ()):
+                if isinstance(child, YDict):
+                    sub = getattr(model, key)[i] if model is not None else None
+                    self.level(child, sub, depth + 1, f"{path}.{key}[{i}]", names, scope, operator, location)
+
+    def devices(self, raw: YDict, model: Any, path: str, names: tuple[str, ...],
+                scope: tuple[str, ...], operator: str, location: Any) -> None:
+        """Collect the devices listed directly under one commune or village."""
+        devices = raw.get("devices")
+        for i, item in enumerate(devices if isinstance(devices, YList) else ()):
+            spec = model.devices[i] if model is not None else _try(DeviceSpec, item)
+            if spec is None or not isinstance(item, YDict):
+                continue
+            where = f"{path}.devices[{i}]"
+            if not slug(spec.name):
+                line = item.key_lines.get("name", item.line)
+                self.issues.append(ConfigIssue(item.file, line, f"{where}.name", f"device name '{spec.name}' "
+                                               "has no letter or digit to build an id from; add Latin "
+                                               "letters or digits"))
+                continue
+            village = (names[2], scope[2]) if len(names) > 2 else ("", "")
+            self.entries.append(_Entry(
+                spec, item, where, (names[0], names[1], village[0]), (scope[0], scope[1], village[1]),
+                spec.operator or operator, spec.location or location))
+
+
+def _duplicates(entries: list[_Entry], issues: list[ConfigIssue]) -> None:
+    seen: dict[str, _Entry] = {}
+    for entry in entries:
+        parts = [p for p in entry.scope if p] + [slug(entry.spec.name)]
+        entry.id = "/".join(parts)
+        first = seen.setdefault(entry.id, entry)
+        if first is entry:
+            continue
+        mine, theirs = (*entry.names, entry.spec.name), (*first.names, first.spec.name)
+        why = ""
+        for level, a, b in zip((*_LEVELS, "device"), mine, theirs, strict=True):
+            if a != b:
+                why = f" ({level} names '{b}' and '{a}' give the same id)"
+                break
+        issues.append(entry.issue(None, f"device id '{entry.id}' is used twice, at {first.raw.file}:"
+                                  f"{first.raw.line} and {entry.raw.file}:{entry.raw.line}{why}; rename one"))
+
+
+def _parents(entries: list[_Entry], issues: list[ConfigIssue]) -> None:
+    by_scope: dict[tuple[str, str, str], dict[str, _Entry]] = {}
+    by_id = {}
+    for entry in entries:
+        by_scope.setdefault(entry.scope, {}).setdefault(slug(entry.spec.name), entry)
+        by_id.setdefault(entry.id, entry)
+    for entry in entries:
+        wanted = entry.spec.parent
+        if wanted is None:
+            continue
+        village, commune = by_scope.get(entry.scope, {}), by_scope.get((*entry.scope[:2], ""), {})
+        found = village.get(slug(wanted)) or commune.get(slug(wanted)) or by_id.get(wanted) \
+            or by_id.get("/".join(slug(p) for p in wanted.split("/")))
+        if found is not None:
+            entry.parent = found.id
+            continue
+        nearby = [e.spec.name for e in (*village.values(), *commune.values())]
+        match = did_you_mean(wanted, nearby)
+        where = f"village '{entry.names[2]}' or commune '{entry.names[1]}'" if entry.names[2] \
+            else f"commune '{entry.names[1]}'"
+        hint = f"; did you mean '{match}'?" if match else \
+            "; write a device name from the same commune or a full id"
+        issues.append(entry.issue("parent", f"parent '{wanted}' matches no device in {where} and no "
+                                  f"device id{hint}"))
+    _cycles(entries, by_id, issues)
+
+
+def _cycles(entries: list[_Entry], by_id: dict[str, _Entry], issues: list[ConfigIssue]) -> None:
+    done: set[str] = set()
+    for entry in entries:
+        chain: list[str] = []
+        node: _Entry | None = entry
+        while node is not None and node.id not in done and node.id not in chain:
+            chain.append(node.id)
+            node = by_id.get(node.parent) if node.parent else None
+        done.update(chain)
+        if node is None or node.id not in chain:
+            continue
+        cycle = chain[chain.index(node.id):]
+        if len(cycle) == 1:
+            issues.append(node.issue("parent", "a device cannot be its own parent; remove parent: or "
+                                     "name the device it depends on"))
+            continue
+        first = min((by_id[i] for i in cycle), key=entries.index)
+        loop = " -> ".join(cycle[cycle.index(first.id):] + cycle[:cycle.index(first.id)] + [first.id])
+        issues.append(first.issue("parent", f"parents form a cycle: {loop}; remove parent: from one of them"))
+
+
+def _needs(entry: _Entry, name: str, profile: Profile, auths: Mapping[str, SnmpAuth]) -> list[ConfigIssue]:
+    """What the device lacks for the checks of its profile, and unknown auth names."""
+    spec, out = entry.spec, []
+    probers = {c.prober for c in profile.checks}
+    if spec.auth is not None and spec.auth not in auths:
+        match = did_you_mean(spec.auth, auths)
+        hint = f"did you mean '{match}'? " if match else ""
+        known = f"defined: {', '.join(auths)}" if auths else "auths: is empty; define it there"
+        out.append(entry.issue("auth", f"auth '{spec.auth}' is not defined under auths:; {hint}{known}"))
+    elif spec.auth is None and "snmp" in probers:
+        snmp = ", ".join(c.name for c in profile.checks if c.prober == "snmp")
+        known = f"one of: {', '.join(auths)}" if auths else "define one under auths: first"
+        out.append(entry.issue(None, f"profile '{name}' has snmp checks ({snmp}), so the device needs "
+                               f"auth: ({known})"))
+    for prober in sorted(probers & _TARGET_OF.keys()):
+        key = _TARGET_OF[prober]
+        if getattr(spec, key) is None:
+            what = "an IP address or host name" if key == "host" else "http:// or https:// address"
+            out.append(entry.issue(None, f"profile '{name}' has {prober} checks, so the device needs "
+                                   f"{key}: ({what})"))
+    for check in profile.checks:
+        if check.prober == "tcp" and check.port is None and spec.port is None:
+            out.append(entry.issue(None, f"check '{check.name}' (tcp) of profile '{name}' has no port; "
+                                   "add port: to the device"))
+    return out
+
+
+def _profiles(entries: list[_Entry], profiles: Mapping[str, Profile], broken: set[str],
+              auths: Mapping[str, SnmpAuth], issues: list[ConfigIssue]) -> None:
+    known = ", ".join(sorted({*profiles, *broken}))
+    for entry in entries:
+        spec = entry.spec
+        name = spec.profile or spec.kind
+        profile = profiles.get(name)
+        if profile is not None:
+            issues.extend(_needs(entry, name, profile, auths))
+            continue
+        if name in broken:
+            continue
+        match = did_you_mean(name, {*profiles, *broken})
+        hint = f"did you mean '{match}'? " if match else ""
+        if spec.profile is not None:
+            issues.append(entry.issue("profile", f"profile '{name}' is not known; {hint}known: {known}"))
+        else:
+            issues.append(entry.issue("kind", f"kind '{name}' has no profile (probes/{name}.yaml); {hint}"
+                                      f"set profile: to one of: {known}"))
+
+
+def _device(entry: _Entry, parent: str | None) -> Device:
+    spec, location = entry.spec, entry.location
+    return Device(
+        id=entry.id, name=spec.name, kind=spec.kind, profile=spec.profile or spec.kind,
+        province=entry.names[0], commune=entry.names[1], village=entry.names[2],
+        host=spec.host, url=spec.url, port=spec.port, snmp_port=spec.snmp_port, auth=spec.auth,
+        parent=parent, operator=entry.operator,
+        lat=location.lat if location else None, lon=location.lon if location else None)
+
+
+def resolve_devices(raw_inventory: YList, provinces: list[Province] | None, profiles: Mapping[str, Profile],
+                    broken_profiles: set[str], auths: Mapping[str, SnmpAuth],
+                    issues: list[ConfigIssue]) -> list[Device]:
+    """The enabled devices, in inventory order; problems go to `issues`."""
+    walker = _Walker(issues)
+    for i, raw in enumerate(raw_inventory):
+        if isinstance(raw, YDict):
+            model = provinces[i] if provinces is not None else None
+            walker.level(raw, model, 0, f"inventory[{i}]", (), (), "", None)
+    entries = walker.entries
+    _duplicates(entries, issues)
+    _parents(entries, issues)
+    _profiles(entries, profiles, broken_profiles, auths, issues)
+    by_id = {e.id: e for e in reversed(entries)}
+    devices = []
+    for entry in entries:
+        if not entry.spec.enabled:
+            continue
+        # A disabled parent is not probed: depend on the nearest enabled ancestor instead.
+        parent, hops = by_id.get(entry.parent) if entry.parent else None, 0
+        while parent is not None and not parent.spec.enabled and hops < len(entries):
+            parent, hops = (by_id.get(parent.parent) if parent.parent else None), hops + 1
+        devices.append(_device(entry, parent.id if parent is not None else None))
+    return devices
