@@ -1,0 +1,188 @@
+"""`netmon probe NAME|ID|HOST`: run a device's checks now and explain each result.
+
+The command a technician runs on site after a repair: it probes with the same probers and
+profile as the daemon (nothing is written to the store), and shows beside each result the
+limits that decide what analysis will make of it (village loss/RTT thresholds for pings, the
+aging rules for an office PC).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import json
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from netmon.config.resolve import slug
+from netmon.config.schema import StabilityThresholds, check_host
+from netmon.model import Device, ProbeResult, Status
+from netmon.probers import ProberContext, build_prober
+
+_STATUS_STYLE = {Status.OK: "green"}
+BARE_PROFILE = "ping"
+
+
+class TargetError(Exception):
+    """The target named no device and is no host; the message says what to type instead."""
+
+
+def find_device(config: Any, target: str) -> Device:
+    """A device by id, name or host; a bare host becomes an ad-hoc device with the `ping` profile."""
+    devices: Sequence[Device] = config.all_devices
+    if target in config.device_by_id:
+        return config.device_by_id[target]
+    for matches in ([d for d in devices if d.name == target],
+                    [d for d in devices if slug(d.name) == slug(target)],
+                    [d for d in devices if d.host == target or d.url == target]):
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            ids = "\n  ".join(d.id for d in matches)
+            raise TargetError(f"'{target}' matches {len(matches)} devices; give one of their ids:\n  {ids}")
+    try:
+        host = check_host(target)
+        # A dot-less word is far more likely a mistyped device name than a host: say so
+        # instead of sending a name lookup out for it.
+        if "." not in host and ":" not in host:
+            raise ValueError(host)
+    except ValueError:
+        words = {d.name for d in devices} | {d.id for d in devices}
+        near = sorted(set(difflib.get_close_matches(target, words, n=8, cutoff=0.6))
+                      | {d.id for d in devices if slug(target) and slug(target) in d.id})[:10]
+        hint = ("; did you mean one of:\n  " + "\n  ".join(near)) if near else ""
+        raise TargetError(f"no device with id, name or host '{target}', and it is not a host{hint}") from None
+    if BARE_PROFILE not in config.profiles:
+        raise TargetError(f"'{target}' is not in the inventory and no '{BARE_PROFILE}' profile is loaded")
+    return Device(id=host, name=host, kind=BARE_PROFILE, profile=BARE_PROFILE, province="", commune="",
+                  village="", host=host)
+
+
+async def probe_device(config: Any, device: Device) -> list[ProbeResult]:
+    """Run every check of the device's profile once, in profile order, then close the probers."""
+    context = ProberContext(auths=config.auths, scheduler=config.settings.scheduler,
+                            config_dir=str(config.path.parent))
+    probers: dict[str, Any] = {}
+    results = []
+    try:
+        for check in config.profiles[device.profile].checks:
+            if check.prober not in probers:
+                probers[check.prober] = build_prober(check.prober, context)
+            results.append(await probers[check.prober].probe(device, check))
+    finally:
+        for prober in probers.values():
+            await prober.close()
+    return results
+
+
+def village_thresholds(config: Any, device: Device) -> StabilityThresholds:
+    """The stability thresholds of the device's village (its own, else the agent's)."""
+    default = config.settings.analysis.thresholds
+    for province in config.settings.inventory:
+        for commune in province.communes if province.name == device.province else ():
+            for village in commune.villages if commune.name == device.commune else ():
+                if village.name == device.village and village.thresholds is not None:
+                    return village.thresholds
+    return default
+
+
+def explain(config: Any, device: Device, result: ProbeResult) -> list[str]:
+    """Lines saying which limits apply to this result and how it compares."""
+    fields = {k: v for s in result.samples for k, v in s.fields.items()}
+    if result.prober == "icmp":
+        t = village_thresholds(config, device)
+        loss, rtt = fields.get("percent_packet_loss"), fields.get("maximum_response_ms")
+        lines = [f"village degraded: loss > {t.degraded_loss_pct:g} %, p95 > {t.degraded_rtt_p95_ms:g} ms,"
+                 f" avail < {t.degraded_availability_pct:g} %",
+                 f"village unstable: loss > {t.unstable_loss_pct:g} %, p95 > {t.unstable_rtt_p95_ms:g} ms,"
+                 f" avail < {t.unstable_availability_pct:g} %, >= {t.unstable_outages} outages"]
+        if isinstance(loss, int | float):
+            verdict = ("within the good limits" if loss <= t.degraded_loss_pct and (
+                not isinstance(rtt, int | float) or rtt <= t.degraded_rtt_p95_ms) else
+                "over the degraded limits" if loss <= t.unstable_loss_pct else "over the unstable limits")
+            rtt_text = f", max RTT {rtt:.1f} ms" if isinstance(rtt, int | float) else ""
+            lines.append(f"this probe: loss {loss:g} %{rtt_text}: {verdict}")
+        return lines
+    profile = config.profiles.get(device.profile)
+    aging = getattr(profile, "aging", None)
+    if result.prober == "snmp" and aging is not None:
+        from netmon.analysis.aging import OfficeHours, score_pc
+
+        lines = [f"PC aging: disk >= {aging.disk_used_pct:g} %, RAM < {aging.min_ram_mb} MB,"
+                 f" CPU >= {aging.cpu_load_pct:g} %, >= {aging.reboots_per_week} boots/week,"
+                 f" {len(aging.eol_os)} end-of-life OS patterns"]
+        agent = config.settings.agent
+        health = score_pc(device.id, [result], aging, time.time(), OfficeHours(agent.office_hours, agent.timezone))
+        lines.append(f"this probe: aging score {health.score}"
+                     + (f": {'; '.join(health.reasons)}" if health.reasons else ": no aging problem found"))
+        return lines
+    return []
+
+
+def run_probe(config: Any, args: Any, console: Console) -> int:
+    """Entry of `netmon probe`: 0 when every check is ok, 1 when one failed, 2 for a bad target."""
+    try:
+        device = find_device(config, args.target)
+    except TargetError as exc:
+        console.print(Text(f"netmon probe: {exc}"))
+        return 2
+    if device.profile not in config.profiles:
+        console.print(Text(f"netmon probe: profile '{device.profile}' of {device.id} is not loaded"))
+        return 2
+    started = time.monotonic()
+    results = asyncio.run(probe_device(config, device))
+    elapsed_s = time.monotonic() - started
+    notes = [explain(config, device, r) for r in results]
+    if args.format == "json":
+        console.out(json.dumps(_as_json(device, results, notes, elapsed_s), ensure_ascii=False, indent=2),
+                    highlight=False)
+    else:
+        _print_text(console, device, results, notes, elapsed_s)
+    return 0 if all(r.up for r in results) else 1
+
+
+def _as_json(device: Device, results: Sequence[ProbeResult], notes: Sequence[list[str]],
+             elapsed_s: float) -> dict[str, Any]:
+    return {
+        "device": {"id": device.id, "name": device.name, "kind": device.kind, "profile": device.profile,
+                   "target": device.target, "province": device.province, "commune": device.commune,
+                   "village": device.village, "operator": device.operator},
+        "elapsed_s": round(elapsed_s, 3),
+        "results": [{"check": r.check, "prober": r.prober, "status": r.status.value, "reason": r.reason,
+                     "ts": r.ts, "duration_s": round(r.duration_s, 4), "thresholds": note,
+                     "samples": [{"measurement": s.measurement, "tags": dict(s.tags), "fields": dict(s.fields)}
+                                 for s in r.samples]}
+                    for r, note in zip(results, notes, strict=True)],
+    }
+
+
+def _print_text(console: Console, device: Device, results: Sequence[ProbeResult],
+                notes: Sequence[list[str]], elapsed_s: float) -> None:
+    place = " / ".join(p for p in (device.province, device.commune, device.village) if p)
+    console.print(Text(f"{device.name} ({device.id}) · {device.kind} · profile {device.profile} · "
+                       f"{device.target}" + (f" · {place}" if place else ""), style="bold"))
+    table = Table(box=None, pad_edge=False, show_header=True, header_style="bold")
+    for title in ("check", "prober", "result", "time", "reason"):
+        table.add_column(title, overflow="fold", no_wrap=title != "reason")
+    for r, note in zip(results, notes, strict=True):
+        symbol = "✓" if r.up else "✗"
+        table.add_row(r.check, r.prober, Text(f"{symbol} {r.status.value}", style=_STATUS_STYLE.get(r.status, "red")),
+                      _duration(r.duration_s), r.reason)
+        for line in note:
+            table.add_row("", "", "", "", Text(line, style="dim"))
+    console.print(table)
+    ok = sum(r.up for r in results)
+    console.print(Text(f"{ok}/{len(results)} checks ok in {_duration(elapsed_s)}",
+                       style="green" if ok == len(results) else "bold red"))
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms" if seconds < 1 else f"{seconds:.2f} s"
+
+
+__all__ = ["TargetError", "explain", "find_device", "probe_device", "run_probe"]

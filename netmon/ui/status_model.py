@@ -1,0 +1,412 @@
+"""Data behind `netmon status`: what the store says about every village, commune and the agent.
+
+Pure reads over a (readonly) Store, so the view runs in its own process beside the daemon.
+Every query is bounded by the inventory and served by the `results (device_id, ts)` index:
+the latest `village-status` of 5,000 villages is one query seeking each village id, never a
+scan of the raw history. Sparklines are computed only for the rows on screen.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import logging
+import sqlite3
+import time
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from netmon.model import Device
+from netmon.store import Store, decode_samples
+
+log = logging.getLogger(__name__)
+
+COVERAGE_KINDS = frozenset({"cpe", "bts", "router"})
+"""Kinds that carry a village's coverage when their profile does not say `coverage:`."""
+SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
+SPARK_ALL_DOWN = "_"
+SPARK_NO_DATA = "·"
+
+
+class State(enum.StrEnum):
+    """A village's state (contracts.md); the order is best to worst, unknown last."""
+
+    GOOD = "good"
+    DEGRADED = "degraded"
+    UNSTABLE = "unstable"
+    DOWN = "down"
+    UNKNOWN = "unknown"
+
+
+class Source(enum.StrEnum):
+    """Where a village's state came from."""
+
+    ANALYSIS = "analysis"
+    PROVISIONAL = "provisional"
+    """Derived from the latest reachability results: analysis has not evaluated the village yet."""
+
+
+@dataclass(frozen=True, slots=True)
+class VillageInfo:
+    """A village of the inventory and the devices that measure its coverage."""
+
+    id: str
+    name: str
+    province: str
+    commune: str
+    commune_id: str
+    operator: str
+    coverage: tuple[str, ...]
+    lat: float | None = None
+    lon: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CommuneInfo:
+    """A commune with its commune-level devices (router, PCs, services) and their main check."""
+
+    id: str
+    name: str
+    province: str
+    office: tuple[tuple[Device, str], ...]
+
+
+class Inventory:
+    """Villages and communes in inventory order, built once from the config's devices."""
+
+    def __init__(self, devices: Sequence[Device], profiles: Mapping[str, Any]) -> None:
+        self.villages: list[VillageInfo] = []
+        self.communes: dict[str, CommuneInfo] = {}
+        self.pc_ids: list[str] = []
+        self.names = {d.id: d.name for d in devices}
+        members: dict[str, list[Device]] = {}
+        office: dict[str, list[tuple[Device, str]]] = {}
+        for d in devices:
+            commune_id = "/".join(d.id.split("/")[:2])
+            office.setdefault(commune_id, [])
+            profile = profiles.get(d.profile)
+            if profile is not None and getattr(profile, "aging", None) is not None:
+                self.pc_ids.append(d.id)
+            if d.village:
+                members.setdefault(d.id.rsplit("/", 1)[0], []).append(d)
+            elif profile is not None and profile.checks:
+                office[commune_id].append((d, profile.checks[0].name))
+            self.communes.setdefault(commune_id, CommuneInfo(commune_id, d.commune, d.province, ()))
+        for cid, info in self.communes.items():
+            self.communes[cid] = CommuneInfo(info.id, info.name, info.province, tuple(office[cid]))
+        for vid, devs in members.items():
+            cover = [d.id for d in devs if _is_coverage(d, profiles)] or [
+                d.id for d in devs if _has_icmp(profiles.get(d.profile))]
+            first = devs[0]
+            self.villages.append(VillageInfo(
+                vid, first.village, first.province, first.commune, "/".join(vid.split("/")[:2]),
+                first.operator, tuple(cover), first.lat, first.lon))
+
+    @classmethod
+    def from_config(cls, config: Any) -> Inventory:
+        """The inventory this agent probes (its shard)."""
+        return cls(config.devices, config.profiles)
+
+
+def _is_coverage(device: Device, profiles: Mapping[str, Any]) -> bool:
+    profile = profiles.get(device.profile)
+    return bool(getattr(profile, "coverage", False)) or device.kind in COVERAGE_KINDS
+
+
+def _has_icmp(profile: Any) -> bool:
+    return profile is not None and any(c.prober == "icmp" for c in profile.checks)
+
+
+@dataclass(slots=True)
+class VillageRow:
+    """One village as the view shows it."""
+
+    info: VillageInfo
+    state: State = State.UNKNOWN
+    source: Source = Source.PROVISIONAL
+    availability_pct: float | None = None
+    loss_pct: float | None = None
+    rtt_p95_ms: float | None = None
+    outages: int | None = None
+    longest_outage_s: float | None = None
+    cause: str = "none"
+    flagged: bool = False
+    flag_raised_ts: float | None = None
+    evaluated_ts: float | None = None
+    reason: str = ""
+    trend: dict[str, Any] = field(default_factory=dict)
+    spark: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain values for `--format json`."""
+        i = self.info
+        return {
+            "id": i.id, "province": i.province, "commune": i.commune, "village": i.name,
+            "operator": i.operator, "state": self.state.value, "source": self.source.value,
+            "availability_pct": self.availability_pct, "loss_pct": self.loss_pct,
+            "rtt_p95_ms": self.rtt_p95_ms, "outages": self.outages,
+            "longest_outage_s": self.longest_outage_s, "cause": self.cause, "flagged": self.flagged,
+            "flag_raised_ts": self.flag_raised_ts, "evaluated_ts": self.evaluated_ts,
+            "reason": self.reason, "trend_24h": self.trend, "lat": i.lat, "lon": i.lon,
+        }
+
+
+@dataclass(slots=True)
+class CommuneRow:
+    """Commune-level devices summarised: how many answer their main check."""
+
+    info: CommuneInfo
+    up: int = 0
+    down: list[str] = field(default_factory=list)
+    unknown: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain values for `--format json`."""
+        return {"id": self.info.id, "province": self.info.province, "commune": self.info.name,
+                "devices": len(self.info.office), "up": self.up, "down": self.down, "unknown": self.unknown}
+
+
+@dataclass(frozen=True, slots=True)
+class AgentHeader:
+    """The agent's heartbeat as the daemon last recorded it, plus output backlogs."""
+
+    name: str
+    heartbeat_ts: float | None
+    targets: int | None
+    results_per_s: float | None
+    last_round_ts: float | None
+    scheduler_lag_s: float | None
+    backlog: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class PcScore:
+    """The latest pc_health verdict of one PC."""
+
+    device_id: str
+    name: str
+    score: int
+    reasons: str
+
+
+@dataclass(slots=True)
+class Snapshot:
+    """Everything one frame of the view shows, read at `taken_ts`."""
+
+    taken_ts: float
+    header: AgentHeader
+    villages: list[VillageRow]
+    communes: dict[str, CommuneRow]
+    worst_pcs: list[PcScore]
+    flag_table: bool
+    """False when the analysis `flags` table is not there (flags then come from village_status)."""
+
+    def flagged_by_operator(self, rows: Iterable[VillageRow] | None = None) -> dict[str, int]:
+        """Flagged villages counted per operator, most first."""
+        counts = Counter(r.info.operator or "?" for r in (self.villages if rows is None else rows) if r.flagged)
+        return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+    def state_counts(self, rows: Iterable[VillageRow] | None = None) -> dict[State, int]:
+        """Villages per state."""
+        counts = Counter(r.state for r in (self.villages if rows is None else rows))
+        return {s: counts[s] for s in State if counts[s]}
+
+
+# ---------------------------------------------------------------- queries
+
+
+def _ids_json(ids: Iterable[str]) -> str:
+    return json.dumps(list(ids), ensure_ascii=False)
+
+
+def latest_by_device(store: Store, ids: Sequence[str], check: str | None = None,
+                     prober: str | None = None) -> dict[str, tuple[float, str, str, str]]:
+    """Newest (ts, status, reason, samples JSON) per device id: one index seek per id, one query."""
+    if not ids:
+        return {}
+    cond, args = "", []
+    if check is not None:
+        cond, args = " AND check_name = ?", [check]
+    elif prober is not None:
+        cond, args = " AND prober = ?", [prober]
+    sql = ("SELECT r.device_id, r.ts, r.status, r.reason, r.samples FROM json_each(?) AS v"
+           " JOIN results AS r ON r.seq = (SELECT seq FROM results WHERE device_id = v.value"
+           f"{cond} ORDER BY ts DESC LIMIT 1)")
+    rows = store.conn.execute(sql, [_ids_json(ids), *args]).fetchall()
+    return {r[0]: (r[1], r[2], r[3], r[4]) for r in rows}
+
+
+def latest_pairs(store: Store, pairs: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """Newest status of each (device id, check) pair, in one query."""
+    if not pairs:
+        return {}
+    sql = ("SELECT json_extract(v.value, '$[0]'), (SELECT status FROM results WHERE"
+           " device_id = json_extract(v.value, '$[0]') AND check_name = json_extract(v.value, '$[1]')"
+           " ORDER BY ts DESC LIMIT 1) FROM json_each(?) AS v")
+    rows = store.conn.execute(sql, (json.dumps([list(p) for p in pairs], ensure_ascii=False),))
+    return {device_id: status for device_id, status in rows if status is not None}
+
+
+def open_flags(store: Store) -> dict[str, dict[str, Any]] | None:
+    """Open flags by village id from analysis's `flags` table; None when the table is not there."""
+    try:
+        exists = store.conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'flags'").fetchone()
+        if not exists:
+            return None
+        cols = {r[1] for r in store.conn.execute("PRAGMA table_info(flags)")}
+        wanted = [c for c in ("village_id", "cause", "raised_ts", "operator", "evidence") if c in cols]
+        if "village_id" not in wanted or "cleared_ts" not in cols:
+            log.warning("the flags table has no village_id/cleared_ts column; flags read from village_status")
+            return None
+        rows = store.conn.execute(
+            f"SELECT {', '.join(wanted)} FROM flags WHERE cleared_ts IS NULL ORDER BY raised_ts").fetchall()
+    except sqlite3.Error as exc:
+        log.warning("cannot read the flags table (%s); flags read from village_status", exc)
+        return None
+    return {row[0]: dict(zip(wanted, row, strict=True)) for row in rows}
+
+
+def read_header(store: Store, name: str, outputs: Sequence[str]) -> AgentHeader:
+    """Heartbeat values and, per output, results committed but not yet acknowledged."""
+    state = store.state()
+    top = store.max_seq()
+    backlog = {o: max(0, top - store.cursor(o)) for o in outputs}
+    return AgentHeader(
+        name=str(state.get("agent") or name), heartbeat_ts=state.get("heartbeat_ts"),
+        targets=state.get("targets"), results_per_s=state.get("results_per_s"),
+        last_round_ts=state.get("last_round_ts") or None, scheduler_lag_s=state.get("scheduler_lag_s"),
+        backlog=backlog)
+
+
+def _fields_by_window(samples: Sequence[Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(1h fields, 24h fields) of a village_status result; the first sample stands in for 1h."""
+    windows = {s.tags.get("window", ""): dict(s.fields) for s in samples if s.measurement == "village_status"}
+    now = windows.get("1h") or next(iter(windows.values()), {})
+    return now, windows.get("24h", {})
+
+
+def _state(value: Any) -> State:
+    try:
+        return State(str(value))
+    except ValueError:
+        return State.UNKNOWN
+
+
+def _apply_status(row: VillageRow, ts: float, reason: str, samples_json: str) -> None:
+    now, trend = _fields_by_window(decode_samples(samples_json))
+    row.source = Source.ANALYSIS
+    row.state = _state(now.get("state"))
+    row.availability_pct = now.get("availability_pct")
+    row.loss_pct = now.get("loss_pct")
+    row.rtt_p95_ms = now.get("rtt_p95_ms")
+    row.outages = now.get("outages")
+    row.longest_outage_s = now.get("longest_outage_s")
+    row.cause = str(now.get("cause", "none"))
+    row.flagged = bool(now.get("flagged", 0))
+    row.evaluated_ts, row.reason, row.trend = ts, reason, trend
+
+
+def _provisional(row: VillageRow, statuses: Sequence[str | None]) -> None:
+    """All coverage devices up = good, some down = degraded, all down = down, no results = unknown."""
+    row.source = Source.PROVISIONAL
+    known = [s for s in statuses if s is not None]
+    up = sum(1 for s in known if s == "ok")
+    if not known:
+        row.state, row.reason = State.UNKNOWN, "no results yet"
+        return
+    if up == len(known):
+        row.state = State.GOOD
+    elif up == 0:
+        row.state = State.DOWN
+    else:
+        row.state = State.DEGRADED
+    row.reason = f"{up}/{len(known)} coverage devices answered their last ping"
+
+
+def load_snapshot(store: Store, inventory: Inventory, agent_name: str, outputs: Sequence[str],
+                  now: float | None = None) -> Snapshot:
+    """Read one frame's data: header, every village's latest state, communes, flags, worst PCs."""
+    now = time.time() if now is None else now
+    rows = [VillageRow(v) for v in inventory.villages]
+    status = latest_by_device(store, [v.id for v in inventory.villages], check="village-status")
+    missing = [r for r in rows if r.info.id not in status]
+    for r in rows:
+        if r.info.id in status:
+            ts, _st, reason, samples = status[r.info.id]
+            _apply_status(r, ts, reason, samples)
+    if missing:
+        ping = latest_by_device(store, [d for r in missing for d in r.info.coverage], prober="icmp")
+        for r in missing:
+            _provisional(r, [ping[d][1] if d in ping else None for d in r.info.coverage])
+    flags = open_flags(store)
+    if flags is not None:
+        for r in rows:
+            flag = flags.get(r.info.id)
+            r.flagged = flag is not None
+            if flag is not None:
+                r.cause = str(flag.get("cause") or r.cause)
+                r.flag_raised_ts = flag.get("raised_ts")
+    return Snapshot(now, read_header(store, agent_name, outputs), rows, _communes(store, inventory),
+                    _worst_pcs(store, inventory), flags is not None)
+
+
+def _communes(store: Store, inventory: Inventory) -> dict[str, CommuneRow]:
+    pairs = [(d.id, check) for c in inventory.communes.values() for d, check in c.office]
+    latest = latest_pairs(store, pairs)
+    out = {}
+    for cid, info in inventory.communes.items():
+        row = CommuneRow(info)
+        for device, _check in info.office:
+            st = latest.get(device.id)
+            if st is None:
+                row.unknown += 1
+            elif st == "ok":
+                row.up += 1
+            else:
+                row.down.append(device.name)
+        out[cid] = row
+    return out
+
+
+def _worst_pcs(store: Store, inventory: Inventory, limit: int = 5) -> list[PcScore]:
+    latest = latest_by_device(store, inventory.pc_ids, check="pc-health")
+    scores = []
+    for device_id, (_ts, _st, reason, samples) in latest.items():
+        for s in decode_samples(samples):
+            if s.measurement == "pc_health" and isinstance(s.fields.get("score"), int | float):
+                scores.append(PcScore(device_id, inventory.names.get(device_id, device_id),
+                                      int(s.fields["score"]), str(s.fields.get("reasons", reason))))
+    scores.sort(key=lambda p: (-p.score, p.device_id))
+    return [p for p in scores if p.score > 0][:limit]
+
+
+def sparklines(store: Store, rows: Sequence[VillageRow], now: float, buckets: int = 12,
+               window_s: float = 3600.0) -> None:
+    """Fill `spark` of `rows` from the last hour of their coverage devices' ICMP results."""
+    village_of = {d: r.info.id for r in rows for d in r.info.coverage}
+    if not village_of:
+        for r in rows:
+            r.spark = SPARK_NO_DATA * buckets
+        return
+    since = now - window_s
+    width = window_s / buckets
+    tally: dict[str, list[list[int]]] = {r.info.id: [[0, 0] for _ in range(buckets)] for r in rows}
+    sql = ("SELECT device_id, ts, status FROM results WHERE device_id IN (SELECT value FROM json_each(?))"
+           " AND ts >= ? AND ts <= ? AND prober = 'icmp'")
+    for device_id, ts, st in store.conn.execute(sql, (_ids_json(village_of), since, now)):
+        cell = tally[village_of[device_id]][min(buckets - 1, int((ts - since) / width))]
+        cell[0] += st == "ok"
+        cell[1] += 1
+    for r in rows:
+        r.spark = "".join(_spark_char(up, total) for up, total in tally[r.info.id])
+
+
+def _spark_char(up: int, total: int) -> str:
+    if total == 0:
+        return SPARK_NO_DATA
+    if up == 0:
+        return SPARK_ALL_DOWN
+    return SPARK_BLOCKS[min(len(SPARK_BLOCKS) - 1, int(up / total * len(SPARK_BLOCKS) - 1e-9))]

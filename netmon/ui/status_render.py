@@ -1,0 +1,390 @@
+"""Draw a status `Snapshot` as text: header, provinces -> communes -> villages, footer.
+
+Lines are laid out by terminal cell width (rich.cells), so Vietnamese names with diacritics
+line up, and columns are dropped rather than wrapped when the terminal is narrow. Every state
+has a symbol as well as a colour, so the view reads the same with NO_COLOR or on paper.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from rich.cells import cell_len, set_cell_size
+from rich.console import Group
+from rich.text import Text
+
+from netmon.config.resolve import slug
+from netmon.ui.status_model import CommuneRow, Snapshot, Source, State, VillageRow
+
+SYMBOL = {State.GOOD: "✓", State.DEGRADED: "▲", State.UNSTABLE: "≈", State.DOWN: "✗", State.UNKNOWN: "?"}
+STYLE = {State.GOOD: "green", State.DEGRADED: "yellow", State.UNSTABLE: "bold dark_orange",
+         State.DOWN: "bold red", State.UNKNOWN: "dim"}
+FLAG = "⚑"
+PROVISIONAL_MARK = "*"
+STALE_HEARTBEAT_S = 90.0
+"""The daemon writes its heartbeat every few seconds; older than this, it is not running."""
+
+# (key, title, width, right-aligned); the order they are dropped in narrow terminals is _DROP.
+_COLUMNS = (("state", "state", 11, False), ("avail", "avail%", 6, True), ("loss", "loss%", 5, True),
+            ("p95", "p95ms", 5, True), ("spark", "last hour", 12, False))
+_DROP = ("spark", "p95", "note", "loss", "avail")
+NAME_MIN, NAME_MAX, NOTE_MIN = 16, 28, 15
+HEADER_LINES, FOOTER_LINES = 3, 3
+
+
+# ---------------------------------------------------------------- filtering
+
+
+def _norm(text: str) -> str:
+    return slug(text)
+
+
+@dataclass(slots=True)
+class Filter:
+    """What the technician asked to see: by place, state, flag and free text."""
+
+    province: str | None = None
+    commune: str | None = None
+    states: frozenset[State] = frozenset()
+    flagged: bool = False
+    text: str = ""
+
+    def place_matches(self, province: str, commune: str, commune_id: str) -> bool:
+        """True when the commune lies in the chosen province and commune (name or id)."""
+        prov_id, _, com = commune_id.partition("/")
+        if self.province and _norm(self.province) not in (_norm(province), prov_id):
+            return False
+        return not self.commune or _norm(self.commune) in (_norm(commune), com) or self.commune == commune_id
+
+    def narrows_villages(self) -> bool:
+        """True when villages are filtered beyond their place."""
+        return bool(self.states or self.flagged or self.text)
+
+    def matches(self, row: VillageRow) -> bool:
+        """True when the village passes every part of the filter."""
+        i = row.info
+        if not self.place_matches(i.province, i.commune, i.commune_id):
+            return False
+        if self.states and row.state not in self.states:
+            return False
+        if self.flagged and not row.flagged:
+            return False
+        if self.text:
+            hay = _norm(f"{i.province} {i.commune} {i.name} {i.operator} {row.cause}")
+            if _norm(self.text) not in hay:
+                return False
+        return True
+
+    def describe(self) -> str:
+        """The filter in words for the header ('' when showing everything)."""
+        parts = [f"province={self.province}" if self.province else "",
+                 f"commune={self.commune}" if self.commune else "",
+                 "state=" + ",".join(s.value for s in State if s in self.states) if self.states else "",
+                 "flagged" if self.flagged else "", f"/{self.text}" if self.text else ""]
+        return " ".join(p for p in parts if p)
+
+
+def parse_states(text: str | None) -> frozenset[State]:
+    """`unstable,down` -> {UNSTABLE, DOWN}; raises ValueError naming the valid states."""
+    if not text:
+        return frozenset()
+    out = set()
+    for part in (p.strip().lower() for p in text.split(",")):
+        if part:
+            try:
+                out.add(State(part))
+            except ValueError:
+                raise ValueError(f"unknown state {part!r}; use {', '.join(s.value for s in State)}") from None
+    return frozenset(out)
+
+
+@dataclass(slots=True)
+class Line:
+    """One body line: a province, a commune (with its office devices) or a village."""
+
+    kind: str
+    province: str
+    commune: CommuneRow | None = None
+    village: VillageRow | None = None
+    context: bool = False
+    """A repeated province/commune heading at the top of a page that starts mid-list."""
+
+
+@dataclass(slots=True)
+class View:
+    """What the technician is looking at: the filter, the page, a half-typed search."""
+
+    filter: Filter = field(default_factory=Filter)
+    page: int = 0
+    prompt: str | None = None
+    """The text being typed after `/`, or None when not typing."""
+
+
+class Columns:
+    """Column widths for one terminal width, dropping the least useful columns first."""
+
+    def __init__(self, width: int) -> None:
+        self.width = width
+        self.active = [c for c in _COLUMNS]
+        self.note = True
+        for victim in _DROP:
+            if self._rest() - (NOTE_MIN if self.note else 0) >= NAME_MIN:
+                break
+            if victim == "note":
+                self.note = False
+            else:
+                self.active = [c for c in self.active if c[0] != victim]
+        rest = self._rest()
+        self.name_w = max(4, min(NAME_MAX, rest - NOTE_MIN) if self.note else rest)
+        self.note_w = max(0, rest - self.name_w) if self.note else 0
+
+    def _rest(self) -> int:
+        return self.width - sum(w + 1 for _k, _t, w, _r in self.active) - (1 if self.note else 0)
+
+    def has(self, key: str) -> bool:
+        """True when column `key` fits."""
+        return any(c[0] == key for c in self.active)
+
+
+def _fit(text: str, width: int, right: bool = False) -> str:
+    """Pad or cut `text` to exactly `width` cells, marking a cut with an ellipsis."""
+    if width <= 0:
+        return ""
+    if cell_len(text) > width:
+        return set_cell_size(text, width - 1) + "…"
+    pad = " " * (width - cell_len(text))
+    return pad + text if right else text + pad
+
+
+def _num(value: Any, digits: int) -> str:
+    if not isinstance(value, int | float):
+        return "-"
+    if digits == 2 and value >= 99.995:
+        return "100"
+    return f"{value:.{digits}f}"
+
+
+def fmt_age(seconds: float) -> str:
+    """`42s`, `5m`, `3h`, `2d`: how long ago, to a glance's precision."""
+    s = max(0.0, seconds)
+    if s < 90:
+        return f"{s:.0f}s"
+    if s < 90 * 60:
+        return f"{s / 60:.0f}m"
+    if s < 48 * 3600:
+        return f"{s / 3600:.0f}h"
+    return f"{s / 86400:.0f}d"
+
+
+def fmt_clock(ts: float, tz: ZoneInfo, now: float) -> str:
+    """Wall-clock time in the agent's timezone, with the date when it is not today."""
+    when, today = datetime.fromtimestamp(ts, tz), datetime.fromtimestamp(now, tz)
+    return when.strftime("%H:%M:%S" if when.date() == today.date() else "%Y-%m-%d %H:%M")
+
+
+# ---------------------------------------------------------------- body lines
+
+
+def body_lines(snapshot: Snapshot, flt: Filter) -> list[Line]:
+    """Province, commune and village lines in inventory order, after the filter."""
+    lines: list[Line] = []
+    seen_province, seen_commune = None, None
+    by_commune: dict[str, list[VillageRow]] = {}
+    for row in snapshot.villages:
+        if flt.matches(row):
+            by_commune.setdefault(row.info.commune_id, []).append(row)
+    for cid, commune in snapshot.communes.items():
+        info = commune.info
+        villages = by_commune.get(cid, [])
+        if not villages and (flt.narrows_villages() or not flt.place_matches(info.province, info.name, cid)):
+            continue
+        if info.province != seen_province:
+            lines.append(Line("province", info.province))
+            seen_province = info.province
+        if cid != seen_commune:
+            lines.append(Line("commune", info.province, commune))
+            seen_commune = cid
+        lines += [Line("village", info.province, commune, v) for v in villages]
+    return lines
+
+
+def paginate(lines: Sequence[Line], height: int) -> list[list[Line]]:
+    """Split lines into pages of `height`, repeating the province/commune heading on each page."""
+    height = max(3, height)
+    pages: list[list[Line]] = []
+    page: list[Line] = []
+    for line in lines:
+        if len(page) >= height:
+            pages.append(page)
+            page = []
+            if line.kind == "village":
+                page += [Line("province", line.province, context=True),
+                         Line("commune", line.province, line.commune, context=True)]
+            elif line.kind == "commune":
+                page.append(Line("province", line.province, context=True))
+        page.append(line)
+    if page or not pages:
+        pages.append(page)
+    return pages
+
+
+# ---------------------------------------------------------------- drawing
+
+
+def _column_titles(cols: Columns) -> Text:
+    text = Text(_fit("place", cols.name_w), style="bold")
+    for _key, title, width, right in cols.active:
+        text.append(" " + _fit(title, width, right), style="bold")
+    if cols.note:
+        text.append(" " + _fit("flag / operator", cols.note_w), style="bold")
+    text.rstrip()
+    return text
+
+
+def _village_text(row: VillageRow, cols: Columns) -> Text:
+    state = row.state
+    mark = PROVISIONAL_MARK if row.source is Source.PROVISIONAL else ""
+    text = Text(_fit("    " + row.info.name, cols.name_w))
+    cells = {"state": (f"{SYMBOL[state]} {state.value}{mark}", STYLE[state]),
+             "avail": (_num(row.availability_pct, 2), ""), "loss": (_num(row.loss_pct, 1), ""),
+             "p95": (_num(row.rtt_p95_ms, 0), ""), "spark": (row.spark, STYLE[state])}
+    for key, _title, width, right in cols.active:
+        value, style = cells[key]
+        text.append(" " + _fit(value, width, right), style=style)
+    if cols.note:
+        note = f"{FLAG} {row.cause} {row.info.operator}" if row.flagged else ""
+        text.append(" " + _fit(note, cols.note_w), style="bold" if row.flagged else "")
+    return text
+
+
+def _commune_text(line: Line, cols: Columns) -> Text:
+    commune = line.commune
+    assert commune is not None
+    name = "  " + commune.info.name + (" (cont.)" if line.context else "")
+    text = Text(_fit(name, cols.name_w), style="bold")
+    total = len(commune.info.office)
+    if total and not line.context:
+        summary = f"office {commune.up}/{total} up"
+        summary += f", down: {', '.join(commune.down)}" if commune.down else ""
+        summary += f", {commune.unknown} unknown" if commune.unknown else ""
+        style = "red" if commune.down else ("dim" if commune.unknown == total else "")
+        text.append(" " + _fit(summary, cols.width - cols.name_w - 1), style=style)
+    return text
+
+
+def render_line(line: Line, cols: Columns) -> Text:
+    """One body line as styled text exactly `cols.width` cells wide or narrower."""
+    if line.kind == "province":
+        return Text(_fit(line.province + (" (cont.)" if line.context else ""), cols.width).rstrip(),
+                    style="bold underline")
+    if line.kind == "commune":
+        text = _commune_text(line, cols)
+    else:
+        assert line.village is not None
+        text = _village_text(line.village, cols)
+    text.rstrip()
+    return text
+
+
+def header_text(snapshot: Snapshot, flt: Filter, tz: ZoneInfo, width: int,
+                shown: Sequence[VillageRow]) -> list[Text]:
+    """Agent line, outputs line and the villages-by-state line."""
+    h, now = snapshot.header, snapshot.taken_ts
+    first = Text(f"netmon {h.name}", style="bold")
+    if h.heartbeat_ts is None:
+        first.append(" · agent has not run yet (no heartbeat in the store)", style="bold red")
+    else:
+        if now - h.heartbeat_ts > STALE_HEARTBEAT_S:
+            first.append(f" · AGENT NOT RUNNING (last seen {fmt_age(now - h.heartbeat_ts)} ago)", style="bold red")
+        first.append(f" · {h.targets if h.targets is not None else '?'} targets")
+        first.append(f" · {h.results_per_s or 0:.1f} probes/s")
+        if h.last_round_ts:
+            first.append(f" · last round {fmt_clock(h.last_round_ts, tz, now)} ({fmt_age(now - h.last_round_ts)} ago)")
+        first.append(f" · lag {h.scheduler_lag_s or 0:.2f}s")
+    second = Text("InfluxDB backlog: ")
+    second.append(", ".join(f"{k} {v:,}" for k, v in h.backlog.items()) or "no output configured",
+                  style="yellow" if any(v > 10_000 for v in h.backlog.values()) else "")
+    second.append(f" · at {fmt_clock(now, tz, now)}")
+    if any(r.source is Source.PROVISIONAL for r in shown):
+        second.append(f" · {PROVISIONAL_MARK} provisional: latest pings, no analysis yet", style="dim")
+    counts = snapshot.state_counts(shown)
+    third = Text(f"{len(shown)} villages: ")
+    for i, (state, n) in enumerate(counts.items()):
+        third.append(", " if i else "")
+        third.append(f"{SYMBOL[state]} {n} {state.value}", style=STYLE[state])
+    if flt.describe():
+        third.append(f" · filter: {flt.describe()}", style="cyan")
+    return [_cut(t, width) for t in (first, second, third)]
+
+
+def _cut(text: Text, width: int) -> Text:
+    text.truncate(width, overflow="ellipsis")
+    return text
+
+
+def footer_text(snapshot: Snapshot, shown: Sequence[VillageRow], width: int) -> list[Text]:
+    """Flagged villages by operator, and the worst office PCs."""
+    by_op = snapshot.flagged_by_operator(shown)
+    flagged = Text(f"{FLAG} flagged {sum(by_op.values())}", style="bold" if by_op else "")
+    if by_op:
+        flagged.append(": " + ", ".join(f"{op} {n}" for op, n in by_op.items()))
+    pcs = Text("worst PCs: ")
+    pcs.append(", ".join(f"{p.name} {p.score}" for p in snapshot.worst_pcs) or "none scored yet")
+    return [_cut(flagged, width), _cut(pcs, width)]
+
+
+def keys_text(view: View, page: int, pages: int, width: int) -> Text:
+    """The key help line, or the search being typed."""
+    if view.prompt is not None:
+        return _cut(Text(f"/{view.prompt}▏ Enter apply · Esc cancel", style="cyan"), width)
+    return _cut(Text(f"q quit · / search · f flagged · s state · c clear · n/p page {page + 1}/{pages}",
+                     style="dim"), width)
+
+
+def render_screen(snapshot: Snapshot, view: View, pages: Sequence[Sequence[Line]], tz: ZoneInfo,
+                  width: int, shown: Sequence[VillageRow]) -> Group:
+    """One full frame of the live view."""
+    cols = Columns(width)
+    page = min(view.page, len(pages) - 1)
+    parts = header_text(snapshot, view.filter, tz, width, shown)
+    parts.append(_column_titles(cols))
+    parts += [render_line(line, cols) for line in pages[page]]
+    parts += footer_text(snapshot, shown, width)
+    parts.append(keys_text(view, page, len(pages), width))
+    return Group(*parts)
+
+
+def render_once(snapshot: Snapshot, flt: Filter, tz: ZoneInfo, width: int,
+                lines: Sequence[Line], shown: Sequence[VillageRow]) -> Group:
+    """The whole filtered list, for `--once` (cron, mail, pipes)."""
+    cols = Columns(width)
+    parts = header_text(snapshot, flt, tz, width, shown)
+    parts.append(_column_titles(cols))
+    parts += [render_line(line, cols) for line in lines]
+    parts += footer_text(snapshot, shown, width)
+    return Group(*parts)
+
+
+def snapshot_json(snapshot: Snapshot, flt: Filter, shown: Sequence[VillageRow]) -> str:
+    """`--format json`: everything the text view shows, as one JSON document."""
+    h = snapshot.header
+    doc = {
+        "generated_ts": snapshot.taken_ts,
+        "agent": {"name": h.name, "heartbeat_ts": h.heartbeat_ts, "targets": h.targets,
+                  "results_per_s": h.results_per_s, "last_round_ts": h.last_round_ts,
+                  "scheduler_lag_s": h.scheduler_lag_s, "backlog": h.backlog},
+        "filter": flt.describe(),
+        "villages": [dict(r.as_dict(), last_hour=r.spark) for r in shown],
+        "communes": [c.as_dict() for c in snapshot.communes.values()],
+        "state_counts": {s.value: n for s, n in snapshot.state_counts(shown).items()},
+        "flagged_by_operator": snapshot.flagged_by_operator(shown),
+        "flags_source": "flags table" if snapshot.flag_table else "village_status",
+        "worst_pcs": [{"id": p.device_id, "name": p.name, "score": p.score, "reasons": p.reasons}
+                      for p in snapshot.worst_pcs],
+    }
+    return json.dumps(doc, ensure_ascii=False, indent=2)
