@@ -135,7 +135,7 @@ def test_sighup_with_broken_file_keeps_running_config(tmp_path):
         config.write_text(good.replace("kind: fastping", "kind: fastpign", 1))
         proc.send_signal(signal.SIGHUP)
         wait_for(lambda: "reload rejected" in log.read_text(), 10, "the reload to be rejected")
-        assert "unknown profile 'fastpign'" in log.read_text()
+        assert "'fastpign'" in log.read_text() and "did you mean 'fastping'?" in log.read_text()
         count = len(stored(config))
         wait_for(lambda: len(stored(config)) >= count + 20, 10, "probing to go on with the old config")
         assert proc.poll() is None
