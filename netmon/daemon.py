@@ -226,3 +226,7 @@ def run(config_path: str | Path, once: bool = False) -> int:
     """Load the config and run the daemon; returns the exit code (2 on config errors)."""
     config = load_config(config_path)
     return asyncio.run(Daemon(config, once=once).run())
+
+
+import netmon.analysis.evaluator  # noqa: E402  (registers the analysis component; after COMPONENT_FACTORIES)
+import netmon.sinks.influx  # noqa: E402, F401  (registers forwarding + self-monitoring components)

@@ -1,0 +1,136 @@
+"""Read stored results after a cursor and turn them into line-protocol batches.
+
+The device tags of DESIGN.md §5 are added here (contracts.md): a device's result carries
+agent, province, commune, village, device, kind, operator; a village's result (analysis,
+device_id = village id) carries agent, province, commune, village, operator; the agent's own
+results carry agent only. Empty values are omitted (line protocol has no empty tag).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from netmon.model import Device
+from netmon.sinks.lineproto import join_tags, line, tag_pairs, to_ms
+
+Pairs = list[tuple[str, str]]
+
+
+class TagResolver:
+    """Maps a result's device_id to its escaped tag pairs; rebuilt on config reload."""
+
+    def __init__(self, agent: str, devices: Iterable[Device]) -> None:
+        self.agent_pairs: Pairs = tag_pairs({"agent": agent})
+        self._by_id: dict[str, Pairs] = {}
+        villages: dict[str, Device] = {}
+        for d in devices:
+            self._by_id[d.id] = tag_pairs(d.tags(agent))
+            if d.village:
+                villages.setdefault(d.id.rsplit("/", 1)[0], d)
+        for village_id, d in villages.items():
+            self._by_id.setdefault(village_id, tag_pairs({
+                "agent": agent, "province": d.province, "commune": d.commune,
+                "village": d.village, "operator": d.operator}))
+        self._joined: dict[tuple, str] = {}
+
+    def pairs(self, device_id: str) -> Pairs:
+        """Tag pairs of a device, a village, or the agent itself."""
+        found = self._by_id.get(device_id)
+        if found is not None:
+            return found
+        if device_id == "agent":
+            return self.agent_pairs
+        # A device no longer in the config (its results are still in the backlog).
+        found = self.agent_pairs + tag_pairs({"device": device_id.rsplit("/", 1)[-1]})
+        self._by_id[device_id] = found
+        return found
+
+    def tags(self, device_id: str, sample_tags: dict[str, str]) -> str:
+        """The joined `,k=v...` tag string for one point (cached: series repeat every round)."""
+        key = (device_id, *sample_tags.items()) if sample_tags else (device_id,)
+        joined = self._joined.get(key)
+        if joined is None:
+            pairs = self.pairs(device_id)
+            if sample_tags:
+                own = {k for k, _ in tag_pairs(sample_tags)}
+                # A sample's own tag wins over a device tag of the same name (`agent` in selfmon...).
+                pairs = [p for p in pairs if p[0] not in own] + tag_pairs(sample_tags)
+            joined = join_tags(pairs)
+            if len(self._joined) > 200_000:
+                self._joined.clear()
+            self._joined[key] = joined
+        return joined
+
+
+@dataclass
+class Batch:
+    """Consecutive results (after_seq, last_seq] as line protocol."""
+
+    after_seq: int
+    last_seq: int
+    lines: list[str] = field(default_factory=list)
+    seqs: list[int] = field(default_factory=list)
+    """The result sequence number of each line (for the dead-letter table)."""
+    results: int = 0
+    oldest_ts: float | None = None
+
+    @property
+    def empty(self) -> bool:
+        """True when there was nothing after the cursor."""
+        return self.last_seq == self.after_seq
+
+    def body(self, lines: list[str] | None = None) -> bytes:
+        """The request body for these lines (all of them by default)."""
+        return "\n".join(self.lines if lines is None else lines).encode()
+
+
+class BatchReader:
+    """Reads the store through its own connection (used by one thread at a time)."""
+
+    def __init__(self, db_path: Path, resolver: TagResolver) -> None:
+        self.db_path = db_path
+        self.conn = sqlite3.connect(db_path, timeout=10, check_same_thread=False)
+        self.conn.execute("PRAGMA busy_timeout=10000")
+        self.resolver = resolver
+
+    def close(self) -> None:
+        """Close the reader's connection."""
+        self.conn.close()
+
+    def read(self, after_seq: int, max_points: int) -> Batch:
+        """Whole results after `after_seq` until at least `max_points` lines (or the end)."""
+        batch = Batch(after_seq, after_seq)
+        rows = self.conn.execute(
+            "SELECT seq, ts, device_id, samples FROM results WHERE seq > ? ORDER BY seq LIMIT ?",
+            (after_seq, max_points)).fetchall()
+        lines, seqs, tags_of = batch.lines, batch.seqs, self.resolver.tags
+        for seq, ts, device_id, samples in rows:
+            ts_ms = to_ms(ts)
+            for measurement, sample_tags, fields in json.loads(samples):
+                text = line(measurement, tags_of(device_id, sample_tags), fields, ts_ms)
+                if text is not None:
+                    lines.append(text)
+                    seqs.append(seq)
+            batch.last_seq = seq
+            batch.results += 1
+            if batch.oldest_ts is None:
+                batch.oldest_ts = ts
+            if len(lines) >= max_points:
+                break
+        return batch
+
+    def backlog(self, after_seq: int) -> tuple[int, int, float | None]:
+        """(results, points, oldest ts) not yet acknowledged after `after_seq`."""
+        # Own connection: `read` may be running on the reader's connection in another thread.
+        conn = sqlite3.connect(self.db_path, timeout=10)
+        try:
+            results, points, oldest = conn.execute(
+                "SELECT count(*), coalesce(sum(json_array_length(samples)), 0), min(ts)"
+                " FROM results WHERE seq > ?", (after_seq,)).fetchone()
+        finally:
+            conn.close()
+        return int(results), int(points), oldest

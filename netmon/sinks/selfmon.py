@@ -1,0 +1,96 @@
+"""Self-monitoring: a `netmon_agent` result every minute, stored and forwarded like probe results.
+
+One result (device_id "agent", prober "agent", check "self") carries:
+- Sample("netmon_agent", {results_per_s, scheduler_lag_s, targets, dropped_unsent}) for the agent;
+- per output, Sample("netmon_agent", {backlog_points, backlog_results, oldest_unsent_age_s,
+  dead_lettered, sent_points}, tags={"output": NAME}).
+Field types never change: counts are int, rates and durations float (0.0 when nothing waits).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from netmon.config import Config
+from netmon.model import ProbeResult, Sample, Status
+
+if TYPE_CHECKING:
+    from netmon.daemon import Agent
+    from netmon.sinks.influx import Forwarding
+
+log = logging.getLogger(__name__)
+
+INTERVAL_S = 60.0
+
+
+class SelfMonitor:
+    """Daemon component emitting the agent's own health every `interval_s` seconds."""
+
+    name = "selfmon"
+
+    def __init__(self, config: Config, forwarding: Forwarding | None = None,
+                 interval_s: float = INTERVAL_S) -> None:
+        self.config = config
+        self.forwarding = forwarding
+        self.interval_s = interval_s
+        self.agent: Agent | None = None
+        self._task: asyncio.Task | None = None
+
+    async def start(self, agent: Agent) -> None:
+        """Begin emitting."""
+        self.agent = agent
+        self._task = asyncio.create_task(self._loop(), name="selfmon")
+
+    async def reload(self, config: Config) -> None:
+        """Adopt a new config (the number of targets may have changed)."""
+        self.config = config
+
+    async def stop(self) -> None:
+        """Stop emitting."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval_s)
+            try:
+                result = await self.measure()
+            except Exception:
+                log.exception("self-monitoring failed; trying again in %.0f s", self.interval_s)
+                continue
+            assert self.agent is not None
+            self.agent.writer.emit(result)
+
+    async def measure(self) -> ProbeResult:
+        """The agent's health right now as a result."""
+        assert self.agent is not None
+        agent = self.agent
+        t0, now = time.monotonic(), time.time()
+        counters = agent.store.counters()
+        lag_s = float(agent.schedule.lag_s) if agent.schedule is not None else 0.0
+        samples = [Sample("netmon_agent", {
+            "results_per_s": float(agent.rate.per_second()),
+            "scheduler_lag_s": lag_s,
+            "targets": len(self.config.devices),
+            "dropped_unsent": int(counters.get("dropped_unsent", 0)),
+        })]
+        forwarders = self.forwarding.forwarders if self.forwarding is not None else {}
+        for name, forwarder in sorted(forwarders.items()):
+            results, points, oldest = await forwarder.backlog()
+            samples.append(Sample("netmon_agent", {
+                "backlog_points": points,
+                "backlog_results": results,
+                "oldest_unsent_age_s": float(max(0.0, now - oldest)) if oldest is not None else 0.0,
+                "dead_lettered": int(counters.get(f"dead_lettered:{name}", 0)),
+                "sent_points": forwarder.sent_points,
+            }, {"output": name}))
+        backlog = sum(s.fields.get("backlog_points", 0) for s in samples)  # type: ignore[misc]
+        reason = f"{agent.rate.per_second():.1f} results/s, lag {lag_s:.2f} s, {backlog} points not yet forwarded"
+        return ProbeResult("agent", "self", "agent", Status.OK, reason, now, time.monotonic() - t0,
+                           tuple(samples))

@@ -1,0 +1,158 @@
+"""HTTP transports for one InfluxDB output: v1 `/write` (aiohttp) and v2 (influxdb-client async).
+
+A transport sends one body and classifies the answer; it never retries (the forwarder does,
+forever, because its durability layer is the store, not the client library).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import enum
+import gzip
+import logging
+from dataclasses import dataclass
+from typing import Protocol
+
+import aiohttp
+
+from netmon.config.schema import InfluxOutput
+from netmon.sinks.lineproto import PRECISION
+
+log = logging.getLogger(__name__)
+
+
+class Outcome(enum.Enum):
+    """What the server made of a write."""
+
+    ACKED = "acked"
+    REJECTED = "rejected"
+    """The data itself was refused (HTTP 400/413): isolate the bad points, never retry as is."""
+    RETRY = "retry"
+    """Server down, overloaded, misconfigured or unauthorised: keep the data, retry later."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One write's outcome with the server's words, for logs and the dead-letter table."""
+
+    outcome: Outcome
+    status: int
+    """HTTP status; 0 when no HTTP answer came (connection refused, timeout)."""
+    message: str
+
+
+def classify(status: int, message: str) -> Answer:
+    """Map an HTTP status to what the forwarder should do."""
+    if 200 <= status < 300:
+        return Answer(Outcome.ACKED, status, message)
+    if status in (400, 413, 422):
+        return Answer(Outcome.REJECTED, status, message)
+    return Answer(Outcome.RETRY, status, message)
+
+
+def describe_target(output: InfluxOutput) -> str:
+    """Where an output writes, safe to log (no credentials)."""
+    where = output.database if output.api == "v1" else f"{output.org or '-'}/{output.bucket}"
+    return f"{output.url} ({output.api}, {where})"
+
+
+class Transport(Protocol):
+    """Sends one line-protocol body."""
+
+    async def send(self, body: bytes) -> Answer:
+        """Write `body`; return the classified answer (never raises for network errors)."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+class V1Transport:
+    """POST /write?db=&rp=&precision=ms with HTTP basic auth (InfluxDB 1.x)."""
+
+    def __init__(self, output: InfluxOutput) -> None:
+        self.output = output
+        self.url = output.url.rstrip("/") + "/write"
+        self.params = {"db": output.database or "", "precision": PRECISION}
+        if output.retention_policy:
+            self.params["rp"] = output.retention_policy
+        self._session: aiohttp.ClientSession | None = None
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Content-Type": "text/plain; charset=utf-8"}
+        if self.output.gzip:
+            headers["Content-Encoding"] = "gzip"
+        if self.output.username:
+            password = self.output.password.reveal() if self.output.password else ""
+            token = base64.b64encode(f"{self.output.username}:{password}".encode()).decode()
+            headers["Authorization"] = f"Basic {token}"
+        return headers
+
+    async def send(self, body: bytes) -> Answer:
+        """Write `body` through /write."""
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.output.timeout))
+        data = gzip.compress(body, 1) if self.output.gzip else body
+        try:
+            async with self._session.post(self.url, params=self.params, data=data,
+                                          headers=self._headers()) as response:
+                text = await response.text()
+                return classify(response.status, text.strip())
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            return Answer(Outcome.RETRY, 0, f"{type(exc).__name__}: {exc}")
+
+    async def close(self) -> None:
+        """Close the HTTP session."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+class V2Transport:
+    """influxdb-client's async write API: InfluxDB 2.x, 3.x, Cloud, and 1.8+ compatibility."""
+
+    def __init__(self, output: InfluxOutput) -> None:
+        self.output = output
+        self._client = None
+
+    async def send(self, body: bytes) -> Answer:
+        """Write `body` through /api/v2/write."""
+        from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
+        from influxdb_client.rest import ApiException
+
+        if self._client is None:
+            token = self.output.token.reveal() if self.output.token else None
+            self._client = InfluxDBClientAsync(url=self.output.url, token=token, org=self.output.org or "-",
+                                               timeout=int(self.output.timeout * 1000),
+                                               enable_gzip=self.output.gzip)
+        try:
+            await self._client.write_api().write(bucket=self.output.bucket, org=self.output.org or "-",
+                                                 record=body, write_precision=PRECISION)
+            return Answer(Outcome.ACKED, 204, "")
+        except ApiException as exc:
+            return classify(exc.status or 0, _api_message(exc))
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            return Answer(Outcome.RETRY, 0, f"{type(exc).__name__}: {exc}")
+
+    async def close(self) -> None:
+        """Close the client."""
+        if self._client is not None:
+            client, self._client = self._client, None
+            try:
+                await asyncio.wait_for(client.close(), 5)
+            except (TimeoutError, aiohttp.ClientError) as exc:
+                log.warning("closing the InfluxDB client failed: %s", exc)
+
+
+def _api_message(exc: object) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, bytes):
+        body = body.decode(errors="replace")
+    return str(body or getattr(exc, "reason", "") or exc).strip()
+
+
+def make_transport(output: InfluxOutput) -> Transport:
+    """The transport for an output's `api:`."""
+    return V1Transport(output) if output.api == "v1" else V2Transport(output)
