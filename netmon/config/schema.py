@@ -167,7 +167,8 @@ class Outputs(Strict):
 class KeySpec(Strict):
     """One SNMPv3 key: the protocol is required, because pysnmp silently means MD5/DES without it."""
 
-    protocol: str
+    protocol: Literal["md5", "sha", "sha224", "sha256", "sha384", "sha512", "des", "aes", "aes128", "aes192",
+                      "aes256"]
     key: SecretValue | None = None
     key_file: str | None = None
 
@@ -176,6 +177,9 @@ class KeySpec(Strict):
         if (self.key is None) == (self.key_file is None):
             raise ValueError("give exactly one of key: or key_file:")
         return self
+
+
+_AUTH_PROTOCOLS = frozenset({"md5", "sha", "sha224", "sha256", "sha384", "sha512"})
 
 
 class SnmpAuth(Strict):
@@ -194,6 +198,12 @@ class SnmpAuth(Strict):
             raise ValueError("SNMP v3 needs user:")
         if self.priv is not None and self.auth is None:
             raise ValueError("priv: needs auth: too (SNMPv3 has no privacy without authentication)")
+        if self.auth is not None and self.auth.protocol not in _AUTH_PROTOCOLS:
+            raise ValueError(f"auth.protocol {self.auth.protocol!r} is a privacy protocol; use one of "
+                             + ", ".join(sorted(_AUTH_PROTOCOLS)))
+        if self.priv is not None and self.priv.protocol in _AUTH_PROTOCOLS:
+            raise ValueError(f"priv.protocol {self.priv.protocol!r} is an authentication protocol; use one of "
+                             "des, aes, aes192, aes256")
         return self
 
 
@@ -219,12 +229,19 @@ class AnalysisSettings(Strict):
     raise_after: int = Field(default=3, ge=1)
     clear_after: int = Field(default=3, ge=1)
     thresholds: StabilityThresholds = StabilityThresholds()
-    rollup_bucket: Duration = 3600.0
-    """Width of one rollup bucket; the lab uses seconds so a whole flag cycle fits in minutes."""
+    rollup_bucket: Duration | None = None
+    """Width of one rollup bucket; default 1 h, or window_now/10 when window_now is under an hour (lab)."""
     coverage_kinds: list[str] | None = None
     """Device kinds that carry a village's coverage; default: kinds whose profile says coverage: true."""
     settle: Duration | None = None
     """How long rollups wait for late parent results before judging a round; default: 2 ICMP intervals."""
+
+    @property
+    def bucket_s(self) -> float:
+        """The rollup bucket width in effect."""
+        if self.rollup_bucket is not None:
+            return self.rollup_bucket
+        return 3600.0 if self.window_now >= 3600.0 else max(1.0, self.window_now / 10)
 
 
 # ---------------------------------------------------------------- inventory

@@ -1,0 +1,305 @@
+"""SNMP polling benchmark: netmon's snmp prober vs prometheus-snmp-exporter vs net-snmp CLI tools.
+
+One "full device poll" = GET of 10 scalars + bulk walk of ifTable + bulk walk of hrStorageTable.
+Everything runs on loopback: an own snmpd (v2c) on a free port, the exporter on a free port with
+a hand-written numeric snmp.yml, and snmpsim with N copies of one device (communities dev0000..).
+
+    python3 bench/bench_snmp.py --quick     # < 1 min: 200 polls, 200 simulated devices
+    python3 bench/bench_snmp.py             # full: 1,000 polls, 1,000 simulated devices
+
+Prints a table and appends a dated block with the command to BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import http.client
+import os
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests" / "snmp"))
+
+from snmp_helpers import DATA, free_udp_port, start_snmpsim, stop, wait_snmp  # noqa: E402
+
+from netmon.config.schema import SchedulerSettings, SnmpAuth, SnmpCheck  # noqa: E402
+from netmon.model import Device, Status  # noqa: E402
+from netmon.probers.base import ProberContext  # noqa: E402
+from netmon.probers.snmp import SnmpProber  # noqa: E402
+
+SCALARS = [f"1.3.6.1.2.1.1.{i}.0" for i in range(1, 8)] + [
+    "1.3.6.1.2.1.2.1.0", "1.3.6.1.2.1.25.1.1.0", "1.3.6.1.2.1.25.2.2.0"]
+IF_TABLE, HR_STORAGE = "1.3.6.1.2.1.2.2.1", "1.3.6.1.2.1.25.2.3.1"
+COMMUNITY = "benchpub"
+TICK_S = os.sysconf("SC_CLK_TCK")
+
+
+def full_check(walks: bool = True) -> SnmpCheck:
+    """The benchmark's device poll as a netmon check."""
+    return SnmpCheck(name="bench", prober="snmp", timeout=2.0, retries=1, max_repetitions=25,
+                     get={f"s{i}": oid for i, oid in enumerate(SCALARS)},
+                     walk={"if_table": IF_TABLE, "hr_storage": HR_STORAGE} if walks else {})
+
+
+def proc_cpu_s(pid: int) -> float:
+    """user+system CPU seconds of another process."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK_S
+
+
+def self_cpu_s(who: int = resource.RUSAGE_SELF) -> float:
+    """user+system CPU seconds of this process (or its children)."""
+    r = resource.getrusage(who)
+    return r.ru_utime + r.ru_stime
+
+
+def start_snmpd(work: Path) -> tuple[subprocess.Popen, int]:
+    """An own snmpd on a free loopback port."""
+    port = free_udp_port()
+    conf = work / "snmpd.conf"
+    conf.write_text(f"agentAddress udp:127.0.0.1:{port}\nrocommunity {COMMUNITY} 127.0.0.1\n"
+                    "sysLocation bench\nsysContact bench@localhost\nsysName bench-snmpd\n")
+    (work / "persist").mkdir(exist_ok=True)
+    env = {**os.environ, "SNMP_PERSISTENT_DIR": str(work / "persist"), "MIBS": ""}
+    proc = subprocess.Popen(["snmpd", "-f", "-Lf", str(work / "snmpd.log"), "-C", "-c", str(conf)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_snmp(port, COMMUNITY, proc, work / "snmpd.log")
+    return proc, port
+
+
+async def netmon_cycle(prober: SnmpProber, devices: list[Device], check: SnmpCheck) -> tuple[float, float, int]:
+    """One probe_many over `devices`: (wall s, client CPU s, ok count)."""
+    ok = 0
+
+    def emit(result) -> None:
+        nonlocal ok
+        ok += result.status is Status.OK
+
+    c0, t0 = self_cpu_s(), time.perf_counter()
+    await prober.probe_many(devices, check, emit)
+    return time.perf_counter() - t0, self_cpu_s() - c0, ok
+
+
+def devices_for(port: int, n: int, communities: list[str] | None) -> tuple[list[Device], dict[str, SnmpAuth]]:
+    """n devices on one port; each its own community when given (snmpsim), else the bench one."""
+    names = communities or [COMMUNITY] * n
+    auths = {c: SnmpAuth(version="2c", community=c) for c in set(names)}
+    devs = [Device(id=f"bench/d{i}", name=f"d{i}", kind="pc", profile="pc", province="b", commune="b",
+                   village="", host="127.0.0.1", snmp_port=port, auth=names[i]) for i in range(n)]
+    return devs, auths
+
+
+def bench_netmon(port: int, n: int, cycles: int, communities: list[str] | None = None,
+                 walks: bool = True) -> list[tuple[float, float, int]]:
+    """Cycles of n full polls in one prober (cycle 1 is cold)."""
+    devs, auths = devices_for(port, n, communities)
+
+    async def run() -> list[tuple[float, float, int]]:
+        prober = SnmpProber(ProberContext(auths=auths, scheduler=SchedulerSettings(snmp_concurrency=32)))
+        try:
+            return [await netmon_cycle(prober, devs, full_check(walks)) for _ in range(cycles)]
+        finally:
+            await prober.close()
+
+    return asyncio.run(run())
+
+
+EXPORTER_YML = """\
+bench:
+  version: 2
+  auth: {{community: {community}}}
+  max_repetitions: 25
+  retries: 1
+  timeout: 2s
+  get: [{scalars}]
+  walk: [{if_table}, {hr_storage}]
+  metrics:
+{metrics}
+"""
+
+
+def exporter_metrics() -> str:
+    """Numeric-OID metric list: the scalars plus every ifTable and hrStorageTable column."""
+    lines = [f"  - {{name: s{i}, oid: {oid[:-2]}, type: DisplayString}}" if i in (0, 3, 4, 5)
+             else f"  - {{name: s{i}, oid: {oid[:-2]}, type: gauge}}" for i, oid in enumerate(SCALARS)]
+    lines[1] = f"  - {{name: s1, oid: {SCALARS[1][:-2]}, type: OctetString}}"
+    for col in range(1, 23):
+        kind = "DisplayString" if col == 2 else "PhysAddress48" if col == 6 else "gauge"
+        if col == 22:
+            kind = "OctetString"
+        lines.append(f"  - {{name: if{col}, oid: {IF_TABLE}.{col}, type: {kind}, "
+                     "indexes: [{labelname: ifIndex, type: gauge}]}")
+    for col in range(1, 8):
+        kind = "DisplayString" if col == 3 else "OctetString" if col == 2 else "gauge"
+        lines.append(f"  - {{name: hr{col}, oid: {HR_STORAGE}.{col}, type: {kind}, "
+                     "indexes: [{labelname: hrStorageIndex, type: gauge}]}")
+    return "\n".join("  " + line for line in lines)
+
+
+def bench_exporter(work: Path, snmp_port: int, scrapes: int, parallel: int) -> dict[str, float]:
+    """Scrape the exporter `scrapes` times (one scrape = one full poll); its CPU per scrape."""
+    conf = work / "snmp.yml"
+    conf.write_text(EXPORTER_YML.format(community=COMMUNITY, scalars=", ".join(SCALARS),
+                                        if_table=IF_TABLE, hr_storage=HR_STORAGE,
+                                        metrics=exporter_metrics()))
+    port = free_tcp_port()
+    with open(work / "exporter.log", "wb") as log:
+        proc = subprocess.Popen(["prometheus-snmp-exporter", f"--config.file={conf}",
+                                 f"--web.listen-address=127.0.0.1:{port}", "--log.level=error"],
+                                stdout=subprocess.DEVNULL, stderr=log)
+    try:
+        path = f"/snmp?module=bench&target=127.0.0.1:{snmp_port}"
+        body = b""
+        for _ in range(50):
+            try:
+                body = scrape(port, path)
+                break
+            except OSError:
+                time.sleep(0.1)
+        if b"if10{" not in body:
+            raise RuntimeError(f"exporter did not answer a scrape: {body[:300]!r}")
+        c0, t0 = proc_cpu_s(proc.pid), time.perf_counter()
+        with ThreadPoolExecutor(parallel) as pool:
+            sizes = list(pool.map(lambda _: len(scrape(port, path)), range(scrapes)))
+        wall = time.perf_counter() - t0
+        cpu = proc_cpu_s(proc.pid) - c0
+        return {"wall": wall, "cpu": cpu, "ok": sum(s > 1000 for s in sizes)}
+    finally:
+        stop(proc)
+
+
+def free_tcp_port() -> int:
+    """A TCP port on 127.0.0.1 nobody holds right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def scrape(port: int, path: str) -> bytes:
+    """One HTTP GET on loopback."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", path)
+        return conn.getresponse().read()
+    finally:
+        conn.close()
+
+
+def bench_cli(port: int, community: str, ops: int, parallel: int) -> dict[str, dict[str, float]]:
+    """net-snmp tools, one process per operation: ops/s and client CPU per op."""
+    base = ["-v2c", "-c", community, "-On", "-t", "2", "-r", "1", f"127.0.0.1:{port}"]
+    commands = {"snmpget 10 scalars": ["snmpget", *base, *SCALARS],
+                "snmpbulkwalk ifTable": ["snmpbulkwalk", "-Cr25", *base, IF_TABLE],
+                "snmpbulkwalk hrStorageTable": ["snmpbulkwalk", "-Cr25", *base, HR_STORAGE]}
+    out = {}
+    for name, cmd in commands.items():
+        c0, t0 = self_cpu_s(resource.RUSAGE_CHILDREN), time.perf_counter()
+        with ThreadPoolExecutor(parallel) as pool:
+            codes = list(pool.map(lambda _, c=cmd: subprocess.run(c, stdout=subprocess.DEVNULL,
+                                                                  stderr=subprocess.DEVNULL).returncode,
+                                  range(ops)))
+        out[name] = {"wall": time.perf_counter() - t0,
+                     "cpu": self_cpu_s(resource.RUSAGE_CHILDREN) - c0, "ok": codes.count(0)}
+    return out
+
+
+def bench_data(work: Path) -> Path:
+    """One simulated device with the 10 scalars, an ifTable and an hrStorageTable."""
+    rows: dict[str, str] = {}
+    for name in ("router-wrap-a", "pc-healthy"):
+        for line in (DATA / f"{name}.snmprec").read_text().splitlines():
+            rows.setdefault(line.split("|", 1)[0], line)
+    rows.setdefault("1.3.6.1.2.1.25.1.6.0", "1.3.6.1.2.1.25.1.6.0|66|120")
+    ordered = sorted(rows, key=lambda oid: tuple(int(p) for p in oid.split(".")))
+    path = work / "bench-device.snmprec"
+    path.write_text("".join(rows[o] + "\n" for o in ordered))
+    return path
+
+
+def main() -> None:
+    """Run the benchmark and record it."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="under a minute")
+    args = ap.parse_args()
+    polls, sim_n = (200, 200) if args.quick else (1000, 1000)
+    for tool in ("snmpd", "snmpget", "snmpbulkwalk", "prometheus-snmp-exporter"):
+        if shutil.which(tool) is None:
+            sys.exit(f"{tool} is missing (Debian packages snmpd snmp prometheus-snmp-exporter)")
+    work = Path(tempfile.mkdtemp(prefix="netmon-bench-snmp-"))
+    os.chmod(work, 0o755)
+    rows: list[tuple[str, str, str, str, str]] = []
+    snmpd, port = start_snmpd(work)
+    try:
+        for cyc, (wall, cpu, ok) in enumerate(bench_netmon(port, polls, 2), start=1):
+            rows.append((f"netmon full poll, snmpd, cycle {cyc}", f"{ok}/{polls}", f"{polls / wall:,.0f}",
+                         f"{cpu / polls * 1000:.2f}", "devices/s"))
+        exp = bench_exporter(work, port, polls, 16)
+        rows.append(("snmp_exporter full poll (scrape), snmpd", f"{exp['ok']:.0f}/{polls}",
+                     f"{polls / exp['wall']:,.0f}", f"{exp['cpu'] / polls * 1000:.2f}", "devices/s"))
+        for name, r in bench_cli(port, COMMUNITY, polls // 3, 8).items():
+            n = polls // 3
+            rows.append((f"net-snmp {name}, snmpd", f"{r['ok']}/{n}", f"{n / r['wall']:,.0f}",
+                         f"{r['cpu'] / n * 1000:.2f}", "ops/s"))
+    finally:
+        stop(snmpd)
+    rows += bench_snmpsim(work, sim_n)
+    shutil.rmtree(work, ignore_errors=True)
+    report(rows, " ".join(["python3", "bench/bench_snmp.py", *sys.argv[1:]]))
+
+
+def bench_snmpsim(work: Path, n: int) -> list[tuple[str, str, str, str, str]]:
+    """Cold and warm cycles over n simulated devices, then net-snmp tools on the same data."""
+    sim_dir = work / "sim"
+    sim_dir.mkdir()
+    os.chmod(sim_dir, 0o755)
+    src = bench_data(work)
+    names = [f"dev{i:04d}" for i in range(n)]
+    port = free_udp_port()
+    proc = start_snmpsim(sim_dir, [], [f"127.0.0.1:{port}"], dict.fromkeys(names, src))
+    rows = []
+    try:
+        wait_snmp(port, names[-1], proc, sim_dir / "snmpsim.log", limit_s=120)
+        sim_c0 = proc_cpu_s(proc.pid)
+        for label, walks in (("GET 10 scalars", False), ("full poll", True)):
+            cycles = bench_netmon(port, n, 3, names, walks)
+            for cyc, (wall, cpu, ok) in enumerate(cycles, start=1):
+                kind = "cold" if cyc == 1 else "warm"
+                rows.append((f"netmon {label}, snmpsim {n} devices, cycle {cyc} ({kind}) {wall:.2f} s",
+                             f"{ok}/{n}", f"{n / wall:,.0f}", f"{cpu / n * 1000:.2f}", "devices/s"))
+        sim_cpu = proc_cpu_s(proc.pid) - sim_c0
+        rows.append(("  (snmpsim CPU for the netmon cycles above)", "", "", f"{sim_cpu:.1f} s total", ""))
+        for name, r in bench_cli(port, names[0], 150, 8).items():
+            rows.append((f"net-snmp {name}, snmpsim", f"{r['ok']}/150", f"{150 / r['wall']:,.0f}",
+                         f"{r['cpu'] / 150 * 1000:.2f}", "ops/s"))
+    finally:
+        stop(proc)
+    return rows
+
+
+def report(rows: list[tuple[str, str, str, str, str]], command: str) -> None:
+    """Print the table and append it to BENCHMARKS.md."""
+    head = ("test", "ok", "rate", "client CPU ms/op", "unit")
+    lines = ["| " + " | ".join(head) + " |", "|---|---|---|---|---|"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    table = "\n".join(lines)
+    print(table)
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S %Z")
+    block = (f"\n## SNMP polling ({stamp})\n\nCommand: `{command}` (2 vCPU, loopback; one full poll = GET "
+             f"10 scalars + bulk walk ifTable + hrStorageTable; client CPU = the poller's own process, "
+             f"for the exporter its process, for net-snmp the child processes)\n\n{table}\n")
+    with open(ROOT / "BENCHMARKS.md", "a", encoding="utf-8") as fh:
+        fh.write(block)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,158 @@
+"""SNMP prober: GET the profile's scalars, bulk-walk its tables, derive Telegraf-shaped samples.
+
+One `SnmpClient` (one socket per SNMP architecture) serves every device of the agent, with at
+most `scheduler.snmp_concurrency` devices in flight. Each request has the check's own timeout and
+retries, so a dead commune costs its slot `timeout * (retries + 1)` and nothing more: once the
+first GET times out, the walks are skipped.
+
+Outcomes (the result `status`):
+- `ok`: the agent answered. OIDs it does not have (noSuchObject/noSuchInstance, e.g. an optional
+  vendor signal OID) are left out of the samples and named in the `reason`.
+- `mismatch`: the agent answered but has none of the OIDs asked for (wrong profile for it).
+- `timeout`: no answer. For v1/v2c a wrong community looks exactly like this (agents stay silent).
+- `auth_failed`: v3 user unknown, wrong auth key (WrongDigest) or wrong privacy key.
+- `error`: anything else (agent error status, unknown protocol name, unreadable key file).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from netmon.config.schema import SnmpCheck
+from netmon.model import Device, ProbeResult, Status
+from netmon.probers.base import Emit, ProberBase, ProberContext, failed
+from netmon.probers.snmp_client import MISSING, Answer, SnmpClient
+from netmon.probers.snmp_derive import Derived, DeviceMemory, derive
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PORT = 161
+
+
+class SnmpProber(ProberBase):
+    """Polls devices over SNMP v1/v2c/v3 with one shared engine."""
+
+    name = "snmp"
+
+    def __init__(self, context: ProberContext) -> None:
+        super().__init__(context)
+        self.client = SnmpClient(context.config_dir)
+        self._snmp_limit = asyncio.Semaphore(context.scheduler.snmp_concurrency)
+        self._memory: dict[tuple[str, str], DeviceMemory] = {}
+        self._last_status: dict[tuple[str, str], Status] = {}
+
+    async def probe(self, device: Device, check: SnmpCheck) -> ProbeResult:
+        """Poll one device once; never raises for a target's failure."""
+        async with self._snmp_limit:
+            started, t0 = time.time(), time.monotonic()
+            try:
+                result = await self._poll(device, check, started, t0)
+            except (KeyError, OSError, ValueError) as exc:
+                # Bad credentials config (unknown protocol name, unreadable key file)
+                result = failed(device, check, self.name, Status.ERROR,
+                                f"cannot build SNMP request: {type(exc).__name__}: {exc}", started, t0)
+            except Exception as exc:  # a bug in netmon or pysnmp: say so, keep the agent going
+                log.exception("snmp probe of %s failed unexpectedly", device.id)
+                result = failed(device, check, self.name, Status.ERROR,
+                                f"internal error: {type(exc).__name__}: {exc}", started, t0)
+        self._log_change(device, check, result)
+        return result
+
+    async def probe_many(self, devices: Sequence[Device], check: SnmpCheck, emit: Emit) -> None:
+        """Poll many devices under the SNMP concurrency cap, emitting each result when ready."""
+
+        async def one(device: Device) -> None:
+            emit(await self.probe(device, check))
+
+        await asyncio.gather(*(one(d) for d in devices))
+
+    async def close(self) -> None:
+        """Close the shared SNMP sockets."""
+        self.client.close()
+
+    def forget(self, device_id: str) -> None:
+        """Drop what is remembered of a device (removed from the inventory)."""
+        for key in [k for k in self._memory if k[0] == device_id]:
+            del self._memory[key]
+
+    async def _poll(self, device: Device, check: SnmpCheck, started: float, t0: float) -> ProbeResult:
+        if not device.host:
+            return failed(device, check, self.name, Status.ERROR, "device has no host: to poll",
+                          started, t0)
+        auth = self.context.auths.get(device.auth or "")
+        if auth is None:
+            why = f"auth '{device.auth}' is not in auths:" if device.auth else "device has no auth:"
+            return failed(device, check, self.name, Status.ERROR, why, started, t0)
+        port = device.snmp_port or DEFAULT_PORT
+        call = (device.host, port, auth)
+        timing = (check.timeout, check.retries)
+        values: dict[str, Any] = {}
+        missing: list[str] = []
+        if check.get:
+            answer = await self.client.get(*call, list(check.get.values()), *timing)
+            if answer.status is not None:
+                return failed(device, check, self.name, answer.status, answer.reason, started, t0)
+            for oid, value in answer.varbinds:
+                if value is MISSING:
+                    missing.append(oid)
+                else:
+                    values[oid] = value
+        walked: list[tuple[str, Any]] = []
+        for name, root in check.walk.items():
+            answer = await self.client.walk(*call, root, *timing, check.max_repetitions)
+            if answer.status is not None:
+                return self._partial(device, check, answer, name, started, t0)
+            if not answer.varbinds:
+                missing.append(root)
+            walked.extend(answer.varbinds)
+        key = (device.id, check.name)
+        derived = derive(check.get, values, walked, check.walk, started, self._memory.get(key))
+        self._memory[key] = derived.memory
+        status, reason = _summary(check, derived, missing, values, walked)
+        return ProbeResult(device.id, check.name, self.name, status, reason, started,
+                           time.monotonic() - t0, tuple(derived.samples))
+
+    def _partial(self, device: Device, check: SnmpCheck, answer: Answer, walk_name: str,
+                 started: float, t0: float) -> ProbeResult:
+        reason = f"walk {walk_name}: {answer.reason}"
+        return failed(device, check, self.name, answer.status or Status.ERROR, reason, started, t0)
+
+    def _log_change(self, device: Device, check: SnmpCheck, result: ProbeResult) -> None:
+        key = (device.id, check.name)
+        before = self._last_status.get(key)
+        if before == result.status:
+            return
+        self._last_status[key] = result.status
+        if result.status is not Status.OK:
+            log.warning("%s %s: %s (%s)", device.id, check.name, result.status, result.reason)
+        elif before is not None:
+            log.info("%s %s: answering again", device.id, check.name)
+
+
+def _summary(check: SnmpCheck, derived: Derived, missing: list[str], values: dict[str, Any],
+             walked: list[tuple[str, Any]]) -> tuple[Status, str]:
+    """Pick the status and write the human reason for an answered poll."""
+    if not values and not walked:
+        return Status.MISMATCH, "agent answered but has none of the OIDs asked for (wrong profile?)"
+    by_oid = {oid: name for name, oid in {**check.get, **check.walk}.items()}
+    parts = [f"{len(values)} values, {len(walked)} table cells"]
+    if missing:
+        names = ", ".join(by_oid.get(oid, oid) for oid in missing)
+        parts.append(f"not on this agent: {names}")
+    if derived.reboot_ts is not None:
+        ago_s = max(0.0, derived.memory.ts - derived.reboot_ts)
+        parts.append(f"rebooted {_ago(ago_s)} ago, counters restarted")
+    parts.extend(derived.notes)
+    return Status.OK, "; ".join(parts)
+
+
+def _ago(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"

@@ -1,0 +1,121 @@
+"""`netmon report pcs`: the office-PC replacement priority list, worst first.
+
+`pc_rows(config, store, now)` scores every device whose profile has an `aging:` section;
+`render_pcs(rows, fmt, console)` prints them as a table, CSV, JSON or Markdown.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from netmon.analysis.aging import PcHealth, score_from_store
+from netmon.analysis.officehours import OfficeHours
+from netmon.model import Device
+
+FORMATS = ("table", "csv", "json", "md")
+_COLUMNS = ("score", "device", "commune", "village", "host", "os", "ram_mb", "disk_used_pct_max",
+            "cpu_load_office_pct", "boots_week", "office_reachability_pct", "reasons")
+
+
+@dataclass(frozen=True, slots=True)
+class PcRow:
+    """One PC in the report."""
+
+    device: Device
+    health: PcHealth
+    os: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain values for CSV/JSON, in column order."""
+        m = self.health.metrics
+        return {
+            "score": self.health.score, "device": self.device.name, "id": self.device.id,
+            "commune": self.device.commune, "village": self.device.village,
+            "host": self.device.host or "", "os": self.os, "ram_mb": m.get("ram_mb"),
+            "disk_used_pct_max": _round(m.get("disk_used_pct_max")),
+            "cpu_load_office_pct": _round(m.get("cpu_load_office_pct")),
+            "boots_week": m.get("boots_week"),
+            "office_reachability_pct": _round(m.get("office_reachability_pct")),
+            "reasons": "; ".join(self.health.reasons),
+        }
+
+
+def _round(value: Any) -> Any:
+    return round(value, 1) if isinstance(value, float) else value
+
+
+def sort_rows(rows: Sequence[PcRow]) -> list[PcRow]:
+    """Worst first: highest score, then most reasons, then by id for a stable order."""
+    return sorted(rows, key=lambda r: (-r.health.score, -len(r.health.reasons), r.device.id))
+
+
+def pc_rows(config: Any, store: Any, now: float) -> list[PcRow]:
+    """Score every device whose profile has `aging:` rules (a `netmon.config.Config`)."""
+    agent = config.settings.agent
+    office = OfficeHours(agent.office_hours, agent.timezone)
+    rows = []
+    for device in config.devices:
+        profile = config.profiles.get(device.profile)
+        if profile is None or profile.aging is None:
+            continue
+        health = score_from_store(store, device.id, profile.aging, now, office)
+        latest = store.latest(device.id, _snmp_check(profile)) if hasattr(store, "latest") else None
+        rows.append(PcRow(device, health, _os_of(latest)))
+    return sort_rows(rows)
+
+
+def _snmp_check(profile: Any) -> str:
+    return next((c.name for c in profile.checks if c.prober == "snmp"), "")
+
+
+def _os_of(result: Any) -> str:
+    for sample in getattr(result, "samples", ()):
+        if sample.measurement == "snmp" and isinstance(sample.fields.get("sys_descr"), str):
+            return sample.fields["sys_descr"][:80]
+    return ""
+
+
+def render_pcs(rows: Sequence[PcRow], fmt: str, console: Console) -> None:
+    """Print the rows (worst first) as table, csv, json or md."""
+    rows = sort_rows(rows)
+    dicts = [r.as_dict() for r in rows]
+    if fmt == "json":
+        console.print_json(json.dumps(dicts, ensure_ascii=False))
+    elif fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=["id", *_COLUMNS], extrasaction="ignore",
+                                lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(dicts)
+        console.out(buf.getvalue(), end="", highlight=False)
+    elif fmt == "md":
+        head = ["score", "device", "commune", "village", "reasons"]
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        lines += ["| " + " | ".join(_md(d[c]) for c in head) + " |" for d in dicts]
+        console.out("\n".join(lines), highlight=False)
+    elif fmt == "table":
+        table = Table(title="Office PCs, replacement priority (worst first)")
+        for col in ("score", "device", "commune", "village", "RAM MB", "disk %", "reasons"):
+            table.add_column(col, overflow="fold")
+        for d in dicts:
+            table.add_row(str(d["score"]), d["device"], d["commune"], d["village"] or "-",
+                          _cell(d["ram_mb"]), _cell(d["disk_used_pct_max"]), d["reasons"] or "ok")
+        console.print(table)
+    else:
+        raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+
+
+def _md(value: Any) -> str:
+    return "" if value is None else str(value).replace("|", "\\|")
+
+
+def _cell(value: Any) -> str:
+    return "-" if value is None else str(value)
