@@ -8,6 +8,7 @@ SIGHUP: load the config again; if it has errors they are logged and the running 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import os
 import signal
@@ -60,8 +61,23 @@ class Component(Protocol):
 
 
 ComponentFactory = Callable[[Config], list[Component]]
-COMPONENT_FACTORIES: list[ComponentFactory] = []
-"""Later modules (outputs, analysis) register here; each returns the components a config needs."""
+COMPONENT_FACTORIES: dict[str, str] = {
+    "analysis": "netmon.analysis.evaluator:analysis_components",
+    "outputs": "netmon.sinks.influx:components_for",
+}
+"""Background parts of the daemon: each factory returns the components a config needs.
+
+Imported only when the daemon starts, so `netmon check` and `netmon status` stay quick.
+"""
+
+
+def build_components(config: Config) -> list[Component]:
+    """Every component the config needs, from every factory."""
+    components: list[Component] = []
+    for target in COMPONENT_FACTORIES.values():
+        module_name, _, func_name = target.partition(":")
+        components += getattr(importlib.import_module(module_name), func_name)(config)
+    return components
 
 
 def probers_for(config: Config, existing: dict[str, Prober] | None = None) -> dict[str, Prober]:
@@ -128,7 +144,7 @@ class Daemon:
         writer.start()
         jobs = schedule.load(config)
         schedule.start()
-        self.components = [c for factory in COMPONENT_FACTORIES for c in factory(config)]
+        self.components = build_components(config)
         for component in self.components:
             await component.start(self.agent)
         log.info("netmon %s started: %d devices, %d probe jobs, state in %s",
@@ -227,6 +243,3 @@ def run(config_path: str | Path, once: bool = False) -> int:
     config = load_config(config_path)
     return asyncio.run(Daemon(config, once=once).run())
 
-
-import netmon.analysis.evaluator  # noqa: E402  (registers the analysis component; after COMPONENT_FACTORIES)
-import netmon.sinks.influx  # noqa: E402, F401  (registers forwarding + self-monitoring components)

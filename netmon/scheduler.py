@@ -3,10 +3,11 @@
 One APScheduler job per (profile check, phase slice), never one per target: every target
 gets a stable phase offset inside its interval (crc32 of its id, so restarts keep it and
 APScheduler's accumulating jitter is not needed), targets whose offsets fall in the same
-slice run together as one batch that fans out under the prober's concurrency cap. A round
-must end before the next one of the same job begins: the scheduler cuts it off at 90 % of
-the interval and records the devices that never answered as errors, so one hung target can
-delay nobody but itself.
+slice run together as one batch that fans out under the prober's concurrency cap. The
+scheduler owns the deadline: a round may run for its own worst case (packets, timeouts,
+retries, walks, pacing) or 90 % of its interval, whichever is longer; then it is cut off and
+the devices that never answered are recorded as errors, so one hung target can delay nobody
+but itself. Runs of the same job never overlap (a late one is skipped, not queued).
 """
 
 from __future__ import annotations
@@ -74,9 +75,15 @@ def plan_batches(config: Config, slice_s: float) -> list[Batch]:
     return batches
 
 
-def deadline_for(check: object) -> float:
-    """Longest a round of this check may run."""
-    return ROUND_SHARE * float(check.interval)  # type: ignore[attr-defined]
+def deadline_for(check: object, targets: int = 1, max_pps: float = float("inf")) -> float:
+    """Longest a round of `targets` devices may run: its own worst case, at least 90 % of the interval."""
+    count = int(getattr(check, "count", 1))
+    attempts = int(getattr(check, "retries", 0)) + 1
+    requests = 1 + len(getattr(check, "walk", None) or {})
+    worst = (count - 1) * float(getattr(check, "packet_interval", 0.0))
+    worst += float(check.timeout) * attempts * requests  # type: ignore[attr-defined]
+    worst += targets * count / max_pps + 1.0
+    return max(ROUND_SHARE * float(check.interval), worst)  # type: ignore[attr-defined]
 
 
 async def run_batch(prober: Prober, batch_devices: Sequence[Device], check: object,
@@ -115,6 +122,7 @@ class ProbeSchedule:
         self.last_round_ts = 0.0
         self._epoch = 0.0
         self._running: set[asyncio.Task] = set()
+        self.max_pps = float("inf")
         logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
         logging.getLogger("apscheduler.scheduler").setLevel(logging.WARNING)
 
@@ -130,6 +138,7 @@ class ProbeSchedule:
         now = time.time()
         self._epoch = now - now % 60 + 60
         batches = plan_batches(config, config.settings.scheduler.slice)
+        self.max_pps = config.settings.scheduler.max_pps
         for batch in batches:
             interval = batch.interval_s
             first = self._epoch + batch.offset_s
@@ -152,7 +161,7 @@ class ProbeSchedule:
             self._running.add(task)
         try:
             await run_batch(self.probers[batch.check.prober], batch.devices, batch.check,  # type: ignore[attr-defined]
-                            self.emit, deadline_for(batch.check))
+                            self.emit, deadline_for(batch.check, len(batch.devices), self.max_pps))
         finally:
             self._running.discard(task)  # type: ignore[arg-type]
             self.rounds += 1
@@ -183,15 +192,10 @@ async def run_once(config: Config, probers: Mapping[str, Prober], emit: Callable
 
     async def one(key: tuple[str, str]) -> None:
         check = checks[key]
-        await run_batch(probers[check.prober], groups[key], check, emit, deadline_for(check) + _pacing_s(
-            len(groups[key]), check, config.settings.scheduler.max_pps))
+        await run_batch(probers[check.prober], groups[key], check, emit,
+                        deadline_for(check, len(groups[key]), config.settings.scheduler.max_pps))
         if on_batch_done:
             on_batch_done(len(groups[key]))
 
     await asyncio.gather(*(one(k) for k in groups))
 
-
-def _pacing_s(targets: int, check: object, max_pps: float) -> float:
-    """Time a paced sweep of `targets` needs on top of one round's own deadline."""
-    packets = targets * int(getattr(check, "count", 1))
-    return packets / max_pps

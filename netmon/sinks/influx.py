@@ -23,7 +23,7 @@ import time
 
 from netmon.config import Config
 from netmon.config.schema import InfluxOutput
-from netmon.daemon import COMPONENT_FACTORIES, Agent, Component
+from netmon.daemon import Agent, Component
 from netmon.sinks.batches import Batch, BatchReader, TagResolver
 from netmon.sinks.transport import Answer, Outcome, Transport, describe_target, make_transport
 from netmon.store import Store
@@ -283,5 +283,3 @@ def components_for(config: Config) -> list[Component]:
     forwarding = Forwarding(config)
     return [forwarding, SelfMonitor(config, forwarding)]
 
-
-COMPONENT_FACTORIES.append(components_for)

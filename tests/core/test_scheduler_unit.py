@@ -74,3 +74,17 @@ def test_prober_exception_becomes_error_results(caplog):
     asyncio.run(run_batch(Broken(ProberContext()), devices(3), check, got.append, 1.0))
     assert [r.status for r in got] == [Status.ERROR] * 3
     assert "this is a bug" in caplog.text and "boom" in caplog.text
+
+
+def test_deadline_covers_the_rounds_own_worst_case():
+    from netmon.config.schema import SnmpCheck
+    from netmon.scheduler import deadline_for
+
+    fast = IcmpCheck(name="r", prober="icmp", interval=2, timeout=1, count=5, packet_interval=0.5)
+    assert deadline_for(fast) >= 4 * 0.5 + 1  # never cut off a round that is still within its timeouts
+    slow = IcmpCheck(name="r", prober="icmp", interval=60, timeout=2, count=3)
+    assert deadline_for(slow) == 54.0  # 90 % of the interval when that is longer
+    paced = deadline_for(slow, targets=300_000, max_pps=1000)
+    assert paced > 900  # pacing 900,000 packets at 1,000/s takes 15 minutes
+    walks = SnmpCheck(name="s", prober="snmp", interval=10, timeout=2, retries=1, walk={"a": "1.3.6.1.2.1.2.2.1"})
+    assert deadline_for(walks) >= 2 * 2 * 2

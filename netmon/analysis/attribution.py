@@ -1,0 +1,92 @@
+"""Cause attribution: was a device's failed round its own, or was a parent down at the same time?
+
+A child's down round is *excused* (cause `upstream`, as Nagios/Zabbix host dependencies) when any
+ancestor, transitively, had a down round within one round interval of it. A parent with no rounds
+at all is unknown, and an unknown parent excuses nothing: we only blame upstream on evidence.
+Power is decided later, from SNMP uptime (see `rollups.RollupEngine._snmp`).
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import deque
+from dataclasses import dataclass, field
+
+from netmon.analysis.catalog import Catalog
+
+HISTORY_S = 3 * 3600.0
+"""Rounds kept in memory per device to answer 'was it down around then?'."""
+POWER_SLACK_S = 5.0
+"""An uptime read a little after the device answered again still counts (probe duration)."""
+
+
+@dataclass(slots=True)
+class _Rounds:
+    ts: deque[float] = field(default_factory=deque)
+    up: deque[bool] = field(default_factory=deque)
+
+
+class RecentRounds:
+    """Recent (ts, up) rounds per device, including not-yet-judged ones, to look up parents."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self._rounds: dict[str, _Rounds] = {}
+        self._down_since: dict[str, float] = {}
+        """Devices persisted as down when the agent restarted, from their `since_ts`."""
+
+    def seed_down(self, device_id: str, since_ts: float) -> None:
+        """Remember a device that was down when the state was last saved (restart)."""
+        self._down_since[device_id] = since_ts
+
+    def add(self, device_id: str, ts: float, up: bool) -> None:
+        """Record one round; out-of-order rounds are inserted in place."""
+        r = self._rounds.setdefault(device_id, _Rounds())
+        if not r.ts or ts >= r.ts[-1]:
+            r.ts.append(ts)
+            r.up.append(up)
+        else:
+            i = bisect.bisect_left(r.ts, ts)
+            r.ts.insert(i, ts)
+            r.up.insert(i, up)
+        if up:
+            self._down_since.pop(device_id, None)
+
+    def prune(self, before_ts: float) -> None:
+        """Forget rounds older than `before_ts`."""
+        for r in self._rounds.values():
+            while r.ts and r.ts[0] < before_ts:
+                r.ts.popleft()
+                r.up.popleft()
+
+    def down_near(self, device_id: str, ts: float) -> bool:
+        """True when the device had a down round within one interval of `ts`."""
+        since = self._down_since.get(device_id)
+        info = self.catalog.devices.get(device_id)
+        tol = info.interval_s if info else 60.0
+        if since is not None and since <= ts + tol:
+            return True
+        r = self._rounds.get(device_id)
+        if not r:
+            return False
+        i = bisect.bisect_left(r.ts, ts - tol)
+        while i < len(r.ts) and r.ts[i] <= ts + tol:
+            if not r.up[i]:
+                return True
+            i += 1
+        return False
+
+    def excused(self, device_id: str, ts: float) -> bool:
+        """True when an ancestor of the device was down around `ts` (the failure is upstream)."""
+        return any(self.down_near(a, ts) for a in self.catalog.ancestors(device_id))
+
+
+def rebooted_during(boot_ts: float, prev_up_ts: float | None, end_ts: float | None) -> bool:
+    """True when the device booted after it was last seen up and before it answered again.
+
+    Equivalently: its uptime is shorter than the time since the outage began. An outage with no
+    up round before it (the very first rounds failed) cannot be judged and is never power.
+    """
+    if prev_up_ts is None or boot_ts <= prev_up_ts:
+        return False
+    return end_ts is None or boot_ts <= end_ts + POWER_SLACK_S

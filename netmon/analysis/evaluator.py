@@ -1,0 +1,273 @@
+"""Village evaluation every `analysis.evaluate_every`, and the daemon component that runs it.
+
+One evaluation: sum the short and the long window of every village's rollups, classify each
+window, attribute the cause, step the flag hysteresis on the short window, store the latest
+status and emit one `village-status` result per village (contracts.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from netmon.analysis import flags as flagmod
+from netmon.analysis.catalog import Catalog, VillageInfo, catalog_from_config
+from netmon.analysis.db import ensure_schema
+from netmon.analysis.officehours import OfficeHours
+from netmon.analysis.rollups import RollupEngine
+from netmon.analysis.stability import Cause, State, WindowMetrics, attribute
+from netmon.analysis.windows import all_down_since, outage_rows, window_metrics, worst_hours
+from netmon.config.schema import AgentConfig
+from netmon.model import ProbeResult, Sample, Status
+from netmon.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def window_tag(seconds: float) -> str:
+    """`3600` -> `1h`, `86400` -> `24h`, `120` -> `2m`: the `window` tag of village_status points."""
+    for unit, size in (("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
+def _r(value: float | None, digits: int = 2) -> float | None:
+    return None if value is None else round(float(value), digits)
+
+
+STATE_CODES = {State.GOOD: 0, State.DEGRADED: 1, State.UNSTABLE: 2, State.DOWN: 3, State.UNKNOWN: 4}
+"""Numeric state for InfluxQL, which can count and filter numbers but not group by a string field."""
+
+
+def window_fields(state: State, cause: Cause, m: WindowMetrics, flagged: bool, v: VillageInfo) -> dict[str, Any]:
+    """The village_status fields of one window; absent values are omitted, never zero-filled."""
+    fields: dict[str, Any] = {"state": state.value, "state_code": STATE_CODES[state], "cause": cause.value,
+                              "flagged": int(flagged),
+                              "outages": int(m.outages), "longest_outage_s": round(float(m.longest_outage_s), 1)}
+    if m.rounds:
+        fields["availability_pct"] = round(100.0 * m.rounds_up / m.rounds, 2)
+    if m.office_rounds:
+        fields["office_availability_pct"] = round(100.0 * m.office_up / m.office_rounds, 2)
+    if m.sent:
+        fields["loss_pct"] = round(100.0 * (1.0 - m.received / m.sent), 2)
+    p95 = m.rtt_p95_ms
+    if p95 is not None:
+        fields["rtt_p95_ms"] = round(p95, 2)
+    if v.lat is not None and v.lon is not None:
+        fields["lat"], fields["lon"] = float(v.lat), float(v.lon)
+    if cause is Cause.UPSTREAM and m.raw_availability_pct is not None:
+        # The state came from what the village saw, parents included: show the same availability.
+        fields["availability_pct"] = round(m.raw_availability_pct, 2)
+    return fields
+
+
+def summary(v: VillageInfo, state: State, cause: Cause, f: dict[str, Any], tag: str) -> str:
+    """One human line: `Tả Phìn: unstable (link) over 1h: availability 97.2%, loss 8.1%, ...`."""
+    if state is State.UNKNOWN:
+        return f"{v.village}: unknown over {tag}: no rounds, or the agent was not running"
+    parts = [f"availability {f['availability_pct']:.1f}%" if "availability_pct" in f else "no own rounds"]
+    if "loss_pct" in f:
+        parts.append(f"loss {f['loss_pct']:.1f}%")
+    if "rtt_p95_ms" in f:
+        parts.append(f"p95 {f['rtt_p95_ms']:.0f} ms")
+    parts.append(f"{f['outages']} outage(s)")
+    why = f" ({cause.value})" if cause is not Cause.NONE else ""
+    return f"{v.village}: {state.value}{why} over {tag}: " + ", ".join(parts)
+
+
+@dataclass(slots=True)
+class Evaluation:
+    """One village's evaluation: per-window state, cause and metrics, and what happened to its flag."""
+
+    village: VillageInfo
+    windows: dict[str, tuple[State, Cause, WindowMetrics]]
+    flagged: bool
+    action: flagmod.Action
+    flagged_since: float | None = None
+    """When the open flag was raised (unix seconds); dashboards show it as since-when."""
+
+
+class Evaluator:
+    """Evaluates every village of a catalog against its thresholds; keeps flags in the store."""
+
+    def __init__(self, store: Store, catalog: Catalog, settings: AgentConfig) -> None:
+        self.store = store
+        self.catalog = catalog
+        self.settings = settings
+        self.office = OfficeHours(settings.agent.office_hours, settings.agent.timezone)
+
+    def metrics(self, now: float) -> dict[str, dict[str, WindowMetrics]]:
+        """Window metrics per window tag per village."""
+        a = self.settings.analysis
+        devices = {vid: v.devices for vid, v in self.catalog.villages.items()}
+        longest = max(a.window_now, a.window_trend)
+        outages = outage_rows(self.store, now - longest, now)
+        down = all_down_since(self.store, devices)
+        out = {}
+        for seconds in (a.window_now, a.window_trend):
+            per = window_metrics(self.store, devices, now - seconds, now, a.bucket_s, outages)
+            coverage = next(iter(per.values())).agent_coverage if per else None
+            for vid in devices:
+                m = per.setdefault(vid, WindowMetrics())
+                if coverage is not None:
+                    m.agent_coverage = coverage
+                if vid in down:
+                    m.all_down_s = now - down[vid]
+            out[window_tag(seconds)] = per
+        return out
+
+    def evaluate(self, now: float | None = None) -> tuple[list[ProbeResult], list[Evaluation]]:
+        """Run one evaluation; returns the village-status results to emit and the evaluations."""
+        now = time.time() if now is None else now
+        a = self.settings.analysis
+        per_window = self.metrics(now)
+        tag_now, tag_trend = window_tag(a.window_now), window_tag(a.window_trend)
+        results, evals = [], []
+        with self.store.transaction() as conn:
+            streaks = flagmod.load_streaks(conn)
+            status_rows = []
+            for vid, v in self.catalog.villages.items():
+                th = v.thresholds or a.thresholds
+                windows = {tag: (*attribute(per_window[tag][vid], th, a.evaluate_every), per_window[tag][vid])
+                           for tag in per_window}
+                s = streaks.setdefault(vid, flagmod.Streaks())
+                state, cause, _ = windows[tag_now]
+                action = flagmod.step(s, state, a.raise_after, a.clear_after)
+                self._apply(conn, v, s, action, state, cause, windows[tag_trend][2], now)
+                since = None
+                if s.flag_id is not None:
+                    row = conn.execute("SELECT raised_ts FROM flags WHERE id = ?", (s.flag_id,)).fetchone()
+                    since = float(row[0]) if row else None
+                ev = Evaluation(v, windows, s.flag_id is not None, action, since)
+                evals.append(ev)
+                result, fields_by_tag = self._result(ev, tag_now, now)
+                results.append(result)
+                status_rows.append((vid, now, state.value, cause.value, int(ev.flagged), result.reason,
+                                    v.province, v.commune, v.village, v.operator,
+                                    json.dumps(fields_by_tag, ensure_ascii=False)))
+            flagmod.save_streaks(conn, streaks)
+            conn.executemany("INSERT OR REPLACE INTO village_status VALUES (?,?,?,?,?,?,?,?,?,?,?)", status_rows)
+        return results, evals
+
+    def _apply(self, conn, v: VillageInfo, s: flagmod.Streaks, action: flagmod.Action, state: State,
+               cause: Cause, trend: WindowMetrics, now: float) -> None:
+        if action is flagmod.Action.RAISE:
+            s.flag_id = flagmod.raise_flag(conn, v, cause, self.evidence(v, trend, now, cause), now)
+        elif action is flagmod.Action.CLEAR and s.flag_id is not None:
+            flagmod.clear_flag(conn, v, s.flag_id, now)
+            s.flag_id = None
+        elif s.flag_id is not None and state.bad:
+            flagmod.update_flag(conn, s.flag_id, cause, self.evidence(v, trend, now, cause), now)
+
+    def evidence(self, v: VillageInfo, m: WindowMetrics, now: float, cause: Cause) -> dict[str, Any]:
+        """What the operator is shown: the long window's numbers and the worst hours of day."""
+        a = self.settings.analysis
+        avail = m.raw_availability_pct if cause is Cause.UPSTREAM else m.availability_pct
+        return {"availability_pct": _r(avail), "office_availability_pct": _r(m.office_availability_pct),
+                "loss_pct": _r(m.loss_pct), "rtt_p95_ms": _r(m.rtt_p95_ms), "outages": m.outages,
+                "longest_outage_s": round(m.longest_outage_s, 1), "window": window_tag(a.window_trend),
+                "worst_hours": worst_hours(self.store, v.id, now - a.window_trend, now, self.office.local_hour)}
+
+    def _result(self, ev: Evaluation, tag_now: str, now: float) -> tuple[ProbeResult, dict[str, dict]]:
+        samples, by_tag = [], {}
+        for tag, (state, cause, m) in ev.windows.items():
+            fields = window_fields(state, cause, m, ev.flagged, ev.village)
+            if ev.flagged_since is not None:
+                fields["flagged_since"] = ev.flagged_since
+            by_tag[tag] = fields
+            samples.append(Sample("village_status", fields, {"window": tag}))
+        state, cause, _ = ev.windows[tag_now]
+        reason = summary(ev.village, state, cause, by_tag[tag_now], tag_now)
+        if ev.flagged:
+            reason += "; flagged"
+        return ProbeResult(ev.village.id, "village-status", "analysis", Status.OK, reason, now, 0.0,
+                           tuple(samples)), by_tag
+
+
+def default_settle_s(catalog: Catalog) -> float:
+    """Two of the slowest ICMP round intervals: by then the parents' rounds of the moment are in."""
+    return 2 * max((d.interval_s for d in catalog.devices.values()), default=60.0)
+
+
+class AnalysisComponent:
+    """Daemon component: rollups as a writer listener, evaluation on a timer."""
+
+    name = "analysis"
+
+    def __init__(self, config: Any) -> None:
+        self.config = config
+        self._task: asyncio.Task | None = None
+        self.engine: RollupEngine | None = None
+
+    def _build(self, store: Store) -> None:
+        settings: AgentConfig = self.config.settings
+        catalog = catalog_from_config(self.config)
+        a = settings.analysis
+        office = OfficeHours(settings.agent.office_hours, settings.agent.timezone)
+        settle = a.settle if a.settle is not None else default_settle_s(catalog)
+        if self.engine is None:
+            self.engine = RollupEngine(store, catalog, a.bucket_s, settle, office, a.window_trend)
+        else:
+            self.engine.catalog = self.engine.recent.catalog = catalog
+            self.engine.settle_s, self.engine.office, self.engine.bucket_s = settle, office, a.bucket_s
+        self.catalog = catalog
+
+    async def start(self, agent: Any) -> None:
+        """Create the tables, hook the rollups into the writer and start the evaluation timer."""
+        self.agent = agent
+        ensure_schema(agent.store)
+        self._build(agent.store)
+        agent.writer.listeners.append(self.engine)
+        self._task = asyncio.create_task(self._loop(), name="analysis")
+
+    async def reload(self, config: Any) -> None:
+        """Adopt a new config: new villages, thresholds and windows from the next evaluation."""
+        self.config = config
+        self._build(self.agent.store)
+
+    async def _loop(self) -> None:
+        every = self.config.settings.analysis.evaluate_every
+        next_eval = time.time() + every
+        while True:
+            await asyncio.sleep(min(5.0, max(0.5, next_eval - time.time())))
+            try:
+                assert self.engine is not None
+                self.engine.process()
+                if time.time() >= next_eval:
+                    next_eval = time.time() + self.config.settings.analysis.evaluate_every
+                    # In a thread with its own connection: thousands of villages take most of a
+                    # second, and blocking the loop that long would inflate the RTTs being measured.
+                    results = await asyncio.to_thread(self._evaluate, self.agent.store.path, self.catalog,
+                                                      self.config.settings)
+                    for r in results:
+                        self.agent.writer.emit(r)
+            except Exception:
+                log.exception("analysis step failed; retrying at the next one")
+
+    @staticmethod
+    def _evaluate(path: Any, catalog: Catalog, settings: AgentConfig) -> list[ProbeResult]:
+        store = Store.open(path)
+        try:
+            results, _ = Evaluator(store, catalog, settings).evaluate()
+            return results
+        finally:
+            store.close()
+
+    async def stop(self) -> None:
+        """Stop the timer; rollups already committed stay, the cursor resumes on restart."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
+def analysis_components(config: Any) -> list[AnalysisComponent]:
+    """Component factory for `netmon.daemon.COMPONENT_FACTORIES`."""
+    return [AnalysisComponent(config)]
+

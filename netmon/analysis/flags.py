@@ -1,0 +1,91 @@
+"""Flags with hysteresis: raise after N consecutive unstable/down evaluations, clear after M good ones.
+
+Degraded resets both streaks (neither trouble nor health); unknown (no data, agent not running)
+changes nothing, so an agent restart neither raises nor clears a flag.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from netmon.analysis.catalog import VillageInfo
+from netmon.analysis.stability import Cause, State
+
+log = logging.getLogger(__name__)
+
+
+class Action(enum.StrEnum):
+    """What one evaluation does to a village's flag."""
+
+    NONE = "none"
+    RAISE = "raise"
+    CLEAR = "clear"
+
+
+@dataclass(slots=True)
+class Streaks:
+    """Consecutive bad and good evaluations of one village, and its open flag."""
+
+    bad: int = 0
+    good: int = 0
+    flag_id: int | None = None
+
+
+def step(s: Streaks, state: State, raise_after: int, clear_after: int) -> Action:
+    """Advance the streaks by one evaluation; say whether to raise or clear the flag."""
+    if state is State.UNKNOWN:
+        return Action.NONE
+    if state.bad:
+        s.bad, s.good = s.bad + 1, 0
+        return Action.RAISE if s.flag_id is None and s.bad >= raise_after else Action.NONE
+    if state is State.GOOD:
+        s.good, s.bad = s.good + 1, 0
+        return Action.CLEAR if s.flag_id is not None and s.good >= clear_after else Action.NONE
+    s.bad = s.good = 0
+    return Action.NONE
+
+
+def load_streaks(conn) -> dict[str, Streaks]:
+    """Every village's persisted streaks."""
+    return {v: Streaks(b, g, f) for v, b, g, f in
+            conn.execute("SELECT village_id, bad_streak, good_streak, flag_id FROM village_eval")}
+
+
+def save_streaks(conn, streaks: dict[str, Streaks]) -> None:
+    """Persist streaks (inside the evaluation's transaction)."""
+    conn.executemany(
+        "INSERT INTO village_eval VALUES (?,?,?,?) ON CONFLICT(village_id) DO UPDATE SET"
+        " bad_streak=excluded.bad_streak, good_streak=excluded.good_streak, flag_id=excluded.flag_id",
+        [(v, s.bad, s.good, s.flag_id) for v, s in streaks.items()])
+
+
+def raise_flag(conn, v: VillageInfo, cause: Cause, evidence: dict[str, Any], now: float) -> int:
+    """Insert an open flag and log it once (warning)."""
+    cur = conn.execute(
+        "INSERT INTO flags (village_id, province, commune, village, operator, cause, raised_ts, cleared_ts,"
+        " evidence, updated_ts, lat, lon) VALUES (?,?,?,?,?,?,?,NULL,?,?,?,?)",
+        (v.id, v.province, v.commune, v.village, v.operator, cause.value, now, json.dumps(evidence), now,
+         v.lat, v.lon))
+    log.warning("flag raised: %s / %s (%s): %s, availability %s%%, loss %s%%, %s outage(s)",
+                v.commune, v.village, v.operator or "no operator", cause.value,
+                evidence.get("availability_pct"), evidence.get("loss_pct"), evidence.get("outages"))
+    return int(cur.lastrowid)
+
+
+def update_flag(conn, flag_id: int, cause: Cause, evidence: dict[str, Any], now: float) -> None:
+    """Refresh an open flag's cause and evidence while the village stays in trouble."""
+    conn.execute("UPDATE flags SET cause = ?, evidence = ?, updated_ts = ? WHERE id = ?",
+                 (cause.value, json.dumps(evidence), now, flag_id))
+
+
+def clear_flag(conn, v: VillageInfo, flag_id: int, now: float) -> None:
+    """Close a flag and log it once (info)."""
+    row = conn.execute("SELECT raised_ts FROM flags WHERE id = ?", (flag_id,)).fetchone()
+    conn.execute("UPDATE flags SET cleared_ts = ?, updated_ts = ? WHERE id = ?", (now, now, flag_id))
+    minutes = (now - row[0]) / 60 if row else 0.0
+    lasted = f"{minutes:.0f} min" if minutes < 120 else f"{minutes / 60:.1f} h"
+    log.info("flag cleared: %s / %s (%s) after %s", v.commune, v.village, v.operator or "no operator", lasted)

@@ -1,0 +1,300 @@
+"""Incremental rollups: per device and per village per bucket (an hour by default).
+
+The engine follows the `results` log by sequence number with its own cursor, committed in the
+same transaction as the rollup rows and the per-device state, so a crash or restart neither
+loses nor double-counts a round. It judges a round only once it is `settle_s` old, so that the
+parent's round of the same moment is already known when deciding whether a child's failure
+was upstream. Results with timestamps far in the future or far in the past (clock jumps) are
+counted in `analysis_rejected_ts` and logged, never rolled up.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from netmon.analysis.attribution import HISTORY_S, POWER_SLACK_S, RecentRounds, rebooted_during
+from netmon.analysis.catalog import Catalog
+from netmon.analysis.db import HIST_BUCKETS, HIST_COLUMNS, ROLLUP_COUNTERS, meta, pack_hist, set_meta
+from netmon.analysis.officehours import OfficeHours
+from netmon.analysis.stability import hist_bucket
+from netmon.model import ProbeResult, Status
+from netmon.store import Store
+
+log = logging.getLogger(__name__)
+
+CURSOR_KEY = "rollup_cursor"
+MAX_FUTURE_S = 300.0
+"""A result stamped further ahead than this is a clock jump, not a round."""
+MAX_AGE_S = 7 * 86400.0
+"""Results older than this when first seen are not rolled up (a clock that jumped back)."""
+CHUNK = 20_000
+
+
+@dataclass(slots=True)
+class _DevState:
+    up: bool
+    since_ts: float
+    last_ts: float
+    boot_ts: float | None = None
+    outage_id: int | None = None
+    last_up_ts: float | None = None
+    prev_up_ts: float | None = None
+    """The last up round before the open outage (None: no up round seen before it)."""
+
+
+class _Acc:
+    """Rollup increments of one processing step, flushed with one UPSERT per row."""
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, float, str], list[float]] = {}
+
+    def row(self, table: str, bucket: float, key: str) -> list[float]:
+        """The mutable counters + histogram of one (table, bucket, key)."""
+        k = (table, bucket, key)
+        row = self.rows.get(k)
+        if row is None:
+            row = self.rows[k] = [0.0] * (len(ROLLUP_COUNTERS) + HIST_BUCKETS)
+        return row
+
+
+_IDX = {name: i for i, name in enumerate(ROLLUP_COUNTERS)}
+_H0 = len(ROLLUP_COUNTERS)
+
+
+def _upsert_sql(table: str, key: str) -> str:
+    cols = [*ROLLUP_COUNTERS, *HIST_COLUMNS.split(", ")]
+    sets = ", ".join(f"{c} = {c} + excluded.{c}" for c in cols)
+    return (f"INSERT INTO {table} (bucket_ts, {key}, {', '.join(cols)}) VALUES (?, ?, {', '.join('?' * len(cols))})"
+            f" ON CONFLICT(bucket_ts, {key}) DO UPDATE SET {sets}")
+
+
+_SQL = {"rollup_device": _upsert_sql("rollup_device", "device_id"),
+        "rollup_village": _upsert_sql("rollup_village", "village_id")}
+
+
+def _ping(result: ProbeResult) -> tuple[int, int, float | None]:
+    """(sent, received, rtt_ms) of an icmp result, from Telegraf's `ping` field names."""
+    for s in result.samples:
+        if s.measurement == "ping":
+            f = s.fields
+            rtt = f.get("average_response_ms")
+            return (int(f.get("packets_transmitted", 0) or 0), int(f.get("packets_received", 0) or 0),
+                    float(rtt) if isinstance(rtt, int | float) else None)
+    return 0, 0, None
+
+
+def _uptime(result: ProbeResult) -> float | None:
+    for s in result.samples:
+        if s.measurement == "snmp":
+            value = s.fields.get("uptime_s")
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                return float(value)
+    return None
+
+
+class RollupEngine:
+    """Turns committed results into rollup rows, device state and outages; resumable."""
+
+    def __init__(self, store: Store, catalog: Catalog, bucket_s: float, settle_s: float,
+                 office: OfficeHours, start_lookback_s: float = 86400.0) -> None:
+        self.store = store
+        self.catalog = catalog
+        self.bucket_s = bucket_s
+        self.settle_s = settle_s
+        self.office = office
+        self.recent = RecentRounds(catalog)
+        self.states = self._load_states()
+        self.rejected = 0
+        self._cursor = self._initial_cursor(start_lookback_s)
+        self._seen_seq = self._cursor
+
+    def _load_states(self) -> dict[str, _DevState]:
+        states = {}
+        for dev, up, since, last, boot, outage, last_up, prev_up in self.store.conn.execute(
+                "SELECT s.device_id, s.up, s.since_ts, s.last_ts, s.boot_ts, s.outage_id, s.last_up_ts, o.prev_up_ts"
+                " FROM analysis_device_state s LEFT JOIN analysis_outages o ON o.id = s.outage_id"):
+            states[dev] = _DevState(bool(up), since, last, boot, outage, last_up, prev_up)
+            if not up:
+                self.recent.seed_down(dev, since)
+        return states
+
+    def _initial_cursor(self, lookback_s: float) -> int:
+        cursor = meta(self.store, CURSOR_KEY)
+        if cursor is not None:
+            return int(cursor)
+        # First start on an existing store: roll up only the recent past, once.
+        row = self.store.conn.execute("SELECT min(seq) FROM results WHERE ts >= ?",
+                                      (time.time() - lookback_s,)).fetchone()
+        return int(row[0]) - 1 if row and row[0] else self.store.max_seq()
+
+    def __call__(self, results: Sequence[ProbeResult]) -> None:
+        """ResultWriter listener: roll up whatever has settled (the batch itself is read back by seq)."""
+        self.process()
+
+    def process(self, now: float | None = None) -> int:
+        """Roll up every settled result after the cursor; returns how many results were consumed."""
+        now = time.time() if now is None else now
+        total = 0
+        while True:
+            rows = self.store.results_after(self._cursor, CHUNK)
+            if not rows:
+                return total
+            ready = 0
+            for seq, r in rows:
+                if now - self.settle_s < r.ts <= now + MAX_FUTURE_S:
+                    break
+                ready = seq
+            for seq, r in rows:
+                # Unsettled rows are read again next time; remember each round only once.
+                if seq > self._seen_seq and r.prober == "icmp" and abs(r.ts - now) <= MAX_FUTURE_S + HISTORY_S:
+                    self.recent.add(r.device_id, r.ts, r.up)
+            self._seen_seq = max(self._seen_seq, rows[-1][0])
+            if not ready:
+                return total
+            batch = [r for seq, r in rows if seq <= ready]
+            self._apply(batch, ready, now)
+            total += len(batch)
+            self.recent.prune(now - HISTORY_S)
+            if ready < rows[-1][0]:
+                return total
+
+    # ------------------------------------------------------------ one step
+
+    def _apply(self, batch: list[ProbeResult], last_seq: int, now: float) -> None:
+        acc = _Acc()
+        touched: set[str] = set()
+        with self.store.transaction() as conn:
+            for r in batch:
+                if r.prober not in ("icmp", "snmp") or r.device_id not in self.catalog.devices:
+                    continue
+                if not now - MAX_AGE_S <= r.ts <= now + MAX_FUTURE_S:
+                    self._reject(r, now)
+                    continue
+                if r.prober == "icmp":
+                    # An error is the agent failing to probe (overrun, socket), not the link failing.
+                    if r.status is not Status.ERROR:
+                        self._round(conn, acc, r)
+                else:
+                    self._snmp(conn, r)
+                touched.add(r.device_id)
+            for (table, bucket, key), values in acc.rows.items():
+                conn.execute(_SQL[table], (bucket, key, *values[:_H0], *pack_hist(values[_H0:])))
+            conn.executemany(
+                "INSERT INTO analysis_device_state VALUES (?,?,?,?,?,?,?) ON CONFLICT(device_id) DO UPDATE SET"
+                " up=excluded.up, since_ts=excluded.since_ts, last_ts=excluded.last_ts,"
+                " boot_ts=excluded.boot_ts, outage_id=excluded.outage_id, last_up_ts=excluded.last_up_ts",
+                [(d, int(s.up), s.since_ts, s.last_ts, s.boot_ts, s.outage_id, s.last_up_ts)
+                 for d in touched if (s := self.states.get(d)) is not None])
+            set_meta(self.store, CURSOR_KEY, last_seq)
+            if self.rejected:
+                self.store.add_counter("analysis_rejected_ts", self.rejected)
+        self._cursor = last_seq
+        self.rejected = 0
+
+    def _reject(self, r: ProbeResult, now: float) -> None:
+        if not self.rejected:
+            log.warning("ignoring results stamped %+.0f s from now (first: %s %s); is the clock jumping?",
+                        r.ts - now, r.device_id, r.check)
+        self.rejected += 1
+
+    def _round(self, conn, acc: _Acc, r: ProbeResult) -> None:
+        info = self.catalog.devices[r.device_id]
+        up = r.up
+        excused = not up and self.recent.excused(r.device_id, r.ts)
+        sent, received, rtt = _ping(r)
+        st = self.states.get(r.device_id)
+        if st is None:
+            st = self.states[r.device_id] = _DevState(True, r.ts, r.ts)
+        down_s, started, late = 0.0, False, False
+        if r.ts < st.last_ts:
+            if st.last_ts - r.ts > 3 * info.interval_s:
+                # The clock jumped back: restart the timeline here instead of ignoring every round.
+                st.last_ts = r.ts
+            else:
+                late = True  # a late round: count it, but it must not move the state backwards
+        if not late:
+            gap = r.ts - st.last_ts
+            # A gap much longer than the interval means the agent was not watching: no down time.
+            if not st.up and gap <= 3 * info.interval_s:
+                down_s = gap
+            started = self._transition(conn, r, st, excused)
+        bucket = r.ts - r.ts % self.bucket_s
+        office = self.office.contains(r.ts)
+        row = acc.row("rollup_device", bucket, r.device_id)
+        self._count(row, up, sent, received, rtt, office, down_s, started)
+        row[_IDX["rounds_excused"]] += excused
+        if not info.village_id:
+            return
+        row = acc.row("rollup_village", bucket, info.village_id)
+        if excused:
+            row[_IDX["rounds_excused"]] += 1
+            row[_IDX["excused_down_s"]] += down_s
+        else:
+            self._count(row, up, sent, received, rtt, office, down_s, started)
+
+    @staticmethod
+    def _count(row: list[float], up: bool, sent: int, received: int, rtt: float | None, office: bool,
+               down_s: float, started: bool) -> None:
+        row[_IDX["rounds"]] += 1
+        row[_IDX["rounds_up"]] += up
+        row[_IDX["sent"]] += sent
+        row[_IDX["received"]] += received
+        row[_IDX["office_rounds"]] += office
+        row[_IDX["office_up"]] += office and up
+        row[_IDX["down_s"]] += down_s
+        row[_IDX["outages"]] += started
+        if rtt is not None and received:
+            row[_H0 + hist_bucket(rtt)] += 1
+
+    def _transition(self, conn, r: ProbeResult, st: _DevState, excused: bool) -> bool:
+        """Advance a device's up/down state; returns True when an outage starts."""
+        started = False
+        if st.up and not r.up:
+            st.up, st.since_ts = False, r.ts
+            cur = conn.execute("INSERT INTO analysis_outages (device_id, village_id, start_ts, cause, prev_up_ts)"
+                               " VALUES (?, ?, ?, ?, ?)",
+                               (r.device_id, self.catalog.devices[r.device_id].village_id or "", r.ts,
+                                "upstream" if excused else "link", st.last_up_ts))
+            st.outage_id, st.prev_up_ts = cur.lastrowid, st.last_up_ts
+            started = True
+        elif not st.up and r.up:
+            if st.outage_id is not None:
+                conn.execute("UPDATE analysis_outages SET end_ts = ? WHERE id = ?", (r.ts, st.outage_id))
+                if st.boot_ts is not None and rebooted_during(st.boot_ts, st.prev_up_ts, r.ts):
+                    self._mark_power(conn, st.boot_ts, self.catalog.devices[r.device_id].village_id,
+                                     r.device_id)
+            st.up, st.since_ts, st.outage_id = True, r.ts, None
+        if r.up:
+            st.last_up_ts = r.ts
+        st.last_ts = r.ts
+        return started
+
+    def _snmp(self, conn, r: ProbeResult) -> None:
+        """A device reporting its uptime: a boot inside an outage of its village means a power cut."""
+        uptime_s = _uptime(r)
+        if uptime_s is None:
+            return
+        boot_ts = r.ts - uptime_s
+        st = self.states.get(r.device_id)
+        if st is None:
+            st = self.states[r.device_id] = _DevState(True, r.ts, r.ts)
+        st.boot_ts = boot_ts
+        self._mark_power(conn, boot_ts, self.catalog.devices[r.device_id].village_id, r.device_id)
+
+    def _mark_power(self, conn, boot_ts: float, village_id: str | None, device_id: str | None = None) -> None:
+        """Outages of the village (or the device) that the boot fell inside were power cuts."""
+        where, key = ("village_id = ?", village_id) if village_id else ("device_id = ?", device_id)
+        if key is None:
+            return
+        rows = conn.execute(
+            f"SELECT id, prev_up_ts, end_ts FROM analysis_outages WHERE {where} AND cause = 'link'"
+            " AND start_ts >= ? AND (end_ts IS NULL OR end_ts >= ?)",
+            (key, boot_ts - MAX_AGE_S, boot_ts - POWER_SLACK_S)).fetchall()
+        hits = [oid for oid, prev_up, end in rows if rebooted_during(boot_ts, prev_up, end)]
+        if hits:
+            conn.executemany("UPDATE analysis_outages SET cause = 'power' WHERE id = ?", [(i,) for i in hits])
+            log.info("%s rebooted at %s, inside %d outage(s): power cut, not the link",
+                     device_id or village_id, time.strftime("%H:%M:%S", time.localtime(boot_ts)), len(hits))

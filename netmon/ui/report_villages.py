@@ -1,0 +1,246 @@
+"""`netmon report villages` (telecom follow-up list) and `netmon report availability --month`.
+
+`village_report(config, store, now)` and `availability_report(config, store, month)` compute
+rows from the analysis tables; `render_villages` / `render_availability` print them as a rich
+table, CSV, JSON or Markdown (the Markdown is what gets pasted into the message to the operator).
+"""
+
+from __future__ import annotations
+
+import calendar
+import csv
+import io
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from rich.console import Console
+from rich.table import Table
+
+from netmon.analysis.catalog import Catalog
+from netmon.analysis.db import has_schema
+from netmon.analysis.status import Flag, latest_village_status, open_flags
+from netmon.analysis.windows import agent_coverage, outage_rows
+from netmon.store import Store
+
+FORMATS = ("table", "csv", "json", "md")
+_FLAG_COLUMNS = (("village", "Village"), ("commune", "Commune"), ("since", "Flagged since"),
+                 ("state", "State now"), ("availability_pct", "Availability %"),
+                 ("office_availability_pct", "Office hours %"), ("loss_pct", "Loss %"),
+                 ("rtt_p95_ms", "p95 RTT ms"), ("outages", "Outages"), ("longest_outage", "Longest outage"),
+                 ("worst_hours", "Worst hours"), ("location", "Location"))
+_AVAIL_COLUMNS = (("name", "Name"), ("availability_pct", "Availability %"),
+                  ("office_availability_pct", "Office hours %"), ("outages", "Outages"),
+                  ("downtime", "Downtime"), ("mttr", "MTTR"), ("watched_pct", "Watched %"))
+
+
+def human_s(seconds: float | None) -> str:
+    """`5400` -> `1 h 30 min`; short and unambiguous for a message to an operator."""
+    if seconds is None:
+        return ""
+    s = round(seconds)
+    if s < 120:
+        return f"{s} s"
+    if s < 7200:
+        return f"{s // 60} min"
+    if s < 2 * 86400:
+        return f"{s // 3600} h {s % 3600 // 60:02d} min"
+    return f"{s / 86400:.1f} days"
+
+
+@dataclass(slots=True)
+class VillagesReport:
+    """Open flags split the way the province acts on them."""
+
+    link: dict[str, list[dict[str, Any]]]
+    """Sent to the operator: operator -> rows, worst first."""
+    power: list[dict[str, Any]] = field(default_factory=list)
+    upstream: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _flag_row(f: Flag, state: str, tz: ZoneInfo) -> dict[str, Any]:
+    e = f.evidence
+    hours = ", ".join(f"{h:02d}h" for h in e.get("worst_hours") or [])
+    return {
+        "operator": f.operator or "(no operator)", "province": f.province, "commune": f.commune,
+        "village": f.village, "village_id": f.village_id, "cause": f.cause,
+        "since": datetime.fromtimestamp(f.raised_ts, tz).strftime("%Y-%m-%d %H:%M"), "state": state,
+        "availability_pct": e.get("availability_pct"), "office_availability_pct": e.get("office_availability_pct"),
+        "loss_pct": e.get("loss_pct"), "rtt_p95_ms": e.get("rtt_p95_ms"), "outages": e.get("outages"),
+        "longest_outage_s": e.get("longest_outage_s"), "longest_outage": human_s(e.get("longest_outage_s")),
+        "worst_hours": hours, "window": e.get("window", ""), "lat": f.lat, "lon": f.lon,
+        "location": f"{f.lat:.5f}, {f.lon:.5f}" if f.lat is not None and f.lon is not None else "",
+    }
+
+
+def _worst_first(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(rows, key=lambda r: (r["availability_pct"] if r["availability_pct"] is not None else 101.0,
+                                       -(r["loss_pct"] or 0.0), r["village_id"]))
+
+
+def village_report(store: Store, timezone: str) -> VillagesReport:
+    """The follow-up list from the open flags: link by operator, power and upstream apart."""
+    tz = ZoneInfo(timezone)
+    states = latest_village_status(store)
+    report = VillagesReport(link=defaultdict(list))
+    for f in open_flags(store):
+        row = _flag_row(f, states[f.village_id].state if f.village_id in states else "", tz)
+        {"link": report.link[row["operator"]], "power": report.power}.get(f.cause, report.upstream).append(row)
+    report.link = {op: _worst_first(rows) for op, rows in sorted(report.link.items())}
+    report.power, report.upstream = _worst_first(report.power), _worst_first(report.upstream)
+    return report
+
+
+def _md(value: Any) -> str:
+    return "" if value is None else str(value).replace("|", "\\|")
+
+
+def _md_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]]) -> list[str]:
+    lines = ["| # | " + " | ".join(h for _, h in columns) + " |", "|---|" + "---|" * len(columns)]
+    lines += [f"| {i} | " + " | ".join(_md(r.get(k)) for k, _ in columns) + " |" for i, r in enumerate(rows, 1)]
+    return lines
+
+
+def _sections(report: VillagesReport) -> list[tuple[str, list[dict[str, Any]]]]:
+    out = [(f"Unstable coverage, for {op}", rows) for op, rows in report.link.items()]
+    out.append(("Power problems (not sent to the operator)", report.power))
+    out.append(("Upstream: behind a failed commune link or relay (not sent to the operator)", report.upstream))
+    return out
+
+
+def render_villages(report: VillagesReport, fmt: str, console: Console, title: str = "") -> None:
+    """Print the follow-up list as table, csv, json or md."""
+    if fmt == "json":
+        console.out(json.dumps({"link": report.link, "power": report.power, "upstream": report.upstream},
+                               ensure_ascii=False, indent=2), highlight=False)
+    elif fmt == "csv":
+        rows = [r for rs in report.link.values() for r in rs] + report.power + report.upstream
+        keys = ["cause", "operator", "province", "commune", "village", "village_id", "since", "state",
+                "availability_pct", "office_availability_pct", "loss_pct", "rtt_p95_ms", "outages",
+                "longest_outage_s", "worst_hours", "lat", "lon"]
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=keys, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        console.out(buf.getvalue(), end="", highlight=False)
+    elif fmt == "md":
+        lines = [f"# {title or 'Villages flagged for follow-up'}", ""]
+        for heading, rows in _sections(report):
+            lines += [f"## {heading}", ""]
+            if rows:
+                window = rows[0]["window"]
+                lines += [f"{len(rows)} village(s), worst first; figures over the last {window}.", ""]
+                lines += [*_md_table(rows, _FLAG_COLUMNS), ""]
+            else:
+                lines += ["None.", ""]
+        console.out("\n".join(lines).rstrip() + "\n", highlight=False)
+    else:
+        for heading, rows in _sections(report):
+            table = Table(title=f"{heading}: {len(rows)} village(s)")
+            for _, header in _FLAG_COLUMNS:
+                table.add_column(header, overflow="fold")
+            for r in rows:
+                table.add_row(*("" if r.get(k) is None else str(r.get(k)) for k, _ in _FLAG_COLUMNS))
+            console.print(table)
+
+
+# ---------------------------------------------------------------- availability per month
+
+
+def month_range(month: str, timezone: str) -> tuple[float, float]:
+    """[start, end) unix times of `YYYY-MM` in the agent's timezone."""
+    try:
+        year, mon = (int(x) for x in month.split("-"))
+        start = datetime(year, mon, 1, tzinfo=ZoneInfo(timezone))
+    except ValueError:
+        raise ValueError(f"--month {month!r}: write it as YYYY-MM, e.g. 2026-11") from None
+    days = calendar.monthrange(year, mon)[1]
+    end = start.replace(day=days, hour=23, minute=59, second=59).timestamp() + 1
+    return start.timestamp(), end
+
+
+@dataclass(slots=True)
+class _Acc:
+    rounds: int = 0
+    up: int = 0
+    office_rounds: int = 0
+    office_up: int = 0
+    outages: int = 0
+    down_s: float = 0.0
+
+    def add(self, other: _Acc) -> None:
+        for name in ("rounds", "up", "office_rounds", "office_up", "outages", "down_s"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def row(self, level: str, name: str, watched: float) -> dict[str, Any]:
+        def pct(a, b):
+            return (round(100.0 * a / b, 2) if b else None)
+        mttr = self.down_s / self.outages if self.outages else None
+        return {"level": level, "name": name, "availability_pct": pct(self.up, self.rounds),
+                "office_availability_pct": pct(self.office_up, self.office_rounds), "outages": self.outages,
+                "downtime_s": round(self.down_s, 1), "downtime": human_s(self.down_s),
+                "mttr_s": None if mttr is None else round(mttr, 1), "mttr": human_s(mttr),
+                "watched_pct": round(100.0 * watched, 1)}
+
+
+def availability_report(store: Store, catalog: Catalog, start: float, end: float) -> list[dict[str, Any]]:
+    """Rows per village, then per commune and per operator (rounds-weighted), for [start, end)."""
+    per: dict[str, _Acc] = defaultdict(_Acc)
+    if has_schema(store):
+        for vid, rounds, up, o_rounds, o_up in store.conn.execute(
+                "SELECT village_id, sum(rounds), sum(rounds_up), sum(office_rounds), sum(office_up)"
+                " FROM rollup_village WHERE bucket_ts >= ? AND bucket_ts < ? GROUP BY village_id", (start, end)):
+            acc = per[vid]
+            acc.rounds, acc.up, acc.office_rounds, acc.office_up = rounds, up, o_rounds, o_up
+        for vid, o_start, o_end, cause in outage_rows(store, start, end):
+            if cause == "upstream":
+                continue
+            acc = per[vid]
+            acc.outages += o_start >= start
+            acc.down_s += max(0.0, min(o_end if o_end is not None else end, end) - max(o_start, start))
+    watched = agent_coverage(store, start, end) if has_schema(store) else 0.0
+    villages, communes, operators = [], defaultdict(_Acc), defaultdict(_Acc)
+    for vid, v in sorted(catalog.villages.items(), key=lambda kv: (kv[1].commune, kv[1].village)):
+        acc = per.get(vid, _Acc())
+        villages.append({**acc.row("village", f"{v.commune} / {v.village}", watched), "id": vid,
+                         "operator": v.operator})
+        communes[v.commune].add(acc)
+        operators[v.operator or "(no operator)"].add(acc)
+    rows = villages + [a.row("commune", n, watched) for n, a in sorted(communes.items())]
+    return rows + [a.row("operator", n, watched) for n, a in sorted(operators.items())]
+
+
+def render_availability(rows: Sequence[dict[str, Any]], fmt: str, console: Console, month: str) -> None:
+    """Print the monthly availability rows as table, csv, json or md."""
+    if fmt == "json":
+        console.out(json.dumps({"month": month, "rows": list(rows)}, ensure_ascii=False, indent=2), highlight=False)
+        return
+    if fmt == "csv":
+        keys = ["level", "name", "id", "operator", "availability_pct", "office_availability_pct", "outages",
+                "downtime_s", "mttr_s", "watched_pct"]
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=keys, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        console.out(buf.getvalue(), end="", highlight=False)
+        return
+    levels = (("village", "Villages"), ("commune", "Communes"), ("operator", "Operators"))
+    if fmt == "md":
+        lines = [f"# Coverage availability, {month}", ""]
+        for level, heading in levels:
+            lines += [f"## {heading}", "", *_md_table([r for r in rows if r["level"] == level], _AVAIL_COLUMNS)]
+            lines.append("")
+        console.out("\n".join(lines).rstrip() + "\n", highlight=False)
+        return
+    for level, heading in levels:
+        table = Table(title=f"{heading}, {month}")
+        for _, header in _AVAIL_COLUMNS:
+            table.add_column(header, overflow="fold")
+        for r in rows:
+            if r["level"] == level:
+                table.add_row(*("" if r.get(k) is None else str(r.get(k)) for k, _ in _AVAIL_COLUMNS))
+        console.print(table)

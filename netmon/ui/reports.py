@@ -1,0 +1,81 @@
+"""`netmon report KIND`: opens the store read-only and dispatches to the report of that kind.
+
+villages      telecom follow-up list (open flags: link by operator, power, upstream)
+availability  availability per village/commune/operator for --month YYYY-MM
+pcs           office-PC replacement priority list (netmon/ui/report_pcs.py)
+services      portal vs commune link (netmon/ui/report_services.py)
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from rich.console import Console
+
+from netmon.store import Store
+
+KINDS = ("villages", "availability", "pcs", "services")
+
+
+def run_report(kind: str, config: Any, args: Any, console: Console) -> int:
+    """Print report `kind` in `args.format`; returns the exit code (2 for bad usage)."""
+    fmt = getattr(args, "format", "table") or "table"
+    store = Store.open(config.state_dir, readonly=True)
+    try:
+        if kind == "villages":
+            return _villages(config, store, fmt, console)
+        if kind == "availability":
+            return _availability(config, store, args, fmt, console)
+        if kind == "pcs":
+            from netmon.ui.report_pcs import pc_rows, render_pcs
+
+            render_pcs(pc_rows(config, store, time.time()), fmt, console)
+            return 0
+        if kind == "services":
+            return _services(config, store, args, fmt, console)
+    finally:
+        store.close()
+    console.print(f"unknown report {kind!r}; choose one of: {', '.join(KINDS)}")
+    return 2
+
+
+def _villages(config: Any, store: Store, fmt: str, console: Console) -> int:
+    from netmon.ui.report_villages import render_villages, village_report
+
+    agent = config.settings.agent
+    report = village_report(store, agent.timezone)
+    stamp = datetime.now(ZoneInfo(agent.timezone)).strftime("%Y-%m-%d %H:%M")
+    render_villages(report, fmt, console, title=f"Villages flagged for follow-up: {agent.name}, {stamp}")
+    return 0
+
+
+def _availability(config: Any, store: Store, args: Any, fmt: str, console: Console) -> int:
+    from netmon.analysis.catalog import catalog_from_config
+    from netmon.ui.report_villages import availability_report, month_range, render_availability
+
+    tz = config.settings.agent.timezone
+    month = getattr(args, "month", None) or datetime.now(ZoneInfo(tz)).strftime("%Y-%m")
+    try:
+        start, end = month_range(month, tz)
+    except ValueError as exc:
+        console.print(f"netmon: {exc}")
+        return 2
+    rows = availability_report(store, catalog_from_config(config), start, end)
+    render_availability(rows, fmt, console, month)
+    return 0
+
+
+def _services(config: Any, store: Store, args: Any, fmt: str, console: Console) -> int:
+    from netmon.ui.report_services import render_services, service_rows
+
+    report = service_rows(config, store, time.time(), days=getattr(args, "days", 7.0) or 7.0)
+    tz = config.settings.agent.timezone
+    # One JSON/CSV document per run: the per-service summary; table and Markdown add the communes.
+    render_services(report.services, fmt, console, timezone=tz)
+    if fmt in ("table", "md") and report.communes:
+        console.out("", highlight=False)
+        render_services(report.communes, fmt, console, timezone=tz)
+    return 0
