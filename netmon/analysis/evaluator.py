@@ -195,6 +195,10 @@ def default_settle_s(catalog: Catalog) -> float:
     return 2 * max((d.interval_s for d in catalog.devices.values()), default=60.0)
 
 
+PC_HEALTH_EVERY_S = 3600.0
+"""PC aging looks at a week of results, so scoring it hourly is plenty (first score after one evaluation)."""
+
+
 class AnalysisComponent:
     """Daemon component: rollups as a writer listener, evaluation on a timer."""
 
@@ -234,6 +238,7 @@ class AnalysisComponent:
     async def _loop(self) -> None:
         every = self.config.settings.analysis.evaluate_every
         next_eval = time.time() + every
+        next_pcs = time.time() + min(every, PC_HEALTH_EVERY_S)
         while True:
             await asyncio.sleep(min(5.0, max(0.5, next_eval - time.time())))
             try:
@@ -247,6 +252,10 @@ class AnalysisComponent:
                                                       self.config.settings)
                     for r in results:
                         self.agent.writer.emit(r)
+                if time.time() >= next_pcs:
+                    next_pcs = time.time() + PC_HEALTH_EVERY_S
+                    for r in await asyncio.to_thread(self._score_pcs, self.agent.store.path, self.config):
+                        self.agent.writer.emit(r)
             except Exception:
                 log.exception("analysis step failed; retrying at the next one")
 
@@ -256,6 +265,18 @@ class AnalysisComponent:
         try:
             results, _ = Evaluator(store, catalog, settings).evaluate()
             return results
+        finally:
+            store.close()
+
+    @staticmethod
+    def _score_pcs(path: Any, config: Any) -> list[ProbeResult]:
+        """pc_health results for every device whose profile has aging rules (a week of raw results each)."""
+        from netmon.ui.report_pcs import pc_rows
+
+        store = Store.open(path)
+        try:
+            now = time.time()
+            return [row.health.to_result(now) for row in pc_rows(config, store, now)]
         finally:
             store.close()
 
