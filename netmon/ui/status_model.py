@@ -81,6 +81,8 @@ class Inventory:
         self.communes: dict[str, CommuneInfo] = {}
         self.pc_ids: list[str] = []
         self.names = {d.id: d.name for d in devices}
+        self.service_devices: list[Device] = []
+        self.service_window_s = 60.0
         members: dict[str, list[Device]] = {}
         office: dict[str, list[tuple[Device, str]]] = {}
         for d in devices:
@@ -93,6 +95,10 @@ class Inventory:
                 members.setdefault(d.id.rsplit("/", 1)[0], []).append(d)
             elif profile is not None and profile.checks:
                 office[commune_id].append((d, profile.checks[0].name))
+                service_checks = [c for c in profile.checks if c.prober in ("http", "tcp")]
+                if service_checks:
+                    self.service_devices.append(d)
+                    self.service_window_s = max(self.service_window_s, *(float(c.interval) for c in service_checks))
             self.communes.setdefault(commune_id, CommuneInfo(commune_id, d.commune, d.province, ()))
         for cid, info in self.communes.items():
             self.communes[cid] = CommuneInfo(info.id, info.name, info.province, tuple(office[cid]))
@@ -161,11 +167,14 @@ class CommuneRow:
     up: int = 0
     down: list[str] = field(default_factory=list)
     unknown: int = 0
+    services: list[str] = field(default_factory=list)
+    """Service problems seen from this commune, with the likely cause (portal vs. this commune's link)."""
 
     def as_dict(self) -> dict[str, Any]:
         """Plain values for `--format json`."""
         return {"id": self.info.id, "province": self.info.province, "commune": self.info.name,
-                "devices": len(self.info.office), "up": self.up, "down": self.down, "unknown": self.unknown}
+                "devices": len(self.info.office), "up": self.up, "down": self.down, "unknown": self.unknown,
+                "services": self.services}
 
 
 @dataclass(frozen=True, slots=True)
@@ -349,11 +358,11 @@ def load_snapshot(store: Store, inventory: Inventory, agent_name: str, outputs: 
             if flag is not None:
                 r.cause = str(flag.get("cause") or r.cause)
                 r.flag_raised_ts = flag.get("raised_ts")
-    return Snapshot(now, read_header(store, agent_name, outputs), rows, _communes(store, inventory),
+    return Snapshot(now, read_header(store, agent_name, outputs), rows, _communes(store, inventory, now),
                     _worst_pcs(store, inventory), flags is not None)
 
 
-def _communes(store: Store, inventory: Inventory) -> dict[str, CommuneRow]:
+def _communes(store: Store, inventory: Inventory, now: float) -> dict[str, CommuneRow]:
     pairs = [(d.id, check) for c in inventory.communes.values() for d, check in c.office]
     latest = latest_pairs(store, pairs)
     out = {}
@@ -368,7 +377,40 @@ def _communes(store: Store, inventory: Inventory) -> dict[str, CommuneRow]:
             else:
                 row.down.append(device.name)
         out[cid] = row
+    for cid, problems in service_problems(store, inventory, now).items():
+        if cid in out:
+            out[cid].services = problems
     return out
+
+
+def service_problems(store: Store, inventory: Inventory, now: float) -> dict[str, list[str]]:
+    """Per commune id: each service failing in its latest round, and whether it is the portal or the link.
+
+    A service that fails from some communes while others reach it in the same round points at
+    those communes' links; one that fails from every commune is down itself.
+    """
+    from netmon.analysis.services import Verdict, attribute_rounds, pairs_from_store
+
+    if not inventory.service_devices:
+        return {}
+    window = inventory.service_window_s
+    pairs = pairs_from_store(store, inventory.service_devices, since_ts=now - 3 * window)
+    latest: dict[str, Any] = {}
+    for r in attribute_rounds(pairs, window):
+        if r.service not in latest or r.window_start_ts > latest[r.service].window_start_ts:
+            latest[r.service] = r
+    by_name = {d.id: d.name for d in inventory.service_devices}
+    out: dict[str, list[str]] = {}
+    for r in latest.values():
+        for vantage in r.failing:
+            cid = "/".join(vantage.device_id.split("/")[:2])
+            name = by_name.get(vantage.device_id, r.service)
+            if r.verdict is Verdict.LINK:
+                text = f"{name} fails from here only (others reach it): commune link?"
+            else:
+                text = f"{name} down from every commune: the service itself"
+            out.setdefault(cid, []).append(text)
+    return {cid: sorted(problems) for cid, problems in out.items()}
 
 
 def _worst_pcs(store: Store, inventory: Inventory, limit: int = 5) -> list[PcScore]:

@@ -272,7 +272,8 @@ def _commune_text(line: Line, cols: Columns) -> Text:
         summary = f"office {commune.up}/{total} up"
         summary += f", down: {', '.join(commune.down)}" if commune.down else ""
         summary += f", {commune.unknown} unknown" if commune.unknown else ""
-        style = "red" if commune.down else ("dim" if commune.unknown == total else "")
+        summary += "; " + "; ".join(commune.services) if commune.services else ""
+        style = "red" if commune.down or commune.services else ("dim" if commune.unknown == total else "")
         text.append(" " + _fit(summary, cols.width - cols.name_w - 1), style=style)
     return text
 
