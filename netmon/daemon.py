@@ -13,10 +13,10 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from netmon.config import Config, ConfigError, load_config
 from netmon.probers import Prober, ProberContext, build_prober
@@ -80,18 +80,26 @@ def build_components(config: Config) -> list[Component]:
     return components
 
 
+def used_probers(config: Config) -> set[str]:
+    """Names of the probers that the checks of this agent's devices use."""
+    return {check.prober for p in {d.profile for d in config.devices} for check in config.profiles[p].checks}
+
+
 def probers_for(config: Config, existing: dict[str, Prober] | None = None) -> dict[str, Prober]:
-    """The probers this config's checks use, reusing the ones already running."""
+    """The probers this config's checks use, reusing running ones whose context (credentials, pacing) is unchanged."""
     existing = existing or {}
-    names = {check.prober for p in {d.profile for d in config.devices} for check in config.profiles[p].checks}
     context = ProberContext(auths=config.auths, scheduler=config.settings.scheduler,
                             config_dir=str(config.path.parent))
-    return {n: existing[n] if n in existing else build_prober(n, context) for n in sorted(names)}
+
+    def reusable(name: str) -> bool:
+        return name in existing and getattr(existing[name], "context", None) == context
+
+    return {n: existing[n] if reusable(n) else build_prober(n, context) for n in sorted(used_probers(config))}
 
 
 def check_permissions(config: Config) -> None:
     """Fail at start-up, with the fix, if ICMP checks cannot open a socket."""
-    if any(c.prober == "icmp" for p in config.profiles.values() for c in p.checks):
+    if "icmp" in used_probers(config):
         from netmon.probers.icmp import check_icmp_permission
 
         mode = check_icmp_permission()
@@ -120,6 +128,37 @@ class Daemon:
         self.stop_event = asyncio.Event()
         self.components: list[Component] = []
         self.probers: dict[str, Prober] = {}
+        self._reload_lock = asyncio.Lock()
+        self._reloads: set[asyncio.Task] = set()
+
+    def _on_sighup(self) -> None:
+        self._spawn(self._reload_guarded(), "reload")
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        self._reloads.add(task)
+        task.add_done_callback(self._reloads.discard)
+
+    @staticmethod
+    async def _retire(probers: list[Prober], rounds: list[asyncio.Task], grace_s: float = 300.0) -> None:
+        """Close replaced probers once the rounds that still use them are over."""
+        if rounds:
+            await asyncio.wait(rounds, timeout=grace_s)
+        for prober in probers:
+            try:
+                await prober.close()
+            except Exception:
+                log.exception("closing replaced prober %s failed", prober.name)
+
+    async def _reload_guarded(self) -> None:
+        """One reload at a time; whatever goes wrong is logged and the running config stays."""
+        async with self._reload_lock:
+            if self.stop_event.is_set():
+                return
+            try:
+                await self.reload()
+            except Exception:
+                log.exception("reload failed; keeping the running config")
 
     async def run(self) -> int:
         """Run until stopped; returns the process exit code."""
@@ -140,7 +179,7 @@ class Daemon:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop_event.set)
-        loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
+        loop.add_signal_handler(signal.SIGHUP, self._on_sighup)
         writer.start()
         jobs = schedule.load(config)
         schedule.start()
@@ -152,6 +191,9 @@ class Daemon:
         housekeeping = asyncio.create_task(self._housekeeping(), name="housekeeping")
         await self.stop_event.wait()
         log.info("stopping: finishing running rounds and committing results")
+        loop.remove_signal_handler(signal.SIGHUP)
+        async with self._reload_lock:  # let a reload in progress finish first
+            pass
         housekeeping.cancel()
         await schedule.stop()
         await writer.stop()
@@ -187,14 +229,14 @@ class Daemon:
             log.error("reload rejected, keeping the running config: %s", exc)
             return
         old_probers = self.probers
-        self.probers = probers_for(new, old_probers)
-        for name, prober in old_probers.items():
-            if name not in self.probers:
-                await prober.close()
+        new_probers = probers_for(new, old_probers)  # may fail: nothing has been swapped yet
         schedule = self.agent.schedule
         assert schedule is not None
-        schedule.probers = self.probers
+        self.probers = schedule.probers = new_probers
         jobs = schedule.load(new)
+        stale = [p for name, p in old_probers.items() if new_probers.get(name) is not p]
+        if stale:
+            self._spawn(self._retire(stale, schedule.running()), "retire-probers")
         self.agent.store.sync_devices(new.all_devices)
         self.changes.describe = describe_device(new)
         self.config = self.agent.config = new
@@ -206,10 +248,13 @@ class Daemon:
         agent = self.agent
         last_prune = 0.0
         while True:
-            self._heartbeat(agent.store, agent.schedule, agent.rate)
-            if time.time() - last_prune > RETENTION_EVERY_S:
-                last_prune = time.time()
-                self._prune(agent)
+            try:
+                self._heartbeat(agent.store, agent.schedule, agent.rate)
+                if time.time() - last_prune > RETENTION_EVERY_S:
+                    last_prune = time.time()
+                    self._prune(agent)
+            except Exception:
+                log.exception("housekeeping failed; retrying in %.0f s", HEARTBEAT_S)
             await asyncio.sleep(HEARTBEAT_S)
 
     def _heartbeat(self, store: Store, schedule: ProbeSchedule | None, rate: RateMeter) -> None:

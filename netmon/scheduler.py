@@ -96,6 +96,7 @@ async def run_batch(prober: Prober, batch_devices: Sequence[Device], check: obje
         if pending.pop(result.device_id, None) is not None:
             emit(result)
 
+    why = f"no result within {deadline_s:.1f} s (prober stalled)"
     try:
         await asyncio.wait_for(prober.probe_many(batch_devices, check, emit_once), deadline_s)
     except TimeoutError:
@@ -104,10 +105,12 @@ async def run_batch(prober: Prober, batch_devices: Sequence[Device], check: obje
     except Exception:
         log.exception("prober %s raised on check %s; this is a bug, the results are recorded as errors",
                       prober.name, check.name)  # type: ignore[attr-defined]
-    for device in pending.values():
-        emit(ProbeResult(device.id, check.name, prober.name, Status.ERROR,  # type: ignore[attr-defined]
-                         f"no result within {deadline_s:.1f} s (prober stalled)", started,
-                         time.time() - started))
+        why = "the prober failed (a bug; see the log)"
+    missing = list(pending.values())
+    pending.clear()  # a sibling probe finishing later must not add a second result
+    for device in missing:
+        emit(ProbeResult(device.id, check.name, prober.name, Status.ERROR, why,  # type: ignore[attr-defined]
+                         started, time.time() - started))
 
 
 class ProbeSchedule:
@@ -166,6 +169,10 @@ class ProbeSchedule:
             self._running.discard(task)  # type: ignore[arg-type]
             self.rounds += 1
             self.last_round_ts = time.time()
+
+    def running(self) -> list[asyncio.Task]:
+        """Rounds in progress now."""
+        return [t for t in self._running if not t.done()]
 
     async def stop(self, grace_s: float = 5.0) -> None:
         """Stop starting rounds; let running ones finish for up to `grace_s`, then cancel them."""

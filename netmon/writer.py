@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 import time
 from collections.abc import Callable, Sequence
 
@@ -40,11 +41,20 @@ class ResultWriter:
             self._wakeup.set()
 
     def flush(self) -> int:
-        """Commit everything queued now; returns how many results were committed."""
+        """Commit everything queued now; returns how many results were committed (0 if the commit failed).
+
+        The queue is emptied only after the commit succeeded: a locked or full disk keeps the
+        results queued for the next attempt instead of losing them.
+        """
         if not self._buffer:
             return 0
-        batch, self._buffer = self._buffer, []
-        self.store.append(batch)
+        batch = self._buffer
+        try:
+            self.store.append(batch)
+        except sqlite3.Error:
+            log.exception("committing %d results failed; they stay queued and are retried", len(batch))
+            return 0
+        self._buffer = []
         self.committed += len(batch)
         for listener in self.listeners:
             try:
@@ -62,7 +72,10 @@ class ResultWriter:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), self.flush_s)
             self._wakeup.clear()
-            self.flush()
+            try:
+                self.flush()
+            except Exception:
+                log.exception("result writer step failed; retrying")
 
     async def stop(self) -> None:
         """Stop the flush task and commit whatever is still queued."""
@@ -79,7 +92,6 @@ class StateChangeLog:
     def __init__(self, describe: Callable[[str], str]) -> None:
         self.describe = describe
         self._down: dict[tuple[str, str], float] = {}
-        self._seen: set[tuple[str, str]] = set()
 
     def __call__(self, results: Sequence[ProbeResult]) -> None:
         """Listener entry point."""
@@ -92,7 +104,6 @@ class StateChangeLog:
                 since = self._down.pop(key)
                 log.info("%s: %s recovered after %s: %s", self.describe(r.device_id), r.check,
                          _human_duration(r.ts - since), r.reason)
-            self._seen.add(key)
 
 
 def _human_duration(seconds: float) -> str:

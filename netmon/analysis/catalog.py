@@ -93,13 +93,16 @@ def _village_operators(settings: AgentConfig | None) -> dict[str, str]:
     return out
 
 
-def coverage_kinds(settings: AgentConfig | None, profiles: Mapping[str, Profile] | None) -> frozenset[str]:
-    """Configured coverage kinds, else kinds whose profile says `coverage: true`, else cpe/bts/router."""
-    if settings is not None and settings.analysis.coverage_kinds is not None:
-        return frozenset(settings.analysis.coverage_kinds)
-    if profiles:
-        return frozenset(p.kind for p in profiles.values() if p.coverage) or DEFAULT_COVERAGE_KINDS
-    return DEFAULT_COVERAGE_KINDS
+def is_coverage(device: Device, profile: Profile | None, configured_kinds: Iterable[str] | None = None) -> bool:
+    """Does this device measure its village's coverage? One rule for analysis and the status view.
+
+    `analysis.coverage_kinds`, when configured, decides alone; otherwise a profile that says
+    `coverage: true` does, and so do the kinds that carry coverage whatever their profile
+    (cpe, bts, router), so an ICMP-only profile on a village CPE still counts.
+    """
+    if configured_kinds is not None:
+        return device.kind in configured_kinds
+    return bool(profile is not None and profile.coverage) or device.kind in DEFAULT_COVERAGE_KINDS
 
 
 def _interval(device: Device, profiles: Mapping[str, Profile] | None) -> float:
@@ -114,12 +117,10 @@ def _interval(device: Device, profiles: Mapping[str, Profile] | None) -> float:
 def build_catalog(devices: Iterable[Device], profiles: Mapping[str, Profile] | None = None,
                   settings: AgentConfig | None = None) -> Catalog:
     """The catalog of `devices` (all the agent's devices: parents matter even in other shards)."""
-    configured = settings is not None and settings.analysis.coverage_kinds is not None
-    kinds = coverage_kinds(settings, profiles)
+    kinds = settings.analysis.coverage_kinds if settings is not None else None
 
     def covers(d: Device) -> bool:
-        profile = (profiles or {}).get(d.profile)
-        return d.kind in kinds if configured or profile is None else profile.coverage
+        return is_coverage(d, (profiles or {}).get(d.profile), kinds)
 
     thresholds, operators = _village_thresholds(settings), _village_operators(settings)
     infos: dict[str, DeviceInfo] = {}

@@ -11,6 +11,8 @@ from __future__ import annotations
 import ipaddress
 import re
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
@@ -69,6 +71,22 @@ def check_oid(value: str) -> str:
     return text.lstrip(".")
 
 
+def _compile_or_explain(pattern: str) -> None:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"{pattern!r} is not a valid regular expression: {exc}") from None
+
+
+def check_url_has_no_credentials(url: str) -> str:
+    """URLs are shown in logs, the status view and tags: credentials must not ride in them."""
+    parts = urlsplit(url)
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("must not contain a user name or password (URLs are shown in logs and sent as tags); "
+                         "put credentials elsewhere")
+    return url
+
+
 def to_secret(value: Any) -> Secret:
     """Wrap a credential so that it never prints; the loader marks values taken from `${ENV}`."""
     if isinstance(value, Secret):
@@ -113,12 +131,32 @@ class AgentSettings(Strict):
     office_hours: str = "Mon-Fri 07:30-11:30,13:30-17:00"
     shard: Shard | None = None
 
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not a known timezone; write e.g. Asia/Ho_Chi_Minh") from None
+        return value
+
+    @field_validator("office_hours")
+    @classmethod
+    def _office_hours_parse(cls, value: str) -> str:
+        from netmon.analysis.officehours import OfficeHours
+
+        try:
+            OfficeHours(value, "UTC")  # only the syntax here; the timezone is checked on its own
+        except ValueError as exc:
+            raise ValueError(f"{exc} (e.g. 'Mon-Fri 07:30-11:30,13:30-17:00')") from None
+        return value
+
 
 class SchedulerSettings(Strict):
     max_pps: float = Field(default=2000.0, gt=0)
     """Ceiling on ICMP packets per second for the whole agent, so probing never congests a thin link."""
     concurrency: int = Field(default=1024, ge=1)
-    """Probes in flight at once across all probers."""
+    """Probes in flight at once, per prober (ICMP targets in flight, TCP/HTTP connections)."""
     snmp_concurrency: int = Field(default=32, ge=1)
     slice: Duration = 1.0
     """Width of a phase slice: targets whose phase falls in the same slice run as one batch."""
@@ -258,7 +296,7 @@ class DeviceSpec(Strict):
     profile: str | None = None
     """Profile name; defaults to the kind."""
     host: Host | None = None
-    url: Annotated[str, Field(pattern=r"^https?://")] | None = None
+    url: Annotated[str, Field(pattern=r"^https?://"), AfterValidator(check_url_has_no_credentials)] | None = None
     port: int | None = Field(default=None, ge=1, le=65535)
     snmp_port: int | None = Field(default=None, ge=1, le=65535)
     auth: str | None = None
@@ -363,10 +401,7 @@ class HttpCheck(_CheckBase):
     @classmethod
     def _regex_compiles(cls, value: str | None) -> str | None:
         if value is not None:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"{value!r} is not a valid regular expression: {exc}") from None
+            _compile_or_explain(value)
         return value
 
 
@@ -383,6 +418,13 @@ class AgingRules(Strict):
     office_reachability_pct: float = 95.0
     eol_os: list[str] = []
     """Regular expressions matched against sysDescr, e.g. `Windows 7`, `Windows Version 6\\.1`."""
+
+    @field_validator("eol_os")
+    @classmethod
+    def _patterns_compile(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            _compile_or_explain(pattern)
+        return patterns
 
 
 class Profile(Strict):

@@ -108,6 +108,20 @@ class Forwarder:
     # ------------------------------------------------------------ the loop
 
     async def run(self) -> None:
+        """Forward until stopped; an unexpected failure is logged and forwarding resumes from the cursor."""
+        attempt = 0
+        while not self._stopping.is_set():
+            try:
+                await self._drain()
+                return
+            except Exception:
+                attempt += 1
+                delay = backoff_s(attempt, self.output.max_backoff)
+                log.exception("output %s: forwarding failed; resuming from the cursor in %.0f s", self.name, delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), delay)
+
+    async def _drain(self) -> None:
         """Send batch after batch until stopped; reads the next batch while one is on the wire."""
         limit = self.output.batch_size
         cursor = self.store.cursor(self.name)
@@ -127,8 +141,11 @@ class Forwarder:
         finally:
             if not pending.done():
                 pending.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await pending
+            with contextlib.suppress(asyncio.CancelledError):
+                try:
+                    await pending
+                except Exception:
+                    log.exception("output %s: reading the next batch failed", self.name)
 
     async def _idle(self) -> None:
         self.wakeup.clear()

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from netmon.config import Config
 from netmon.model import ProbeResult, Sample, Status
+from netmon.sinks.influx import dead_letter_counter
 
 if TYPE_CHECKING:
     from netmon.daemon import Agent
@@ -87,7 +88,7 @@ class SelfMonitor:
                 "backlog_points": points,
                 "backlog_results": results,
                 "oldest_unsent_age_s": float(max(0.0, now - oldest)) if oldest is not None else 0.0,
-                "dead_lettered": int(counters.get(f"dead_lettered:{name}", 0)),
+                "dead_lettered": int(counters.get(dead_letter_counter(name), 0)),
                 "sent_points": forwarder.sent_points,
             }, {"output": name}))
         backlog = sum(s.fields.get("backlog_points", 0) for s in samples)  # type: ignore[misc]

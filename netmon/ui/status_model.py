@@ -18,13 +18,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from netmon.analysis.catalog import is_coverage
 from netmon.model import Device
 from netmon.store import Store, decode_samples
 
 log = logging.getLogger(__name__)
 
-COVERAGE_KINDS = frozenset({"cpe", "bts", "router"})
-"""Kinds that carry a village's coverage when their profile does not say `coverage:`."""
 SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
 SPARK_ALL_DOWN = "_"
 SPARK_NO_DATA = "·"
@@ -117,8 +116,7 @@ class Inventory:
 
 
 def _is_coverage(device: Device, profiles: Mapping[str, Any]) -> bool:
-    profile = profiles.get(device.profile)
-    return bool(getattr(profile, "coverage", False)) or device.kind in COVERAGE_KINDS
+    return is_coverage(device, profiles.get(device.profile))
 
 
 def _has_icmp(profile: Any) -> bool:

@@ -12,10 +12,20 @@ from netmon.config import ConfigError, load_config
 INVALID = Path(__file__).resolve().parent.parent / "testdata" / "invalid"
 SECRETS = {"NETMON_SNMP_COMMUNITY": "s3cret-c0mmunity", "NETMON_INFLUX_TOKEN": "t0ken-value",
            "NETMON_SNMP_AUTH_KEY": "auth-k3y-value"}
-INLINE_SECRETS = ("s3cret-inline", "12345", "hunter2-in-url", "query-s3cret")
+INLINE_SECRETS = ("s3cret-inline", "12345", "hunter2-in-url", "query-s3cret", "hunter2")
 """Credentials written inline (several-errors.yaml, url-credentials.yaml): wrong, and never echoed."""
 
 CASES = [
+    ('agent-values.yaml', [
+        "agent-values.yaml:4: agent.timezone: 'Asia/Ha_Noi' is not a known timezone; write e.g. Asia/Ho_Chi_Minh",
+        "agent-values.yaml:5: agent.office_hours: '0730' is not a time of day; write HH:MM (e.g. 'Mon-Fri 07:30-11:30,13:30-17:00')",
+    ]),
+    ('bad-eol-regex.yaml', [
+        "profiles-bad-eol/oldpc.yaml:5: aging.eol_os: 'Windows (XP' is not a valid regular expression: missing ), unterminated subpattern at position 8",
+    ]),
+    ('device-url-credentials.yaml', [
+        "device-url-credentials.yaml:7: inventory[0].communes[0].devices[0].url: must not contain a user name or password (URLs are shown in logs and sent as tags); put credentials elsewhere",
+    ]),
     ('bad-duration.yaml', [
         "bad-duration.yaml:3: store.retention: '30 days' is not a duration; write e.g. 500ms, 60s, 5m, 1h, 1d",
         "bad-duration.yaml:5: analysis.evaluate_every: '5 min' is not a duration; write e.g. 500ms, 60s, 5m, 1h, 1d",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -69,23 +70,22 @@ def stop(proc: subprocess.Popen) -> int:
     return proc.wait(timeout=30)
 
 
-def test_demo_config_checks_and_runs_once():
-    check = netmon("check", "-c", "config/demo.yaml")
+def test_demo_config_checks_and_runs_once(tmp_path):
+    """The shipped demo, copied so the test never writes into the source tree."""
+    shutil.copy(REPO / "config" / "demo.yaml", tmp_path / "demo.yaml")
+    shutil.copytree(REPO / "config" / "demo-probes", tmp_path / "demo-probes")
+    check = netmon("check", "-c", str(tmp_path / "demo.yaml"))
     assert check.returncode == 0, check.stderr
     assert "demo-lai-chau" in check.stdout
-    state = REPO / "config" / ".demo-state" / "netmon.db"
-    before = 0
-    if state.exists():
-        with sqlite3.connect(state) as conn:
-            before = conn.execute("SELECT count(*) FROM results").fetchone()[0]
-    run = netmon("run", "-c", "config/demo.yaml", "--once")
+    run = netmon("run", "-c", str(tmp_path / "demo.yaml"), "--once")
     assert run.returncode == 0, run.stderr
-    with sqlite3.connect(state) as conn:
-        rows = conn.execute("SELECT device_id, check_name, status FROM results WHERE rowid > ?",
-                            (before,)).fetchall()
+    with sqlite3.connect(tmp_path / ".demo-state" / "netmon.db") as conn:
+        rows = conn.execute("SELECT device_id, check_name, status FROM results").fetchall()
         devices = conn.execute("SELECT count(*) FROM devices").fetchone()[0]
     assert len(rows) == devices == 9  # one result per check (each demo device has one check)
     assert {s for _, _, s in rows} == {"ok"}
+    assert all(host.startswith("127.") for (host,) in sqlite3.connect(
+        tmp_path / ".demo-state" / "netmon.db").execute("SELECT host FROM devices"))
 
 
 def test_broken_config_exits_2_and_names_the_problem(tmp_path):

@@ -88,3 +88,30 @@ def test_deadline_covers_the_rounds_own_worst_case():
     assert paced > 900  # pacing 900,000 packets at 1,000/s takes 15 minutes
     walks = SnmpCheck(name="s", prober="snmp", interval=10, timeout=2, retries=1, walk={"a": "1.3.6.1.2.1.2.2.1"})
     assert deadline_for(walks) >= 2 * 2 * 2
+
+
+def test_reload_reuses_a_prober_only_when_its_context_is_unchanged(tmp_path):
+    from netmon.config import load_config
+    from netmon.daemon import probers_for
+
+    def config(max_pps: int, community: str):
+        path = tmp_path / "netmon.yaml"
+        path.write_text(f"""version: 1
+scheduler: {{max_pps: {max_pps}}}
+auths: {{office: {{version: 2c, community: {community}}}}}
+inventory:
+  - name: P
+    communes:
+      - name: C
+        devices: [{{name: r, kind: router, host: 127.0.60.1, auth: office}}]
+""")
+        return load_config(path)
+
+    first = probers_for(config(2000, "public"))
+    same = probers_for(config(2000, "public"), first)
+    assert same["icmp"] is first["icmp"] and same["snmp"] is first["snmp"]
+    rotated = probers_for(config(2000, "n3w-community"), first)
+    assert rotated["snmp"] is not first["snmp"]  # new credentials are used at once
+    assert rotated["snmp"].context.auths["office"].community.reveal() == "n3w-community"
+    paced = probers_for(config(500, "public"), first)
+    assert paced["icmp"] is not first["icmp"]

@@ -105,3 +105,26 @@ def test_readonly_open_of_missing_store_explains(tmp_path):
 def test_store_is_wal(store):
     mode = sqlite3.connect(store.path).execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
+
+
+def test_writer_keeps_results_queued_while_the_database_is_locked(store, caplog):
+    """A commit that fails (here: another process holds the write lock) loses nothing."""
+    import asyncio
+
+    from netmon.writer import ResultWriter
+
+    async def main() -> None:
+        writer = ResultWriter(store)
+        store.conn.execute("PRAGMA busy_timeout=50")
+        other = sqlite3.connect(store.path, isolation_level=None)
+        other.execute("BEGIN EXCLUSIVE")
+        for t in range(5):
+            writer.emit(result("a", float(t)))
+        assert writer.flush() == 0 and "stay queued" in caplog.text
+        other.execute("COMMIT")
+        other.close()
+        assert writer.flush() == 5
+        await writer.stop()
+
+    asyncio.run(main())
+    assert [r.ts for r in store.iter_results()] == [0.0, 1.0, 2.0, 3.0, 4.0]

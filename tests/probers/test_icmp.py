@@ -198,7 +198,7 @@ def test_packets_to_one_target_are_spaced_by_packet_interval(mode: str) -> None:
 
     result = asyncio.run(go())
     assert_answered(result, "127.0.0.1")
-    assert 0.3 <= result.duration_s < 0.6
+    assert 0.3 <= result.duration_s < 1.5
 
 
 def test_inflight_targets_stay_bounded(mode: str) -> None:

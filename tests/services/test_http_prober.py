@@ -91,7 +91,7 @@ def test_slow_server_times_out(http_server: WebServer) -> None:
     assert result.reason == "no response within 0.5 s"
     assert tags["result"] == "timeout" and fields["result_code"] == 4
     assert "status_code" not in tags and "response_time" not in fields
-    assert 0.45 < result.duration_s < 1.5
+    assert 0.45 < result.duration_s < 3.0
     assert_types(fields)
 
 

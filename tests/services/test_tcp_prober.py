@@ -73,7 +73,7 @@ def test_full_backlog_times_out(blackhole_port: int) -> None:
     fields, tags = only_sample(result)
     assert result.status is Status.TIMEOUT, result.reason
     assert tags["result"] == "timeout" and fields == {"result_code": 1}
-    assert 0.45 < result.duration_s < 1.5
+    assert 0.45 < result.duration_s < 3.0
 
 
 def test_expected_banner_is_ok(tcp_server_factory: Callable[[str], int]) -> None:

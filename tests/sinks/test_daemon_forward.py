@@ -69,8 +69,13 @@ def db_value(config: Path, sql: str) -> int:
     db = config.parent / "state" / "netmon.db"
     if not db.exists():
         return 0
-    with sqlite3.connect(db, timeout=10) as conn:
-        row = conn.execute(sql).fetchone()
+    try:
+        with sqlite3.connect(db, timeout=10) as conn:
+            row = conn.execute(sql).fetchone()
+    except sqlite3.OperationalError as exc:  # the daemon created the file but not its tables yet
+        if "no such table" in str(exc):
+            return 0
+        raise
     return int(row[0] or 0) if row else 0
 
 
