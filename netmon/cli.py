@@ -29,11 +29,12 @@ def _console(args: argparse.Namespace):
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the daemon (or one round with --once)."""
     from netmon.daemon import run
+    from netmon.lab.guard import OutsideLabError
     from netmon.probers.icmp import IcmpPermissionError
 
     try:
         return run(args.config, once=args.once)
-    except IcmpPermissionError as exc:
+    except (IcmpPermissionError, OutsideLabError) as exc:
         log.error("%s", exc)
         return 1
 
@@ -64,9 +65,16 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_probe(args: argparse.Namespace) -> int:
     """Run a device's checks now and explain each result."""
+    from netmon.lab.guard import OutsideLabError, check_lab_namespace
     from netmon.ui.probe import run_probe
 
-    return run_probe(load_config(args.config), args, _console(args))
+    config = load_config(args.config)
+    try:
+        check_lab_namespace(config.settings.agent.name)
+    except OutsideLabError as exc:
+        log.error("%s", exc)
+        return 1
+    return run_probe(config, args, _console(args))
 
 
 def cmd_lab(args: argparse.Namespace) -> int:

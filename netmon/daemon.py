@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from netmon.config import Config, ConfigError, load_config
+from netmon.lab.guard import check_lab_namespace
 from netmon.probers import Prober, ProberContext, build_prober
 from netmon.scheduler import ProbeSchedule, run_once
 from netmon.store import Store
@@ -163,6 +164,7 @@ class Daemon:
     async def run(self) -> int:
         """Run until stopped; returns the process exit code."""
         config = self.config
+        check_lab_namespace(config.settings.agent.name)
         check_permissions(config)
         store = Store.open(config.state_dir)
         store.sync_devices(config.all_devices)

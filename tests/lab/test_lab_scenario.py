@@ -122,3 +122,18 @@ def test_bad_scenarios_get_clear_errors(fixture: str, expected: str) -> None:
 
 def test_every_invalid_fixture_is_in_the_table() -> None:
     assert sorted(p.stem for p in INVALID.glob("*.yaml")) == sorted(c[0] for c in INVALID_CASES)
+
+
+def test_lab_config_refuses_to_run_outside_the_lab(tmp_path):
+    """Pasting the printed command without `ip netns exec` must not probe lab addresses from the host."""
+    import subprocess
+    import sys
+
+    cfg = tmp_path / "netmon.yaml"
+    cfg.write_text("version: 1\nagent: {name: nmlab-zz9, state_dir: state}\ninventory:\n  - name: P\n"
+                   "    communes:\n      - name: C\n        devices: [{name: r, kind: bts, host: 10.99.1.1}]\n")
+    for args in (["run", "--once", "-c", str(cfg)], ["probe", "-c", str(cfg), "r"]):
+        result = subprocess.run([sys.executable, "-m", "netmon", *args], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 1, result.stderr
+        assert "ip netns exec nmlab-zz9-agent" in result.stderr
+    assert not (tmp_path / "state").exists()  # refused before anything was opened or sent
