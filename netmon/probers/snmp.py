@@ -1,7 +1,8 @@
 """SNMP prober: GET the profile's scalars, bulk-walk its tables, derive Telegraf-shaped samples.
 
-One `SnmpClient` (one socket per SNMP architecture) serves every device of the agent, with at
-most `scheduler.snmp_concurrency` devices in flight. Each request has the check's own timeout and
+One `SnmpClient` serves every device of the agent (v1/v2c: netmon's own codec over one UDP
+socket per address family; v3: one pysnmp engine), with at most `scheduler.snmp_concurrency`
+devices in flight. Each request has the check's own timeout and
 retries, so a dead commune costs its slot `timeout * (retries + 1)` and nothing more: once the
 first GET times out, the walks are skipped.
 

@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 import yaml
+from pyasn1.codec.ber import encoder
+from pysnmp.proto import api
 
 from netmon.config.schema import Profile, SchedulerSettings, SnmpAuth, SnmpCheck
 from netmon.model import Device
@@ -158,3 +160,25 @@ def by_tag(samples: Any, measurement: str, tag: str) -> dict[str, Any]:
 def scalars(result: Any) -> dict[str, Any]:
     """The fields of the result's `snmp` sample."""
     return dict(next(s for s in result.samples if s.measurement == "snmp").fields)
+
+
+V2_API = api.PROTOCOL_MODULES[api.SNMP_VERSION_2C]
+V1_API = api.PROTOCOL_MODULES[api.SNMP_VERSION_1]
+
+
+def pysnmp_response(varbinds: list[tuple[tuple[int, ...], object]], community: str = "public",
+                    request_id: int = 1234, version: object = None, error_status: int = 0,
+                    error_index: int = 0) -> bytes:
+    """A Response message encoded by pyasn1, the reference the codec must agree with."""
+    version = version or V2_API
+    msg = version.Message()
+    version.apiMessage.set_defaults(msg)
+    version.apiMessage.set_community(msg, community)
+    pdu = version.GetResponsePDU()
+    version.apiPDU.set_defaults(pdu)
+    version.apiPDU.set_request_id(pdu, request_id)
+    version.apiPDU.set_error_status(pdu, error_status)
+    version.apiPDU.set_error_index(pdu, error_index)
+    version.apiPDU.set_varbinds(pdu, varbinds)
+    version.apiMessage.set_pdu(msg, pdu)
+    return encoder.encode(msg)

@@ -146,17 +146,13 @@ def test_state_changes_logged_once_and_socket_buffer_grown(snmpd: Agent,
                                                            caplog: pytest.LogCaptureFixture) -> None:
     import socket
 
-    from pysnmp.carrier.asyncio.dgram import udp
-
     async def polls() -> int:
         prober = SnmpProber(context(AUTHS))
         check = snmp_check("router", timeout=0.3, retries=0, walk={})
         try:
             for auth in ("v2-wrong", "v2-wrong", "v2-wrong", "v2", "v2"):
                 await prober.probe(device("flappy", snmpd.port, auth, kind="router"), check)
-            transport = prober.client._v1().transport_dispatcher.get_transport(udp.DOMAIN_NAME)
-            sock = transport.transport.get_extra_info("socket")
-            return sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+            return prober.client.transport.receive_buffer_bytes(socket.AF_INET) or 0
         finally:
             await prober.close()
 
