@@ -66,8 +66,9 @@ def fill(store: Store, n: int, days: int, now: float) -> None:
                    for d in range(days) for v in range(0, n, 10) for t in [now - (d + 1) * 86400 + v]]
         conn.executemany("INSERT INTO analysis_outages (device_id, village_id, start_ts, end_ts, cause)"
                          " VALUES (?,?,?,?,?)", outages)
-        conn.executemany("INSERT INTO analysis_device_state VALUES (?,?,?,?,NULL,NULL)",
-                         [(f"p/c{v - v % 50}/v{v}/cpe", 1, now - 3600, now - 30) for v in range(n)])
+        conn.executemany("INSERT INTO analysis_device_state (device_id, up, since_ts, last_ts, last_up_ts)"
+                         " VALUES (?,?,?,?,?)",
+                         [(f"p/c{v - v % 50}/v{v}/cpe", 1, now - 3600, now - 30, now - 30) for v in range(n)])
     store.mark_alive(now - days * 86400, 1, now)
 
 

@@ -2,6 +2,7 @@
 
     python3 bench/bench_forward.py --quick     # 100,000 points, < 1 min
     python3 bench/bench_forward.py             # 1,000,000 points
+    python3 bench/bench_forward.py --points 2000 --no-append   # tiny, for the tests
 
 Starts Debian's influxd on a free loopback port (stopped by PID), fills a fresh store with ping
 results of a province-sized inventory (10,000 devices, Vietnamese names), then measures:
@@ -103,8 +104,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="100,000 points instead of 1,000,000")
     parser.add_argument("--batch", type=int, default=5000, help="points per request (default 5000)")
+    parser.add_argument("--points", type=int, default=None, help="points to forward (tests use a tiny number)")
+    parser.add_argument("--no-append", action="store_true", help="do not append to BENCHMARKS.md")
     args = parser.parse_args()
-    n = 100_000 if args.quick else 1_000_000
+    n = args.points or (100_000 if args.quick else 1_000_000)
     with tempfile.TemporaryDirectory(prefix="bench-forward-") as tmp:
         server = InfluxServer(Path(tmp) / "influxd").start()
         try:
@@ -148,7 +151,9 @@ def main() -> int:
     text = "\n".join(table)
     print(text)
     print(f"catch-up of {n:,} points: {net_s:.1f} s; both databases hold {n:,} points")
-    command = "python3 bench/bench_forward.py" + (" --quick" if args.quick else "")
+    if args.no_append:
+        return 0
+    command = " ".join(["python3", "bench/bench_forward.py", *sys.argv[1:]])
     block = (f"\n## bench_forward ({dt.date.today().isoformat()})\n\n`{command}` on {platform.node()} "
              f"({platform.machine()}, Python {platform.python_version()}, influxd 1.6.7 on loopback, "
              f"{n:,} ping points, {N_DEVICES:,} devices)\n\n{text}\n\nCatch-up of {n:,} points: {net_s:.1f} s.\n")

@@ -235,7 +235,7 @@ def main() -> None:
     ap.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], default=None)
     ap.add_argument("--reps", type=int, default=None)
     ap.add_argument("--no-icmplib", action="store_true")
-    ap.add_argument("--no-record", action="store_true", help="do not append to BENCHMARKS.md")
+    ap.add_argument("--no-record", "--no-append", action="store_true", help="do not append to BENCHMARKS.md")
     ap.add_argument("--profile", type=int, metavar="N", help="cProfile one netmon sweep of N targets")
     ap.add_argument("--profile-worker", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--worker", choices=["netmon", "icmplib"], help=argparse.SUPPRESS)

@@ -177,6 +177,7 @@ class ProbeSchedule:
     async def stop(self, grace_s: float = 5.0) -> None:
         """Stop starting rounds; let running ones finish for up to `grace_s`, then cancel them."""
         self.scheduler.pause()
+        await asyncio.sleep(0)  # a job handed to the loop just now registers in _running first
         running = [t for t in self._running if not t.done()]
         if running:
             _done, still = await asyncio.wait(running, timeout=grace_s)

@@ -199,6 +199,14 @@ class Store:
         ).fetchall()
         return [(row[0], row_to_result(row)) for row in rows]
 
+    def results_between(self, after_seq: int, upto_seq: int, limit: int) -> list[tuple[int, ProbeResult]]:
+        """Up to `limit` results with after_seq < seq <= upto_seq, oldest first."""
+        rows = self.conn.execute(
+            f"SELECT {_COLUMNS} FROM results WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+            (after_seq, upto_seq, limit),
+        ).fetchall()
+        return [(row[0], row_to_result(row)) for row in rows]
+
     def iter_results(self, device_id: str | None = None, check: str | None = None,
                      since_ts: float | None = None, until_ts: float | None = None,
                      prober: str | None = None) -> Iterator[ProbeResult]:

@@ -31,6 +31,8 @@ MAX_FUTURE_S = 300.0
 MAX_AGE_S = 7 * 86400.0
 """Results older than this when first seen are not rolled up (a clock that jumped back)."""
 CHUNK = 20_000
+LISTEN_EVERY_S = 5.0
+"""The analysis loop also runs `process()` at least this often, so nothing waits longer."""
 
 
 @dataclass(slots=True)
@@ -110,6 +112,7 @@ class RollupEngine:
         self.rejected = 0
         self._cursor = self._initial_cursor(start_lookback_s)
         self._seen_seq = self._cursor
+        self._last_listen = 0.0
 
     def _load_states(self) -> dict[str, _DevState]:
         states = {}
@@ -131,35 +134,53 @@ class RollupEngine:
         return int(row[0]) - 1 if row and row[0] else self.store.max_seq()
 
     def __call__(self, results: Sequence[ProbeResult]) -> None:
-        """ResultWriter listener: roll up whatever has settled (the batch itself is read back by seq)."""
-        self.process()
+        """ResultWriter listener: roll up what has settled, at most every LISTEN_EVERY_S.
+
+        The writer commits every quarter second; rounds settle only after `settle_s`, so
+        looking more often finds nothing new and costs a scan each time.
+        """
+        now = time.monotonic()
+        if now - self._last_listen >= LISTEN_EVERY_S:
+            self._last_listen = now
+            self.process()
 
     def process(self, now: float | None = None) -> int:
         """Roll up every settled result after the cursor; returns how many results were consumed."""
         now = time.time() if now is None else now
+        self._remember_new_rounds(now)
+        ready = self._settled_upto(now)
         total = 0
-        while True:
-            rows = self.store.results_after(self._cursor, CHUNK)
+        while self._cursor < ready:
+            rows = self.store.results_between(self._cursor, ready, CHUNK)
             if not rows:
-                return total
-            ready = 0
-            for seq, r in rows:
-                if now - self.settle_s < r.ts <= now + MAX_FUTURE_S:
-                    break
-                ready = seq
-            for seq, r in rows:
-                # Unsettled rows are read again next time; remember each round only once.
-                if seq > self._seen_seq and r.prober == "icmp" and abs(r.ts - now) <= MAX_FUTURE_S + HISTORY_S:
-                    self.recent.add(r.device_id, r.ts, r.up)
-            self._seen_seq = max(self._seen_seq, rows[-1][0])
-            if not ready:
-                return total
-            batch = [r for seq, r in rows if seq <= ready]
-            self._apply(batch, ready, now)
-            total += len(batch)
+                break
+            last_seq = rows[-1][0]
+            self._apply([r for _seq, r in rows], last_seq, now)
+            total += len(rows)
+        if total:
             self.recent.prune(now - HISTORY_S)
-            if ready < rows[-1][0]:
-                return total
+        return total
+
+    def _remember_new_rounds(self, now: float) -> None:
+        """Record every ICMP round the first time it is seen, settled or not, for parent lookups.
+
+        Reads plain columns only: decoding samples of unsettled rows again and again was what
+        made a 100k-target agent fall behind.
+        """
+        top = self.store.max_seq()
+        for device_id, ts, status in self.store.conn.execute(
+                "SELECT device_id, ts, status FROM results WHERE seq > ? AND seq <= ? AND prober = 'icmp'",
+                (self._seen_seq, top)):
+            if abs(ts - now) <= MAX_FUTURE_S + HISTORY_S:
+                self.recent.add(device_id, ts, status == "ok")
+        self._seen_seq = max(self._seen_seq, top)
+
+    def _settled_upto(self, now: float) -> int:
+        """Highest sequence number before the first result that is not settled yet."""
+        row = self.store.conn.execute(
+            "SELECT min(seq) FROM results WHERE seq > ? AND ts > ? AND ts <= ?",
+            (self._cursor, now - self.settle_s, now + MAX_FUTURE_S)).fetchone()
+        return int(row[0]) - 1 if row and row[0] is not None else self.store.max_seq()
 
     # ------------------------------------------------------------ one step
 

@@ -12,12 +12,13 @@ import enum
 import gzip
 import logging
 from dataclasses import dataclass
-from typing import Protocol
-
-import aiohttp
+from typing import TYPE_CHECKING, Protocol
 
 from netmon.config.schema import InfluxOutput
 from netmon.sinks.lineproto import PRECISION
+
+if TYPE_CHECKING:
+    import aiohttp
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,8 @@ class V1Transport:
         self.params = {"db": output.database or "", "precision": PRECISION}
         if output.retention_policy:
             self.params["rp"] = output.retention_policy
-        self._session: aiohttp.ClientSession | None = None
+        self._session: aiohttp.ClientSession | None = None  # aiohttp is imported on first send: an
+        # agent without outputs does not carry its ~10 MB
 
     def _headers(self) -> dict[str, str]:
         headers = {"Content-Type": "text/plain; charset=utf-8"}
@@ -92,6 +94,8 @@ class V1Transport:
 
     async def send(self, body: bytes) -> Answer:
         """Write `body` through /write."""
+        import aiohttp
+
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.output.timeout))
         data = gzip.compress(body, 1) if self.output.gzip else body
@@ -119,6 +123,7 @@ class V2Transport:
 
     async def send(self, body: bytes) -> Answer:
         """Write `body` through /api/v2/write."""
+        import aiohttp
         from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
         from influxdb_client.rest import ApiException
 
@@ -139,6 +144,8 @@ class V2Transport:
     async def close(self) -> None:
         """Close the client."""
         if self._client is not None:
+            import aiohttp
+
             client, self._client = self._client, None
             try:
                 await asyncio.wait_for(client.close(), 5)
