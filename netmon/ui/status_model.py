@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from netmon.analysis.catalog import is_coverage
+from netmon.analysis.stability import State
 from netmon.model import Device
 from netmon.store import Store, decode_samples
 
@@ -27,16 +28,6 @@ log = logging.getLogger(__name__)
 SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
 SPARK_ALL_DOWN = "_"
 SPARK_NO_DATA = "·"
-
-
-class State(enum.StrEnum):
-    """A village's state (contracts.md); the order is best to worst, unknown last."""
-
-    GOOD = "good"
-    DEGRADED = "degraded"
-    UNSTABLE = "unstable"
-    DOWN = "down"
-    UNKNOWN = "unknown"
 
 
 class Source(enum.StrEnum):
