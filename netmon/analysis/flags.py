@@ -77,7 +77,18 @@ def raise_flag(conn, v: VillageInfo, cause: Cause, evidence: dict[str, Any], now
 
 
 def update_flag(conn, flag_id: int, cause: Cause, evidence: dict[str, Any], now: float) -> None:
-    """Refresh an open flag's cause and evidence while the village stays in trouble."""
+    """Refresh an open flag's evidence, and its cause only where that makes it more specific.
+
+    A flag raised as `link` becomes `upstream` or `power` once the evidence arrives (a rebooted
+    device's uptime is read only after it answers again). The reverse never happens: the
+    residual loss of a link coming back after an upstream outage or a power cut (ARP, radio
+    attach) must not turn that flag into a telecom complaint; a real link problem afterwards
+    raises its own flag once this one has cleared.
+    """
+    row = conn.execute("SELECT cause FROM flags WHERE id = ?", (flag_id,)).fetchone()
+    current = Cause(row[0]) if row else cause
+    if current in (Cause.UPSTREAM, Cause.POWER) and cause in (Cause.LINK, Cause.NONE):
+        cause = current
     conn.execute("UPDATE flags SET cause = ?, evidence = ?, updated_ts = ? WHERE id = ?",
                  (cause.value, json.dumps(evidence), now, flag_id))
 
