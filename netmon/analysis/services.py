@@ -15,7 +15,6 @@ one fails, and `vantages` in the row shows how much evidence there was. Pure fun
 from __future__ import annotations
 
 import enum
-import logging
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
@@ -23,8 +22,6 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from netmon.model import Device, ProbeResult, Status
-
-log = logging.getLogger(__name__)
 
 SERVICE_PROBERS = ("http", "tcp")
 Pair = tuple[Device, ProbeResult]
@@ -253,20 +250,16 @@ class ResultSource(Protocol):
 
 def pairs_from_store(store: ResultSource, devices: Iterable[Device], since_ts: float | None = None,
                      until_ts: float | None = None) -> list[Pair]:
-    """Service results from the store joined with their devices (results of removed devices are left out)."""
-    by_id = {d.id: d for d in devices}
-    unknown: set[str] = set()
+    """Service results of `devices` (pass the service devices) joined with their device, in time order.
+
+    One query per device uses the store's (device_id, ts) index; a query on prober and time
+    alone would scan every result ever kept, on every redraw of the status view.
+    """
     pairs: list[Pair] = []
-    for prober in SERVICE_PROBERS:
-        for result in store.iter_results(since_ts=since_ts, until_ts=until_ts, prober=prober):
-            device = by_id.get(result.device_id)
-            if device is None:
-                unknown.add(result.device_id)
-                continue
-            pairs.append((device, result))
-    if unknown:
-        log.info("services report: left out results of %d devices no longer in the inventory (%s)",
-                 len(unknown), ", ".join(sorted(unknown)[:5]))
+    for device in devices:
+        for result in store.iter_results(device_id=device.id, since_ts=since_ts, until_ts=until_ts):
+            if result.prober in SERVICE_PROBERS:
+                pairs.append((device, result))
     pairs.sort(key=lambda p: p[1].ts)
     return pairs
 

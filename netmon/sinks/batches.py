@@ -88,6 +88,10 @@ class Batch:
         return "\n".join(self.lines if lines is None else lines).encode()
 
 
+BACKLOG_EXACT = 200_000
+"""Backlog rows whose points are counted exactly; beyond, the count is extrapolated."""
+
+
 class BatchReader:
     """Reads the store through its own connection (used by one thread at a time)."""
 
@@ -124,13 +128,28 @@ class BatchReader:
         return batch
 
     def backlog(self, after_seq: int) -> tuple[int, int, float | None]:
-        """(results, points, oldest ts) not yet acknowledged after `after_seq`."""
+        """(results, points, oldest ts) not yet acknowledged after `after_seq`.
+
+        Bounded work, because it runs every minute and the backlog is largest exactly when
+        InfluxDB has been down for days: results and the oldest timestamp come from the
+        sequence; points are counted exactly up to BACKLOG_EXACT rows and extrapolated from
+        those beyond.
+        """
         # Own connection: `read` may be running on the reader's connection in another thread.
         conn = sqlite3.connect(self.db_path, timeout=10)
         try:
-            results, points, oldest = conn.execute(
-                "SELECT count(*), coalesce(sum(json_array_length(samples)), 0), min(ts)"
-                " FROM results WHERE seq > ?", (after_seq,)).fetchone()
+            first = conn.execute("SELECT seq, ts FROM results WHERE seq > ? ORDER BY seq LIMIT 1",
+                                 (after_seq,)).fetchone()
+            if first is None:
+                return 0, 0, None
+            last = conn.execute("SELECT max(seq) FROM results").fetchone()[0]
+            results = int(last) - int(first[0]) + 1  # rows are appended with consecutive sequence numbers
+            counted, points = conn.execute(
+                "SELECT count(*), coalesce(sum(json_array_length(samples)), 0) FROM"
+                " (SELECT samples FROM results WHERE seq > ? ORDER BY seq LIMIT ?)",
+                (after_seq, BACKLOG_EXACT)).fetchone()
         finally:
             conn.close()
-        return int(results), int(points), oldest
+        if counted and counted < results:
+            points = round(points * results / counted)
+        return results, int(points), first[1]

@@ -44,24 +44,24 @@ def sanitize_tag_value(value: str) -> str:
     return value
 
 
-def escape_key(key: str) -> str:
-    """Escape a tag key or field key (cached: keys repeat on every point)."""
-    escaped = _key_cache.get(key)
+def _escape_cached(text: str, cache: dict[str, str], table: dict[int, str]) -> str:
+    """Escape `text` with `table`, remembering the answer: names repeat on every point."""
+    escaped = cache.get(text)
     if escaped is None:
-        escaped = _CONTROL.sub(" ", key).translate(_KEY)
-        if len(_key_cache) < 10_000:
-            _key_cache[key] = escaped
+        escaped = _CONTROL.sub(" ", text).translate(table)
+        if len(cache) < 10_000:
+            cache[text] = escaped
     return escaped
+
+
+def escape_key(key: str) -> str:
+    """Escape a tag key or field key (cached)."""
+    return _escape_cached(key, _key_cache, _KEY)
 
 
 def escape_measurement(name: str) -> str:
     """Escape a measurement name (cached)."""
-    escaped = _measurement_cache.get(name)
-    if escaped is None:
-        escaped = _CONTROL.sub(" ", name).translate(_MEASUREMENT)
-        if len(_measurement_cache) < 10_000:
-            _measurement_cache[name] = escaped
-    return escaped
+    return _escape_cached(name, _measurement_cache, _MEASUREMENT)
 
 
 def escape_tag_value(value: str) -> str:

@@ -123,7 +123,9 @@ def render_services(rows: Sequence[Row], fmt: str, console: Console, *, timezone
 
 def service_rows(config: Any, store: Any, now: float, days: float = 7.0) -> ServicesReport:
     """Rounds and summaries for the last `days` (config.devices/profiles; window = longest check interval)."""
-    pairs = pairs_from_store(store, config.devices, since_ts=now - days * 86400.0, until_ts=now)
+    devices = [d for d in config.devices
+               if any(c.prober in SERVICE_PROBERS for c in config.profiles[d.profile].checks)]
+    pairs = pairs_from_store(store, devices, since_ts=now - days * 86400.0, until_ts=now)
     return services_report(pairs, window_s=service_window_s(config))
 
 

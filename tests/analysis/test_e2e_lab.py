@@ -22,6 +22,7 @@ import pytest
 
 from netmon.analysis.status import flags_since, latest_village_status
 from netmon.store import Store
+from tests.fixtures.need import need
 
 SCENARIO = """\
 lab: 1
@@ -50,15 +51,6 @@ trouble:
   - {kind: upstream, commune: Tam Đường, at: 70s, duration: 30s}
 """
 RUN_S = 200.0
-
-
-def need(ok: bool, what: str) -> None:
-    """Skip without `what`, or fail under CI=true."""
-    if ok:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI=true but {what} is missing")
-    pytest.skip(f"needs {what}")
 
 
 @pytest.fixture

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures.need import missing as skip_or_fail
+
 REPO = Path(__file__).resolve().parents[2]
 LEDGER = REPO / "BENCHMARKS.md"
 
@@ -27,10 +29,7 @@ def require(*tools: str, root: bool = False) -> None:
     if root and os.geteuid() != 0:
         missing.append("root (network namespaces / snmpsim as nobody)")
     if missing:
-        message = f"benchmark needs {', '.join(missing)}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{message} (CI=true: every tool must be installed)")
-        pytest.skip(message)
+        skip_or_fail(f"benchmark needs {', '.join(missing)}")
 
 
 def run_bench(script: Path, *args: str, timeout_s: float = 120, cwd: Path = REPO) -> str:

@@ -16,23 +16,13 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
 from netmon.lab import netns
 from netmon.lab.plan import ns_prefix
 from netmon.lab.state import LabState, Proc, read_json
+from tests.fixtures.need import need
 
 REPO = Path(__file__).resolve().parents[2]
 _counter = itertools.count()
-
-
-def need(ok: bool, what: str) -> None:
-    """Skip without `what`, or fail under CI=true (CI must provide every component)."""
-    if ok:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI=true but {what} is missing")
-    pytest.skip(f"needs {what}")
 
 
 def need_lab() -> None:

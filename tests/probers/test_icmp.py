@@ -28,21 +28,15 @@ from netmon.model import Device, ProbeResult, Status
 from netmon.probers.base import ProberContext
 from netmon.probers.icmp import IcmpProber, check_icmp_permission
 from netmon.probers.icmp_socket import ping_group_range
+from tests.fixtures.need import need
 
 ROOT = Path(__file__).resolve().parents[2]
-IN_CI = os.environ.get("CI") == "true"
 RANGE_FILE = Path("/proc/sys/net/ipv4/ping_group_range")
 _ns_ids = count()
 
 INT_FIELDS = {"packets_transmitted", "packets_received", "result_code"}
 FLOAT_FIELDS = {"percent_packet_loss", "minimum_response_ms", "average_response_ms", "maximum_response_ms",
                 "standard_deviation_ms"}
-
-
-def need(ok: object, why: str) -> None:
-    """Skip without the component, but fail in CI where everything must be present."""
-    if not ok:
-        (pytest.fail if IN_CI else pytest.skip)(why)
 
 
 def device(host: str | None, i: int = 0) -> Device:

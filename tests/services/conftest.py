@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import os
 import socket
 import socketserver
 import ssl
@@ -23,20 +22,16 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from tests.fixtures.need import missing
+
 PORTAL_BODY = "<html><title>Cổng Dịch vụ công quốc gia</title><body>Xin chào</body></html>"
 SLOW_S = 3.0
-
-
-def _need(reason: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI=true and {reason}")
-    pytest.skip(reason)
 
 
 @pytest.fixture
 def need() -> Callable[[str], None]:
     """Skip for a missing component, or fail when CI=true (CI installs everything)."""
-    return _need
+    return missing
 
 
 @pytest.fixture

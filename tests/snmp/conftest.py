@@ -23,11 +23,12 @@ from snmp_helpers import (
     V3_USER,
     Agent,
     free_udp_port,
-    need,
     start_snmpsim,
     stop,
     wait_snmp,
 )
+
+from tests.fixtures.need import need
 
 
 @pytest.fixture(scope="session")

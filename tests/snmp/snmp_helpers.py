@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 from pyasn1.codec.ber import encoder
 from pysnmp.proto import api
@@ -36,15 +35,6 @@ except ImportError:
 from snmpsim.commands.responder import main
 sys.exit(main())
 """
-
-
-def need(condition: bool, what: str) -> None:
-    """Skip (or fail under CI=true) when a component is missing."""
-    if condition:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI=true but {what} is missing")
-    pytest.skip(f"{what} is missing")
 
 
 def free_udp_port() -> int:

@@ -11,13 +11,14 @@ from collections.abc import Callable
 import pytest
 from pyasn1.codec.ber import decoder
 from pysnmp.proto import rfc1902
-from snmp_helpers import COMMUNITY, Agent, free_udp_port, need, netsnmp, pysnmp_response
+from snmp_helpers import COMMUNITY, Agent, free_udp_port, netsnmp, pysnmp_response
 from snmp_helpers import V2_API as V2
 
 from netmon.config.schema import SnmpAuth
 from netmon.model import Status
 from netmon.probers.snmp_client import MISSING, SnmpClient
 from netmon.probers.snmp_transport import SnmpTransport
+from tests.fixtures.need import need
 
 V2C = SnmpAuth(version="2c", community=COMMUNITY)
 V1 = SnmpAuth(version="1", community=COMMUNITY)
