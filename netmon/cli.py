@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from netmon import __version__
 from netmon.config import ConfigError, load_config
 from netmon.logs import setup_logging
+from netmon.schema import StoreVersionError
 
 log = logging.getLogger("netmon")
 
@@ -145,6 +146,9 @@ def main(argv: Sequence[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     except FileNotFoundError as exc:
+        print(f"netmon: {exc}", file=sys.stderr)
+        return 2
+    except StoreVersionError as exc:
         print(f"netmon: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -4,7 +4,8 @@ Every result is committed here before anything else uses it. The `results` table
 append-only log with an integer sequence that never goes backwards (AUTOINCREMENT, so a
 deleted row's number is never reused), which is what output cursors point into. Readers in
 other processes (`netmon status`, `netmon report`) open the same file; WAL lets them read
-while the daemon writes.
+while the daemon writes. The schema of every table lives in `netmon.schema`; opening for
+writing migrates the file to the current version, and a store from a newer netmon is refused.
 """
 
 from __future__ import annotations
@@ -18,40 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from netmon.model import Device, ProbeResult, Sample, Status
+from netmon.schema import check_version, migrate
 
 log = logging.getLogger(__name__)
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS results (
-    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
-    ts         REAL    NOT NULL,
-    device_id  TEXT    NOT NULL,
-    check_name TEXT    NOT NULL,
-    prober     TEXT    NOT NULL,
-    status     TEXT    NOT NULL,
-    reason     TEXT    NOT NULL,
-    duration_s REAL    NOT NULL,
-    samples    TEXT    NOT NULL
-);
-CREATE INDEX IF NOT EXISTS results_device_ts ON results (device_id, ts);
-CREATE TABLE IF NOT EXISTS devices (
-    id TEXT PRIMARY KEY, name TEXT NOT NULL, kind TEXT NOT NULL, profile TEXT NOT NULL,
-    province TEXT NOT NULL, commune TEXT NOT NULL, village TEXT NOT NULL,
-    operator TEXT NOT NULL, host TEXT, url TEXT, parent TEXT, lat REAL, lon REAL
-);
-CREATE TABLE IF NOT EXISTS cursors (
-    output TEXT PRIMARY KEY, seq INTEGER NOT NULL, updated_ts REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS agent_state (
-    key TEXT PRIMARY KEY, value TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS agent_runs (
-    started_ts REAL PRIMARY KEY, last_seen_ts REAL NOT NULL, pid INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS counters (
-    name TEXT PRIMARY KEY, value INTEGER NOT NULL
-);
-"""
 
 _COLUMNS = "seq, ts, device_id, check_name, prober, status, reason, duration_s, samples"
 
@@ -77,6 +47,30 @@ def row_to_result(row: Sequence[Any]) -> ProbeResult:
                        decode_samples(samples))
 
 
+VACUUM_ON_OPEN_MB = 256
+"""A store from before incremental vacuum is rebuilt at open up to this size (seconds of work)."""
+
+
+def _incremental_vacuum_mode(conn: sqlite3.Connection, path: Path) -> None:
+    """Make freed pages returnable to the file system (`PRAGMA incremental_vacuum`).
+
+    A new file gets the mode before its first table. An older store needs one full VACUUM,
+    which rewrites the file: done here when small, otherwise logged with the command to run.
+    """
+    if conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2:
+        return
+    size_mb = path.stat().st_size / 1e6 if path.exists() else 0.0
+    if size_mb > VACUUM_ON_OPEN_MB:
+        log.warning("store %s (%.0f MB) cannot give freed space back to the disk; with netmon stopped, run"
+                    " once: sqlite3 %s 'PRAGMA auto_vacuum=INCREMENTAL; VACUUM' (needs as much free disk"
+                    " as the store); retention still deletes old rows and reuses their space", path,
+                    size_mb, path)
+        return
+    conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
+    conn.execute("VACUUM")
+    log.info("store %s converted to incremental vacuum (%.0f MB rewritten)", path, size_mb)
+
+
 class Store:
     """One SQLite file under the agent's state_dir; cheap to open from any process."""
 
@@ -97,10 +91,25 @@ class Store:
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(path, timeout=10, isolation_level=None)
+            try:
+                check_version(conn, str(path))  # before anything writes to a newer netmon's file
+            except BaseException:
+                conn.close()
+                raise
+            # Only takes effect on a new, empty file; older stores are converted by `vacuum_mode`.
+            conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
-            conn.executescript(SCHEMA)
         conn.execute("PRAGMA busy_timeout=10000")
+        try:
+            if readonly:
+                check_version(conn, str(path))
+            else:
+                migrate(conn, str(path))
+                _incremental_vacuum_mode(conn, path)
+        except BaseException:
+            conn.close()
+            raise
         return cls(conn, path)
 
     def close(self) -> None:

@@ -24,18 +24,13 @@ import time
 from netmon.config import Config
 from netmon.config.schema import InfluxOutput
 from netmon.daemon import Agent, Component
+from netmon.schema import migrate
 from netmon.sinks.batches import Batch, BatchReader, TagResolver
 from netmon.sinks.transport import Answer, Outcome, Transport, describe_target, make_transport
 from netmon.store import Store
 
 log = logging.getLogger(__name__)
 
-DEAD_LETTER_SCHEMA = """
-CREATE TABLE IF NOT EXISTS dead_letters (
-    id INTEGER PRIMARY KEY, output TEXT NOT NULL, seq INTEGER NOT NULL, line TEXT NOT NULL,
-    status INTEGER NOT NULL, message TEXT NOT NULL, created_ts REAL NOT NULL
-);
-"""
 IDLE_POLL_S = 1.0
 REJECT_STREAK_LIMIT = 50
 """Single points refused in a row, with nothing accepted between, before a 400 is taken for a
@@ -44,8 +39,8 @@ FIRST_BACKOFF_S = 1.0
 
 
 def ensure_schema(store: Store) -> None:
-    """Create the dead-letter table if needed."""
-    store.conn.executescript(DEAD_LETTER_SCHEMA)
+    """Bring the store to the current schema, `dead_letters` included (owned by `netmon.schema`)."""
+    migrate(store.conn, str(store.path))
 
 
 def dead_letter_counter(output: str) -> str:

@@ -1,0 +1,215 @@
+"""The one owner of every table in the store: ordered migrations and `PRAGMA user_version`.
+
+A store's `user_version` is the number of migrations applied to it. Opening a store for writing
+applies the missing ones in order, each in its own IMMEDIATE transaction together with the new
+version number, so a crash mid-way leaves a store at a whole version. A store whose version is
+higher than `SCHEMA_VERSION` was written by a newer netmon: it is refused, never guessed at.
+
+Migrations are history: once released, a migration's text never changes; a new table, column
+or index is a new entry at the end of `MIGRATIONS`. Version 0 is a store from before versions
+existed (netmon up to commit 83cbe8f): migration 1 creates exactly the tables that release
+had, with `IF NOT EXISTS`, so such a store keeps every row and gains the tables it lacked
+(e.g. `dead_letters` when no output was configured).
+
+Every table also declares how it is bounded (`TABLE_RETENTION`): by a retention setting under
+`store.retention`, or by construction (one row per device, village, output or key).
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
+
+# ------------------------------------------------------------ rollup row layout
+
+HIST_BUCKETS = 24
+"""RTT histogram: log-spaced buckets from 1 ms, x1.5 each (bucket 23 holds everything >= ~8.5 s)."""
+PACK_BITS = 20
+PER_COLUMN = 3
+"""Three 20-bit bucket counts per 64-bit column: SQL `sum()` then adds whole histograms 3x faster.
+A count must stay below 2**20 (1,048,576 rounds in one bucket of one village in one window read)."""
+PACKED = HIST_BUCKETS // PER_COLUMN
+HIST_COLUMNS = ", ".join(f"p{i}" for i in range(PACKED))
+ROLLUP_COUNTERS = ("rounds", "rounds_up", "rounds_excused", "sent", "received", "office_rounds",
+                   "office_up", "outages", "down_s", "excused_down_s")
+"""Additive per-bucket counters; `*_excused` are rounds/time lost while a parent device was down."""
+ROLLUP_TABLES = {"rollup_device": "device_id", "rollup_village": "village_id"}
+
+# ------------------------------------------------------------ migrations
+
+
+class StoreVersionError(RuntimeError):
+    """The store was written by a newer netmon (or is not a netmon store); nothing was changed."""
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One step from version `version - 1` to `version`."""
+
+    version: int
+    description: str
+    apply: Callable[[sqlite3.Connection], None]
+
+
+def _script(sql: str) -> Callable[[sqlite3.Connection], None]:
+    def run(conn: sqlite3.Connection) -> None:
+        # executescript would COMMIT the open transaction; run statement by statement instead.
+        for statement in sql.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+    return run
+
+
+_V1_ROLLUP_COLUMNS = (
+    "rounds INTEGER NOT NULL DEFAULT 0, rounds_up INTEGER NOT NULL DEFAULT 0, "
+    "rounds_excused INTEGER NOT NULL DEFAULT 0, sent INTEGER NOT NULL DEFAULT 0, "
+    "received INTEGER NOT NULL DEFAULT 0, office_rounds INTEGER NOT NULL DEFAULT 0, "
+    "office_up INTEGER NOT NULL DEFAULT 0, outages INTEGER NOT NULL DEFAULT 0, "
+    "down_s REAL NOT NULL DEFAULT 0, excused_down_s REAL NOT NULL DEFAULT 0, "
+    "p0 INTEGER NOT NULL DEFAULT 0, p1 INTEGER NOT NULL DEFAULT 0, p2 INTEGER NOT NULL DEFAULT 0, "
+    "p3 INTEGER NOT NULL DEFAULT 0, p4 INTEGER NOT NULL DEFAULT 0, p5 INTEGER NOT NULL DEFAULT 0, "
+    "p6 INTEGER NOT NULL DEFAULT 0, p7 INTEGER NOT NULL DEFAULT 0")
+
+V1_TABLES_OF_83CBE8F = f"""
+CREATE TABLE IF NOT EXISTS results (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts         REAL    NOT NULL,
+    device_id  TEXT    NOT NULL,
+    check_name TEXT    NOT NULL,
+    prober     TEXT    NOT NULL,
+    status     TEXT    NOT NULL,
+    reason     TEXT    NOT NULL,
+    duration_s REAL    NOT NULL,
+    samples    TEXT    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS results_device_ts ON results (device_id, ts);
+CREATE TABLE IF NOT EXISTS devices (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, kind TEXT NOT NULL, profile TEXT NOT NULL,
+    province TEXT NOT NULL, commune TEXT NOT NULL, village TEXT NOT NULL,
+    operator TEXT NOT NULL, host TEXT, url TEXT, parent TEXT, lat REAL, lon REAL
+);
+CREATE TABLE IF NOT EXISTS cursors (
+    output TEXT PRIMARY KEY, seq INTEGER NOT NULL, updated_ts REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS agent_state (
+    key TEXT PRIMARY KEY, value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS agent_runs (
+    started_ts REAL PRIMARY KEY, last_seen_ts REAL NOT NULL, pid INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS counters (
+    name TEXT PRIMARY KEY, value INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rollup_device (bucket_ts REAL NOT NULL, device_id TEXT NOT NULL,
+    {_V1_ROLLUP_COLUMNS}, PRIMARY KEY (bucket_ts, device_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS rollup_village (bucket_ts REAL NOT NULL, village_id TEXT NOT NULL,
+    {_V1_ROLLUP_COLUMNS}, PRIMARY KEY (bucket_ts, village_id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS rollup_village_by_id ON rollup_village (village_id, bucket_ts);
+CREATE TABLE IF NOT EXISTS analysis_device_state (
+    device_id TEXT PRIMARY KEY, up INTEGER NOT NULL, since_ts REAL NOT NULL, last_ts REAL NOT NULL,
+    boot_ts REAL, outage_id INTEGER, last_up_ts REAL
+);
+CREATE TABLE IF NOT EXISTS analysis_outages (
+    id INTEGER PRIMARY KEY, device_id TEXT NOT NULL, village_id TEXT NOT NULL, start_ts REAL NOT NULL,
+    end_ts REAL, cause TEXT NOT NULL, prev_up_ts REAL
+);
+CREATE INDEX IF NOT EXISTS analysis_outages_end ON analysis_outages (end_ts);
+CREATE INDEX IF NOT EXISTS analysis_outages_device ON analysis_outages (device_id, start_ts);
+CREATE TABLE IF NOT EXISTS analysis_meta (key TEXT PRIMARY KEY, value REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS flags (
+    id INTEGER PRIMARY KEY, village_id TEXT NOT NULL, province TEXT NOT NULL, commune TEXT NOT NULL,
+    village TEXT NOT NULL, operator TEXT NOT NULL, cause TEXT NOT NULL, raised_ts REAL NOT NULL,
+    cleared_ts REAL, evidence TEXT NOT NULL, updated_ts REAL NOT NULL, lat REAL, lon REAL
+);
+CREATE INDEX IF NOT EXISTS flags_open ON flags (cleared_ts, village_id);
+CREATE TABLE IF NOT EXISTS village_eval (
+    village_id TEXT PRIMARY KEY, bad_streak INTEGER NOT NULL, good_streak INTEGER NOT NULL,
+    flag_id INTEGER
+);
+CREATE TABLE IF NOT EXISTS village_status (
+    village_id TEXT PRIMARY KEY, ts REAL NOT NULL, state TEXT NOT NULL, cause TEXT NOT NULL,
+    flagged INTEGER NOT NULL, reason TEXT NOT NULL, province TEXT NOT NULL, commune TEXT NOT NULL,
+    village TEXT NOT NULL, operator TEXT NOT NULL, windows TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id INTEGER PRIMARY KEY, output TEXT NOT NULL, seq INTEGER NOT NULL, line TEXT NOT NULL,
+    status INTEGER NOT NULL, message TEXT NOT NULL, created_ts REAL NOT NULL
+);
+"""
+
+V2_RETENTION_INDEXES = """
+CREATE INDEX IF NOT EXISTS dead_letters_created ON dead_letters (created_ts);
+CREATE INDEX IF NOT EXISTS agent_runs_last_seen ON agent_runs (last_seen_ts);
+"""
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "tables of netmon 83cbe8f (stores from before schema versions)", _script(V1_TABLES_OF_83CBE8F)),
+    Migration(2, "indexes that let retention delete by age in bounded steps", _script(V2_RETENTION_INDEXES)),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+TABLE_RETENTION: dict[str, str] = {
+    "results": "results (icmp/tcp/http) and results_snmp, once every output has them",
+    "rollup_device": "rollup_fine, then hourly to rollup_hourly, then daily to rollups",
+    "rollup_village": "rollup_fine, then hourly to rollups",
+    "analysis_outages": "outages (closed outages, by end time)",
+    "flags": "flags (cleared flags, by clear time; open flags are kept)",
+    "dead_letters": "dead_letters",
+    "agent_runs": "agent_runs (by last heartbeat)",
+    "village_status": "one row per village (rows of villages gone from the inventory: rollups)",
+    "analysis_device_state": "one row per device (rows of devices gone from the inventory: rollups)",
+    "devices": "one row per device of the current inventory",
+    "cursors": "one row per output",
+    "agent_state": "one row per key",
+    "counters": "one row per counter name",
+    "analysis_meta": "one row per key",
+    "village_eval": "one row per village",
+}
+"""How each table is kept from growing without bound; tests check every table is listed."""
+
+
+def version(conn: sqlite3.Connection) -> int:
+    """The store's schema version (`PRAGMA user_version`; 0 before versions existed)."""
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def check_version(conn: sqlite3.Connection, where: str) -> int:
+    """The store's version, or StoreVersionError when it is newer than this code knows."""
+    found = version(conn)
+    if found > SCHEMA_VERSION:
+        raise StoreVersionError(
+            f"the store {where} has schema version {found}, but this netmon only knows versions up to "
+            f"{SCHEMA_VERSION}: it was written by a newer netmon. Run that version (or newer), or point "
+            f"agent.state_dir at another folder; the store was not changed.")
+    return found
+
+
+def migrate(conn: sqlite3.Connection, where: str = "") -> int:
+    """Apply every missing migration in order; returns how many were applied.
+
+    `conn` must be in autocommit mode (isolation_level=None). Each step re-reads the version
+    inside its write transaction, so two processes opening one store at once apply it once.
+    """
+    applied = 0
+    while check_version(conn, where) < SCHEMA_VERSION:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            current = check_version(conn, where)
+            if current >= SCHEMA_VERSION:
+                conn.execute("COMMIT")
+                break
+            step = MIGRATIONS[current]
+            step.apply(conn)
+            conn.execute(f"PRAGMA user_version = {step.version}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        applied += 1
+        if current:
+            log.info("store %s migrated to schema version %d: %s", where, step.version, step.description)
+    return applied
