@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from netmon.config import Config, ConfigError, load_config
 from netmon.lab.guard import check_lab_namespace
 from netmon.probers import Prober, ProberContext, build_prober
+from netmon.retention import Policy, Retention
 from netmon.scheduler import ProbeSchedule, run_once
 from netmon.store import Store
 from netmon.writer import RateMeter, ResultWriter, StateChangeLog
@@ -29,6 +30,9 @@ log = logging.getLogger(__name__)
 
 HEARTBEAT_S = 10.0
 RETENTION_EVERY_S = 3600.0
+PRUNE_ROWS = 2000
+PRUNE_SLICE_S = 0.2
+"""Retention work per heartbeat: small steps, then back to probing; the rest at the next heartbeat."""
 
 
 @dataclass
@@ -249,12 +253,15 @@ class Daemon:
     async def _housekeeping(self) -> None:
         agent = self.agent
         last_prune = 0.0
+        pending = False
         while True:
             try:
                 self._heartbeat(agent.store, agent.schedule, agent.rate)
+                retention = self._retention_for(agent)
                 if time.time() - last_prune > RETENTION_EVERY_S:
-                    last_prune = time.time()
-                    self._prune(agent)
+                    last_prune, pending = time.time(), True
+                if pending or retention.over_cap():
+                    pending = self._prune(retention)
             except Exception:
                 log.exception("housekeeping failed; retrying in %.0f s", HEARTBEAT_S)
             await asyncio.sleep(HEARTBEAT_S)
@@ -270,12 +277,29 @@ class Daemon:
             last_round_ts=schedule.last_round_ts if schedule else 0.0,
         )
 
-    def _prune(self, agent: Agent) -> None:
-        settings = self.config.settings.store
+    def _retention_for(self, agent: Agent) -> Retention:
+        """The retention of the running config (rebuilt after a reload changed it)."""
+        policy = Policy.from_config(self.config.settings)
         outputs = [o.name for o in self.config.settings.outputs.influxdb]
-        deleted = agent.store.prune(time.time() - settings.retention, outputs, settings.max_disk_mb)
-        if deleted:
-            log.info("retention: deleted %d results older than %.0f days", deleted, settings.retention / 86400)
+        current = getattr(self, "_retention", None)
+        if current is None or current.policy != policy or current.outputs != outputs:
+            current = self._retention = Retention(agent.store, policy, outputs)
+        return current
+
+    @staticmethod
+    def _prune(retention: Retention) -> bool:
+        """A slice of retention work (bounded steps); True while more remains for the next heartbeat."""
+        before = retention.store.counters()
+        more = retention.prune_step(max_rows=PRUNE_ROWS)
+        deadline = time.monotonic() + PRUNE_SLICE_S
+        while more and time.monotonic() < deadline:
+            more = retention.prune_step(max_rows=PRUNE_ROWS)
+        after = retention.store.counters()
+        gone = {k: v - before.get(k, 0) for k, v in after.items()
+                if k.startswith(("retention:", "cap:", "dropped_unsent")) and v != before.get(k, 0)}
+        if gone:
+            log.debug("retention deleted %s", ", ".join(f"{k} {v:,}" for k, v in sorted(gone.items())))
+        return more
 
     async def _close_probers(self) -> None:
         for prober in self.probers.values():

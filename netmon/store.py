@@ -47,6 +47,7 @@ def row_to_result(row: Sequence[Any]) -> ProbeResult:
                        decode_samples(samples))
 
 
+WAL_SIZE_LIMIT = 64 * 1024 * 1024
 VACUUM_ON_OPEN_MB = 256
 """A store from before incremental vacuum is rebuilt at open up to this size (seconds of work)."""
 
@@ -100,6 +101,8 @@ class Store:
             conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
+            # A checkpoint truncates the WAL back to this size, so a burst never leaves a huge file.
+            conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
         conn.execute("PRAGMA busy_timeout=10000")
         try:
             if readonly:
@@ -266,45 +269,23 @@ class Store:
         )
 
     def prune(self, older_than_ts: float, outputs: Sequence[str], max_disk_mb: int | None = None) -> int:
-        """Delete old results every output has acknowledged; past the disk cap, delete unsent ones too.
+        """Delete acknowledged results older than `older_than_ts` and enforce the cap; returns rows deleted.
 
-        Returns the number of rows deleted. Rows dropped before an output sent them are counted
-        in the `dropped_unsent` counter and logged, never silently lost.
+        A shorthand for `netmon.retention.Retention` with only the raw results' retention (every
+        other table kept): the daemon uses the full policy. Unsent results go only past the cap,
+        when nothing else is left, and are counted in `dropped_unsent`.
         """
-        acked = min((self.cursor(o) for o in outputs), default=self.max_seq())
-        with self.transaction():
-            deleted = self.conn.execute(
-                "DELETE FROM results WHERE ts < ? AND seq <= ?", (older_than_ts, acked)
-            ).rowcount
-        if max_disk_mb is not None:
-            deleted += self._enforce_cap(max_disk_mb, acked)
-        return deleted
+        from netmon.retention import MB, Policy, Retention
 
-    def _enforce_cap(self, max_disk_mb: int, acked: int) -> int:
-        limit = max_disk_mb * 1024 * 1024
-        page_size = self.conn.execute("PRAGMA page_size").fetchone()[0]
-        deleted = 0
-        while True:
-            pages, free = (self.conn.execute(f"PRAGMA {p}").fetchone()[0] for p in ("page_count", "freelist_count"))
-            used = (pages - free) * page_size
-            total = self.count()
-            if used <= limit or total == 0:
-                break
-            batch = max(1, int(total * min(0.5, (used - limit) / used + 0.01)))
-            with self.transaction():
-                cut = self.conn.execute(
-                    "SELECT seq FROM results ORDER BY seq LIMIT 1 OFFSET ?", (batch - 1,)
-                ).fetchone()[0]
-                unsent = self.conn.execute(
-                    "SELECT count(*) FROM results WHERE seq <= ? AND seq > ?", (cut, acked)
-                ).fetchone()[0]
-                deleted += self.conn.execute("DELETE FROM results WHERE seq <= ?", (cut,)).rowcount
-                if unsent:
-                    self.add_counter("dropped_unsent", unsent)
-            if unsent:
-                log.warning("store over its %d MB cap: dropped %d results no output had sent yet",
-                            max_disk_mb, unsent)
-        return deleted
+        now = time.time()
+        forever = 1e12
+        policy = Policy(results_s=now - older_than_ts, results_snmp_s=now - older_than_ts,
+                        rollups_fine_s=forever, device_hourly_s=forever, rollups_s=forever, outages_s=forever,
+                        flags_s=forever, dead_letters_s=forever, agent_runs_s=forever,
+                        max_disk_bytes=max_disk_mb * MB if max_disk_mb else None)
+        before = self.count()
+        Retention(self, policy, outputs).run(now, budget_s=3600.0)
+        return before - self.count()
 
 
 class _Transaction:

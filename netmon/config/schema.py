@@ -162,11 +162,49 @@ class SchedulerSettings(Strict):
     """Width of a phase slice: targets whose phase falls in the same slice run as one batch."""
 
 
+DAY_S = 86400.0
+
+
+class RetentionSettings(Strict):
+    """How long each kind of row is kept (docs/storage.md has the size each costs)."""
+
+    results: Duration = 2 * DAY_S
+    """Raw icmp/tcp/http results, deleted once this old AND every output has acknowledged them."""
+    results_snmp: Duration = 8 * DAY_S
+    """Raw SNMP results (PC aging reads a week of them), same rule."""
+    rollups_fine: Duration = 14 * DAY_S
+    """Rollups at `analysis.rollup_bucket` width; older ones are merged into hourly rows."""
+    device_hourly: Duration = 35 * DAY_S
+    """Device rollups stay hourly this long, then become daily (UTC days); village rollups stay hourly."""
+    rollups: Duration = 400 * DAY_S
+    """Every rollup row (device and village) is deleted past this age."""
+    outages: Duration = 400 * DAY_S
+    """Closed outages, by their end."""
+    flags: Duration = 400 * DAY_S
+    """Cleared flags, by when they cleared; open flags are never deleted."""
+    dead_letters: Duration = 90 * DAY_S
+    agent_runs: Duration = 400 * DAY_S
+
+    @model_validator(mode="after")
+    def _tiers_in_order(self) -> RetentionSettings:
+        if not self.rollups_fine <= self.device_hourly <= self.rollups:
+            raise ValueError("rollups_fine <= device_hourly <= rollups must hold (a row is merged before it is"
+                             " deleted)")
+        return self
+
+
+def _retention_shorthand(value: Any) -> Any:
+    """`retention: 30d` (the form before per-table retention) sets the raw results' retention."""
+    if isinstance(value, dict | BaseModel):
+        return value
+    return {"results": parse_duration(value)}
+
+
 class StoreSettings(Strict):
-    retention: Duration = 30 * 86400.0
-    """Raw results older than this are deleted once every output has acknowledged them."""
-    max_disk_mb: int | None = Field(default=None, ge=1)
-    """Hard cap: past it, the oldest rows go even if unsent (counted and logged)."""
+    retention: Annotated[RetentionSettings, BeforeValidator(_retention_shorthand)] = RetentionSettings()
+    max_disk_mb: int | None = Field(default=None, ge=16)
+    """Hard cap on the store's file plus its WAL; past it, the least valuable, oldest rows go first
+    and unsent results only when nothing else is left (counted and logged)."""
 
 
 class InfluxOutput(Strict):
@@ -348,6 +386,14 @@ class AgentConfig(Strict):
     profiles: list[str] = []
     """Extra folders of profiles, searched before the bundled `probes/`."""
     inventory: list[Province] = []
+
+    @model_validator(mode="after")
+    def _retention_covers_analysis(self) -> AgentConfig:
+        keep, a = self.store.retention, self.analysis
+        if keep.rollups_fine < a.window_trend:
+            raise ValueError(f"store.retention.rollups_fine ({keep.rollups_fine / 3600:g} h) must cover "
+                             f"analysis.window_trend ({a.window_trend / 3600:g} h)")
+        return self
 
 
 # ---------------------------------------------------------------- profiles (probes/*.yaml)
