@@ -31,8 +31,9 @@ log = logging.getLogger(__name__)
 HOUR_S, DAY_S = 3600.0, 86400.0
 MB = 1024 * 1024
 VACUUM_RESERVE_PAGES = 2048
-"""Free pages kept for the next inserts (8 MB at 4 KB pages, at most 1/8 of the file): giving them
-back only to grow again is churn."""
+"""Free pages kept for the next inserts (8 MB at 4 KB pages, or 1/8 of the file if more): what one
+retention pass frees is refilled by the next hours of results, and giving it back only to grow
+again is churn. Shrinking is for when retention was shortened or the cap squeezes (reserve 0)."""
 SCAN_FACTOR = 4
 """A results step examines at most max_rows * SCAN_FACTOR sequence numbers."""
 _COLS = [*ROLLUP_COUNTERS, *HIST_COLUMNS.split(", ")]
@@ -42,8 +43,8 @@ _COLS = [*ROLLUP_COUNTERS, *HIST_COLUMNS.split(", ")]
 class Policy:
     """Retention in seconds per kind of row, and the cap in bytes (None: no cap)."""
 
-    results_s: float = 2 * DAY_S
-    results_snmp_s: float = 8 * DAY_S
+    results_s: float = 8 * DAY_S
+    results_icmp_s: float = DAY_S
     rollups_fine_s: float = 14 * DAY_S
     device_hourly_s: float = 35 * DAY_S
     rollups_s: float = 400 * DAY_S
@@ -60,7 +61,7 @@ class Policy:
     def from_config(cls, settings) -> Policy:
         """The policy of an `AgentConfig` (its `store` and `analysis` sections)."""
         r, a, cap = settings.store.retention, settings.analysis, settings.store.max_disk_mb
-        return cls(r.results, r.results_snmp, r.rollups_fine, r.device_hourly, r.rollups, r.outages, r.flags,
+        return cls(r.results, r.results_icmp, r.rollups_fine, r.device_hourly, r.rollups, r.outages, r.flags,
                    r.dead_letters, r.agent_runs, a.bucket_s, a.window_trend + a.bucket_s,
                    cap * MB if cap else None)
 
@@ -115,7 +116,7 @@ class Retention:
             if task(max_rows):
                 return True
         pages = self.conn.execute("PRAGMA page_count").fetchone()[0]
-        return self._vacuum(reserve=min(VACUUM_RESERVE_PAGES, pages // 8), max_pages=max_rows)
+        return self._vacuum(reserve=max(VACUUM_RESERVE_PAGES, pages // 8), max_pages=max_rows)
 
     def run(self, now: float | None = None, max_rows: int = 10_000, budget_s: float = 60.0) -> int:
         """Step until done or `budget_s` passed; returns the number of steps taken."""
@@ -138,8 +139,8 @@ class Retention:
     def _age_tasks(self, now: float) -> list[Callable[[int], bool]]:
         p = self.policy
         tasks: list[Callable[[int], bool]] = [
-            lambda n: self._results(now - p.results_s, n, snmp=False),
-            lambda n: self._results(now - p.results_snmp_s, n, snmp=True),
+            lambda n: self._results(now - p.results_icmp_s, n, icmp=True),
+            lambda n: self._results(now - p.results_s, n, icmp=False),
         ]
         for table in ROLLUP_TABLES:
             tasks.append(lambda n, t=table: self._delete_by(t, "bucket_ts", now - p.rollups_s, n, "retention"))
@@ -225,9 +226,9 @@ class Retention:
                 hi = mid - 1
         return lo
 
-    def _results(self, cutoff: float, max_rows: int, snmp: bool) -> bool:
+    def _results(self, cutoff: float, max_rows: int, icmp: bool) -> bool:
         """Delete acknowledged results of one kind older than `cutoff`, in a window of sequence numbers."""
-        key = "snmp" if snmp else "other"
+        key = "icmp" if icmp else "other"
         floor = self._floors.get(key)
         if floor is None:
             floor = (self.conn.execute("SELECT min(seq) FROM results").fetchone()[0] or 1) - 1
@@ -236,7 +237,7 @@ class Retention:
             self._floors[key] = floor
             return False
         upto = min(bound, floor + max_rows * SCAN_FACTOR)
-        kind = "prober = 'snmp'" if snmp else "prober != 'snmp'"
+        kind = "prober = 'icmp'" if icmp else "prober != 'icmp'"
         with self.store.transaction() as conn:
             deleted = conn.execute(f"DELETE FROM results WHERE seq > ? AND seq <= ? AND ts < ? AND {kind}",
                                    (floor, upto, cutoff)).rowcount
@@ -303,7 +304,8 @@ class Retention:
         free = self.conn.execute("PRAGMA freelist_count").fetchone()[0]
         if free <= reserve:
             return False
-        self.conn.execute(f"PRAGMA incremental_vacuum({int(min(free - reserve, max_pages))})").fetchall()
+        # sqlite3's execute() steps a statement once, which frees one page; executescript runs it to the end.
+        self.conn.executescript(f"PRAGMA incremental_vacuum({int(min(free - reserve, max_pages))});")
         return self.conn.execute("PRAGMA freelist_count").fetchone()[0] < free
 
 

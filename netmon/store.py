@@ -18,26 +18,16 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from netmon.model import Device, ProbeResult, Sample, Status
+from netmon.codec import decode_samples, encode_samples
+from netmon.model import Device, ProbeResult, Status
 from netmon.schema import check_version, migrate
 
 log = logging.getLogger(__name__)
 
+__all__ = ["Store", "decode_samples", "encode_samples", "row_to_result"]
+"""`encode_samples`/`decode_samples` live in netmon.codec and are re-exported here."""
+
 _COLUMNS = "seq, ts, device_id, check_name, prober, status, reason, duration_s, samples"
-
-
-def encode_samples(samples: Sequence[Sample]) -> str:
-    """Samples as compact JSON; JSON keeps int, float, bool and str apart, so types survive."""
-    return json.dumps(
-        [[s.measurement, dict(s.tags), dict(s.fields)] for s in samples],
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
-
-
-def decode_samples(text: str) -> tuple[Sample, ...]:
-    """Inverse of `encode_samples`."""
-    return tuple(Sample(m, fields, tags) for m, tags, fields in json.loads(text))
 
 
 def row_to_result(row: Sequence[Any]) -> ProbeResult:
@@ -279,7 +269,7 @@ class Store:
 
         now = time.time()
         forever = 1e12
-        policy = Policy(results_s=now - older_than_ts, results_snmp_s=now - older_than_ts,
+        policy = Policy(results_s=now - older_than_ts, results_icmp_s=now - older_than_ts,
                         rollups_fine_s=forever, device_hourly_s=forever, rollups_s=forever, outages_s=forever,
                         flags_s=forever, dead_letters_s=forever, agent_runs_s=forever,
                         max_disk_bytes=max_disk_mb * MB if max_disk_mb else None)

@@ -168,10 +168,11 @@ DAY_S = 86400.0
 class RetentionSettings(Strict):
     """How long each kind of row is kept (docs/storage.md has the size each costs)."""
 
-    results: Duration = 2 * DAY_S
-    """Raw icmp/tcp/http results, deleted once this old AND every output has acknowledged them."""
-    results_snmp: Duration = 8 * DAY_S
-    """Raw SNMP results (PC aging reads a week of them), same rule."""
+    results: Duration = 8 * DAY_S
+    """Raw results (snmp, tcp, http), deleted once this old AND every output has acknowledged them:
+    PC aging and the services report read a week of them."""
+    results_icmp: Duration = DAY_S
+    """Raw ICMP results, the bulk of the store, same rule: rollups keep what analysis needs of them."""
     rollups_fine: Duration = 14 * DAY_S
     """Rollups at `analysis.rollup_bucket` width; older ones are merged into hourly rows."""
     device_hourly: Duration = 35 * DAY_S
@@ -197,7 +198,8 @@ def _retention_shorthand(value: Any) -> Any:
     """`retention: 30d` (the form before per-table retention) sets the raw results' retention."""
     if isinstance(value, dict | BaseModel):
         return value
-    return {"results": parse_duration(value)}
+    seconds = parse_duration(value)
+    return {"results": seconds, "results_icmp": seconds}
 
 
 class StoreSettings(Strict):

@@ -8,12 +8,12 @@ results carry agent only. Empty values are omitted (line protocol has no empty t
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from netmon.codec import sample_rows, samples_count
 from netmon.model import Device
 from netmon.sinks.lineproto import join_tags, line, tag_pairs, to_ms
 
@@ -114,7 +114,7 @@ class BatchReader:
         lines, seqs, tags_of = batch.lines, batch.seqs, self.resolver.tags
         for seq, ts, device_id, samples in rows:
             ts_ms = to_ms(ts)
-            for measurement, sample_tags, fields in json.loads(samples):
+            for measurement, sample_tags, fields in sample_rows(samples):
                 text = line(measurement, tags_of(device_id, sample_tags), fields, ts_ms)
                 if text is not None:
                     lines.append(text)
@@ -137,6 +137,7 @@ class BatchReader:
         """
         # Own connection: `read` may be running on the reader's connection in another thread.
         conn = sqlite3.connect(self.db_path, timeout=10)
+        conn.create_function("samples_count", 1, samples_count, deterministic=True)
         try:
             first = conn.execute("SELECT seq, ts FROM results WHERE seq > ? ORDER BY seq LIMIT 1",
                                  (after_seq,)).fetchone()
@@ -145,7 +146,7 @@ class BatchReader:
             last = conn.execute("SELECT max(seq) FROM results").fetchone()[0]
             results = int(last) - int(first[0]) + 1  # rows are appended with consecutive sequence numbers
             counted, points = conn.execute(
-                "SELECT count(*), coalesce(sum(json_array_length(samples)), 0) FROM"
+                "SELECT count(*), coalesce(sum(samples_count(samples)), 0) FROM"
                 " (SELECT samples FROM results WHERE seq > ? ORDER BY seq LIMIT ?)",
                 (after_seq, BACKLOG_EXACT)).fetchone()
         finally:

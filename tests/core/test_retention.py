@@ -9,6 +9,7 @@ import pytest
 
 from netmon.analysis.windows import rollup_sums, worst_hours
 from netmon.config.schema import AgentConfig
+from netmon.model import ProbeResult, Status
 from netmon.retention import DAY_S, HOUR_S, MB, Policy, Retention
 from netmon.schema import HIST_COLUMNS, ROLLUP_COUNTERS
 from netmon.store import Store
@@ -16,7 +17,7 @@ from tests.analysis.helpers import T0, Rig, ping, rounds, router, snmp_uptime, v
 from tests.core.test_schema import FIXTURE
 
 FOREVER = 1e12
-KEEP_ALL = dict(results_s=FOREVER, results_snmp_s=FOREVER, rollups_fine_s=FOREVER, device_hourly_s=FOREVER,
+KEEP_ALL = dict(results_s=FOREVER, results_icmp_s=FOREVER, rollups_fine_s=FOREVER, device_hourly_s=FOREVER,
                 rollups_s=FOREVER, outages_s=FOREVER, flags_s=FOREVER, dead_letters_s=FOREVER,
                 agent_runs_s=FOREVER)
 
@@ -52,11 +53,11 @@ def test_raw_results_go_by_kind_once_every_output_has_them(store: Store) -> None
     store.set_cursor("a", 400)
     store.set_cursor("b", 250)  # b has not sent the last 50 pings nor any snmp result
     now = T0 + 3 * DAY_S
-    drain(Retention(store, policy(results_s=2 * DAY_S, results_snmp_s=8 * DAY_S), ["a", "b"]), now)
+    drain(Retention(store, policy(results_icmp_s=2 * DAY_S, results_s=8 * DAY_S), ["a", "b"]), now)
     assert [r.ts for r in store.iter_results(prober="icmp")] == [T0 + k for k in range(250, 300)]
     assert count(store, "results", "prober = 'snmp'") == 100  # younger than 8 days
     store.set_cursor("b", 400)
-    drain(Retention(store, policy(results_s=2 * DAY_S, results_snmp_s=8 * DAY_S), ["a", "b"]), T0 + 9 * DAY_S)
+    drain(Retention(store, policy(results_icmp_s=2 * DAY_S, results_s=8 * DAY_S), ["a", "b"]), T0 + 9 * DAY_S)
     assert count(store, "results") == 0
     assert store.counters()["retention:results"] == 400
     assert store.max_seq() == 400  # sequence numbers are never reused
@@ -136,7 +137,7 @@ def test_the_cap_never_drops_unsent_results_while_anything_else_can_go(tmp_path:
     store.append([ping("lai-chau/sin-ho/ta-phin/cpe", now - 60 + k * 0.01) for k in range(2000)])
     store.set_cursor("influxdb", 0)  # nothing sent
     recent = count(store, "rollup_village", f"bucket_ts >= {now - DAY_S}")
-    cap_mb = 2.0
+    cap_mb = 1.0
     assert analysis_mb > 2 * cap_mb
     retention = Retention(store, policy(max_disk_bytes=int(cap_mb * MB), protect_s=DAY_S), ["influxdb"])
     drain(retention, now, max_rows=500)
@@ -181,18 +182,20 @@ def _old_analysis(store: Store, now: float, days: int) -> None:
 
 
 def test_freed_space_goes_back_to_the_disk(store: Store) -> None:
-    store.append([ping("d", T0 + k, rtt_ms=1.0) for k in range(20_000)])
+    store.append([ProbeResult("d", "reachability", "icmp", Status.OK, f"{k}" * 300, T0 + k, 0.1)
+                  for k in range(30_000)])  # ~40 MB: well past the 8 MB free-page reserve
     store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     grown = store.path.stat().st_size
-    drain(Retention(store, policy(results_s=DAY_S), []), T0 + 2 * DAY_S, max_rows=5000)
+    drain(Retention(store, policy(results_icmp_s=DAY_S), []), T0 + 2 * DAY_S, max_rows=5000)
     store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     assert count(store, "results") == 0
-    assert store.path.stat().st_size < grown / 2
+    assert store.path.stat().st_size < grown / 3
 
 
 def test_config_keys_shorthand_and_validation() -> None:
     short = AgentConfig.model_validate({"version": 1, "store": {"retention": "30d"}})
-    assert short.store.retention.results == 30 * DAY_S and short.store.retention.results_snmp == 8 * DAY_S
+    assert short.store.retention.results == short.store.retention.results_icmp == 30 * DAY_S
+    assert AgentConfig.model_validate({"version": 1}).store.retention.results_icmp == DAY_S
     full = AgentConfig.model_validate({"version": 1, "store": {"retention": {"results": "1d", "rollups": "730d"},
                                                                "max_disk_mb": 4096}})
     p = Policy.from_config(full)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import json
 import os
 import signal
 import sqlite3
@@ -13,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+from netmon.codec import sample_rows
 from netmon.config import load_config
 from netmon.model import ProbeResult, Status
 from netmon.sinks.batches import TagResolver
@@ -117,7 +117,7 @@ def finish_and_compare(config: Path, server: InfluxServer) -> int:
     asyncio.run(drain())
     stored: collections.Counter = collections.Counter()
     for (samples_json, ts) in store.conn.execute("SELECT samples, ts FROM results"):
-        for measurement, _tags, _fields in json.loads(samples_json):
+        for measurement, _tags, _fields in sample_rows(samples_json):
             stored[(measurement, round(ts * 1000))] += 1
     store.close()
     in_influx: collections.Counter = collections.Counter()

@@ -1,0 +1,84 @@
+"""How a result's samples are stored: compact JSON, deflated against a preset dictionary.
+
+A stored `samples` value is either TEXT (JSON, as every netmon up to schema version 2 wrote it)
+or a BLOB: one format byte, the number of samples (2 bytes, big-endian, so the forwarders can
+count points without inflating), then raw deflate of the same JSON primed with `DICTIONARIES`.
+Field and tag names repeat in every row; the dictionary removes them: an ICMP result's samples
+take ~85 bytes instead of ~285, a PC's host-resources poll ~200 instead of ~1,500 (docs/storage.md).
+
+A dictionary is part of the file format: once released it never changes. A better one is a new
+format byte; old rows keep decoding with theirs.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Sequence
+from typing import Any
+
+from netmon.model import Sample
+
+_WBITS = -12
+"""Raw deflate with a 4 KB window: rows are small, and a small window makes each row's compressor cheap."""
+_DICT_V1 = (
+    b'[["ping",{"url":"10.0.0.1"},{"packets_transmitted":3,"packets_received":3,"percent_packet_loss":0.0,'
+    b'"minimum_response_ms":0.0,"average_response_ms":0.0,"maximum_response_ms":0.0,"standard_deviation_ms":0.0,'
+    b'"result_code":0}]]'
+    b'[["net_response",{"server":"","port":"","protocol":"tcp","result":"success"},{"response_time":0.0,'
+    b'"result_code":0}]]'
+    b'[["http_response",{"server":"https://","method":"GET","status_code":"200","result":"success"},'
+    b'{"response_time":0.0,"http_response_code":200,"content_length":0,"result_code":0}]]'
+    b'[["snmp",{},{"sys_descr":"Hardware: Intel64 Family 6 Model AT/AT COMPATIBLE - Software: Windows Version 6.3 '
+    b'(Build Multiprocessor Free)","sys_name":"","sys_uptime":0,"uptime_s":0.0,"hr_uptime_s":0.0,"hr_memory_kb":0,'
+    b'"rebooted":0,"reboot_ts":0.0,"cpu_load_avg_pct":0.0,"rsrp_dbm":0,"rsrq_db":0,"sinr_db":0}],'
+    b'["interface",{"ifIndex":"1","ifName":"","ifDescr":""},{"ifInOctets":0,"ifOutOctets":0,"ifHCInOctets":0,'
+    b'"ifHCOutOctets":0,"ifInErrors":0,"ifOutErrors":0,"ifInDiscards":0,"ifOutDiscards":0,"ifOperStatus":1,'
+    b'"ifAdminStatus":1,"ifSpeed":0,"ifHighSpeed":0,"in_bps":0.0,"out_bps":0.0}],'
+    b'["hr_storage",{"hrStorageIndex":"1","hrStorageDescr":"C:\\\\ Label:  Serial Number "},{"hrStorageType":'
+    b'"fixedDisk","hrStorageAllocationUnits":4096,"hrStorageSize":0,"hrStorageUsed":0,"size_bytes":0,'
+    b'"used_bytes":0,"used_pct":0.0}],["hr_storage",{"hrStorageIndex":"2","hrStorageDescr":"Physical Memory"},'
+    b'{"hrStorageType":"ram","hrStorageAllocationUnits":65536}],["hr_storage",{"hrStorageIndex":"3",'
+    b'"hrStorageDescr":"Virtual Memory"},{"hrStorageType":"virtualMemory"}],'
+    b'["hr_cpu",{"index":"1"},{"hrProcessorLoad":0}],["hr_cpu",{"index":"2"},{"hrProcessorLoad":0}]]'
+    b'[["village_status",{"window":"1h"},{"state":"good","state_code":0,"cause":"none","flagged":0,"outages":0,'
+    b'"longest_outage_s":0.0,"availability_pct":100.0,"office_availability_pct":100.0,"loss_pct":0.0,'
+    b'"rtt_p95_ms":0.0}],["pc_health",{},{"score":0,"reasons":""}],["netmon_agent",{},{"probes_per_s":0.0}]]'
+)
+FORMAT_V1 = 1
+DICTIONARIES = {FORMAT_V1: _DICT_V1}
+_COMPRESSOR = zlib.compressobj(6, zlib.DEFLATED, _WBITS, 4, zlib.Z_DEFAULT_STRATEGY, _DICT_V1)
+_DECOMPRESSORS = {v: zlib.decompressobj(_WBITS, d) for v, d in DICTIONARIES.items()}
+
+
+def encode_samples(samples: Sequence[Sample]) -> bytes:
+    """Samples as stored: JSON keeps int, float, bool and str apart, so types survive; then deflated."""
+    text = json.dumps([[s.measurement, dict(s.tags), dict(s.fields)] for s in samples],
+                      ensure_ascii=False, separators=(",", ":")).encode()
+    c = _COMPRESSOR.copy()  # primed with the dictionary once; a copy is far cheaper than a new one
+    return bytes((FORMAT_V1, len(samples) >> 8 & 0xFF, len(samples) & 0xFF)) + c.compress(text) + c.flush()
+
+
+def sample_rows(value: str | bytes) -> list[list[Any]]:
+    """The stored value as [measurement, tags, fields] lists (what the forwarders turn into lines)."""
+    if isinstance(value, str):
+        return json.loads(value)
+    dictionary = _DECOMPRESSORS.get(value[0])
+    if dictionary is None:
+        raise ValueError(f"samples stored in format {value[0]}, which this netmon does not know")
+    d = dictionary.copy()
+    return json.loads(d.decompress(value[3:]) + d.flush())
+
+
+def decode_samples(value: str | bytes) -> tuple[Sample, ...]:
+    """Inverse of `encode_samples`; also reads the plain JSON of older stores."""
+    return tuple(Sample(m, fields, tags) for m, tags, fields in sample_rows(value))
+
+
+def samples_count(value: str | bytes | None) -> int:
+    """Number of samples in a stored value without inflating it (a SQL function for backlog counts)."""
+    if value is None:
+        return 0
+    if isinstance(value, str):
+        return len(json.loads(value))
+    return value[1] << 8 | value[2]
