@@ -36,6 +36,7 @@ retention pass frees is refilled by the next hours of results, and giving it bac
 again is churn. Shrinking is for when retention was shortened or the cap squeezes (reserve 0)."""
 SCAN_FACTOR = 4
 """A results step examines at most max_rows * SCAN_FACTOR sequence numbers."""
+LATE_SLACK_S = 600.0
 _COLS = [*ROLLUP_COUNTERS, *HIST_COLUMNS.split(", ")]
 
 
@@ -243,7 +244,9 @@ class Retention:
                                    (floor, upto, cutoff)).rowcount
             if deleted:
                 self.store.add_counter("retention:results", deleted)
-        self._floors[key] = upto
+        # Once caught up, the next pass starts LATE_SLACK_S before this cutoff, so rows committed
+        # a little out of time order (a round's late results) are not skipped for good.
+        self._floors[key] = upto if upto < bound else min(upto, self._seq_before(cutoff - LATE_SLACK_S, floor, upto))
         return True
 
     def _delete_by(self, table: str, column: str, before: float, max_rows: int, why: str,

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from netmon.config.load import Config
 from netmon.model import Device
+from netmon.storesize import human_bytes, project
 
 MAX_ROWS = 30
 """Beyond this many communes, the inventory table shows one line per province instead."""
@@ -116,3 +117,20 @@ def render_check(config: Config, console: Console) -> None:
         folders.setdefault(str(path.parent) if path else "?", []).append(name)
     console.print("profiles used: " + ("; ".join(
         f"{', '.join(names)} from {folder}" for folder, names in folders.items()) or "none"))
+    console.print(_store_line(config))
+
+
+def _store_line(config: Config) -> str:
+    """Projected steady-state size of the store (netmon.storesize) against max_disk_mb."""
+    p = project(config)
+    keep, cap = config.settings.store.retention, config.settings.store.max_disk_mb
+    raw = sum(p.results.values())
+    text = (f"store at steady state: ~{human_bytes(p.total)} (raw results {human_bytes(raw)}: icmp "
+            f"{format_duration(keep.results_icmp)}, others {format_duration(keep.results)}; rollups "
+            f"{human_bytes(p.rollup_device + p.rollup_village)} for {format_duration(keep.rollups)}; "
+            f"outages and flags {human_bytes(p.events)}); docs/storage.md")
+    if cap is not None:
+        fits = p.total <= cap * 1e6 * 1.048576
+        text += (f"\nmax_disk_mb {cap:,}: " + ("fits" if fits else
+                 "[bold]too small[/bold]: past it the oldest analysis rows go first, then unsent results"))
+    return text

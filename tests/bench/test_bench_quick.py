@@ -111,3 +111,17 @@ def test_startup_tiny() -> None:
     assert row[1] == "120"  # villages
     assert all(float(x) > 0 for x in row[3:6])
     assert "not judged" in out
+
+
+def test_year_tiny() -> None:
+    """A 300-target store runs 40 simulated days through the real store, rollup, evaluation and retention."""
+    out = run_bench(REPO / "bench" / "bench_year.py", "--quick", "--targets", "300", "--days", "40", "--no-append",
+                    timeout_s=180)
+    assert re.search(r"^255 targets \(50 PCs", out, re.M), out
+    (icmp,) = rows(out, "bytes per ICMP result")
+    assert 100 < float(icmp[1]) < 1000
+    (days,) = rows(out, "store by day")
+    assert "d40" in days[1]
+    assert re.search(r"evaluation day 40 / day 1 = \d+\.\d\dx", out)
+    assert re.search(r"start-up on the day-40 store \d+\.\d\d s", out)
+    assert "| **total** |" in out
