@@ -50,7 +50,8 @@ class PcHealth:
 
 
 def _snmp_fields(results: Iterable[ProbeResult], measurement: str) -> list[tuple[ProbeResult, Sample]]:
-    return [(r, s) for r in results if r.prober == "snmp" and r.up
+    # An `error` poll with samples answered too: its bad values were left out, the rest is good.
+    return [(r, s) for r in results if r.prober == "snmp" and r.status in (Status.OK, Status.ERROR)
             for s in r.samples if s.measurement == measurement]
 
 

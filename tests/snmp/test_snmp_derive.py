@@ -59,3 +59,31 @@ def test_storage_without_size_has_no_used_pct() -> None:
     (sample,) = derive({}, {}, walked, {}, 1.0, None).samples
     assert sample.fields["hrStorageType"] == "compact_disc" and "used_pct" not in sample.fields
     assert sample.tags == {"hrStorageIndex": "9", "hrStorageDescr": "D:\\"}
+
+
+def test_values_checked_against_their_declared_type() -> None:
+    from netmon.probers.snmp_wire import RawValue
+
+    get = {"sys_uptime": UPTIME, "rsrp_dbm": "1.3.6.1.4.1.1.1.0", "load_pct": "1.3.6.1.4.1.1.2.0",
+           "serial": "1.3.6.1.4.1.1.3.0", "hr_uptime": "1.3.6.1.2.1.25.1.1.0"}
+    values = {UPTIME: RawValue(0x47, b"\x01"), "1.3.6.1.4.1.1.1.0": b" -97.5 ", "1.3.6.1.4.1.1.2.0": 101,
+              "1.3.6.1.4.1.1.3.0": RawValue(0x45, b"\x49\x00"), "1.3.6.1.2.1.25.1.1.0": (1 << 32)}
+    problems: list[str] = []
+    fields = scalar_fields(get, values, problems)
+    # a vendor level sent as text is still a number; an opaque value of a free field is its hex
+    assert fields == {"rsrp_dbm": -97.5, "serial": "4900"}
+    assert problems == [
+        "sysUpTime (1.3.6.1.2.1.1.3.0): got UInteger32 0x01, expected TimeTicks 0..4294967295",
+        "load_pct (1.3.6.1.4.1.1.2.0): got number 101, expected a number 0..100",
+        "hrSystemUptime (1.3.6.1.2.1.25.1.1.0): got number 4294967296, expected TimeTicks 0..4294967295"]
+
+
+def test_storage_used_above_size_is_a_problem_not_a_ratio() -> None:
+    walked = [(f"{HR_STORAGE_ENTRY}.2.1", "1.3.6.1.2.1.25.2.1.4"), (f"{HR_STORAGE_ENTRY}.4.1", 4096),
+              (f"{HR_STORAGE_ENTRY}.5.1", 100), (f"{HR_STORAGE_ENTRY}.6.1", 120)]
+    derived = derive({}, {}, walked, {}, 1.0, None)
+    (sample,) = derived.samples
+    assert "used_pct" not in sample.fields and "hrStorageUsed" not in sample.fields
+    assert sample.fields["size_bytes"] == 409600
+    assert derived.problems == ["hrStorageUsed.1 (1.3.6.1.2.1.25.2.3.1.6.1): got number 120, expected at most "
+                                "hrStorageSize.1 = 100"]
