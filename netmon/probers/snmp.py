@@ -32,7 +32,7 @@ from netmon.config.schema import SnmpCheck
 from netmon.model import Device, ProbeResult, Sample, Status
 from netmon.probers.base import Emit, ProberBase, ProberContext, failed
 from netmon.probers.snmp_client import MISSING, Answer, SnmpClient
-from netmon.probers.snmp_derive import Derived, DeviceMemory, derive
+from netmon.probers.snmp_derive import Derived, DeviceMemory, ago, derive
 
 log = logging.getLogger(__name__)
 
@@ -184,14 +184,6 @@ def _summary(check: SnmpCheck, derived: Derived, missing: list[str], values: dic
         parts.append(f"not on this agent: {names}")
     if derived.reboot_ts is not None:
         ago_s = max(0.0, derived.memory.ts - derived.reboot_ts)
-        parts.append(f"rebooted {_ago(ago_s)} ago, counters restarted")
+        parts.append(f"host rebooted {ago(ago_s)} ago ({derived.memory.boot_src}), counters restarted")
     parts.extend(derived.notes)
     return (Status.ERROR if derived.problems else Status.OK), "; ".join(parts)
-
-
-def _ago(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"

@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from netmon.model import FieldValue, Sample
+from netmon.probers import snmp_uptime as uptime
 from netmon.probers.snmp_fields import ANY, COLUMNS, SCALARS, BadValue, check, hexstr, named_spec, problem, text
+from netmon.probers.snmp_uptime import host_uptime
 
-__all__ = ["HR_STORAGE_ENTRY", "IF_ENTRY", "Derived", "DeviceMemory", "derive", "detect_reboot",
+__all__ = ["HR_STORAGE_ENTRY", "IF_ENTRY", "Derived", "DeviceMemory", "ago", "derive", "detect_reboot",
            "hexstr", "scalar_fields", "text"]
 
 IF_ENTRY = "1.3.6.1.2.1.2.2.1"
@@ -54,15 +56,18 @@ _TABLES = (
 )
 _TAG_COLUMNS = {"ifDescr", "ifName", "hrStorageDescr"}
 _SKIP_COLUMNS = {"ifIndex", "hrStorageIndex"}
-_BOOT_SLACK_S = 30.0
 
 
 @dataclass(slots=True)
 class DeviceMemory:
-    """What the prober remembers of a device's previous poll (counters, uptime)."""
+    """What the prober remembers of a device's previous poll (counters, boot times)."""
 
     ts: float
-    uptime_s: float | None = None
+    boot_ts: float | None = None
+    """The host's boot time (kept across TimeTicks wraps), from `boot_src`."""
+    boot_src: str | None = None
+    agent_boot_ts: float | None = None
+    """When the SNMP agent started (sysUpTime), to tell an agent restart from a reboot."""
     octets: dict[str, tuple[int, int, int]] = field(default_factory=dict)
     """ifIndex -> (in, out, counter bits)."""
 
@@ -226,11 +231,41 @@ def cpu_samples(rows: Mapping[str, Mapping[str, Any]]) -> tuple[list[Sample], fl
     return samples, (sum(loads) / len(loads) if loads else None)
 
 
-def detect_reboot(uptime_s: float | None, now: float, prev: DeviceMemory | None) -> bool:
-    """True when uptime went backwards, or is shorter than the time since the previous poll."""
-    if uptime_s is None or prev is None or prev.uptime_s is None:
-        return False
-    return uptime_s < prev.uptime_s or uptime_s + _BOOT_SLACK_S < now - prev.ts
+def detect_reboot(scalars: Mapping[str, Any], now: float, prev: DeviceMemory | None,
+                  memory: DeviceMemory, notes: list[str]) -> float | None:
+    """The host's boot time when it rebooted since the previous poll, else None; fills `memory`.
+
+    The host uptime is hrSystemUptime where the agent has it (snmp_uptime): a restarted agent
+    whose host runs on gets a note, not a reboot; a TimeTicks wrap is neither.
+    """
+    found = host_uptime(scalars)
+    if found is None:
+        return None
+    uptime_s, source = found
+    boot = now - uptime_s
+    known = prev.boot_ts if prev is not None and prev.boot_src == source else None
+    memory.boot_ts, memory.boot_src = uptime.next_boot(boot, known), source
+    booted = uptime.rebooted(boot, known)
+    agent_s = scalars.get("uptime_s")
+    if source == uptime.HOST and isinstance(agent_s, float):
+        agent_boot = now - agent_s
+        agent_known = prev.agent_boot_ts if prev is not None else None
+        memory.agent_boot_ts = uptime.next_boot(agent_boot, agent_known)
+        if not booted and uptime.rebooted(agent_boot, agent_known):
+            notes.append(f"SNMP agent restarted {ago(agent_s)} ago, the host was not rebooted "
+                         f"(hrSystemUptime {ago(uptime_s)})")
+    return boot if booted else None
+
+
+def ago(seconds: float) -> str:
+    """A duration as a person reads it: 45 s, 12 min, 3.5 h, 4.2 d."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} d"
 
 
 def derive(get: Mapping[str, str], values: Mapping[str, Any], walked: Iterable[tuple[str, Any]],
@@ -238,13 +273,11 @@ def derive(get: Mapping[str, str], values: Mapping[str, Any], walked: Iterable[t
     """Build every sample of one poll of one device."""
     problems: list[str] = []
     scalars = scalar_fields(get, values, problems)
-    uptime = scalars.get("uptime_s")
-    uptime_s = float(uptime) if isinstance(uptime, float) else None
-    memory = DeviceMemory(now, uptime_s)
+    memory = DeviceMemory(now)
     notes: list[str] = []
-    rebooted = detect_reboot(uptime_s, now, prev)
-    reboot_ts = now - uptime_s if rebooted and uptime_s is not None else None
-    if uptime_s is not None:
+    reboot_ts = detect_reboot(scalars, now, prev, memory, notes)
+    rebooted = reboot_ts is not None
+    if memory.boot_ts is not None:
         scalars["rebooted"] = int(rebooted)
     if reboot_ts is not None:
         scalars["reboot_ts"] = reboot_ts
