@@ -81,7 +81,7 @@ def test_old_pc_ranks_first_with_its_reasons(snmpsim: Agent) -> None:
     assert scores["pc-old"].score > scores["pc-healthy"].score
     assert scores["pc-healthy"].score == 0, scores["pc-healthy"].reasons
     text = "; ".join(scores["pc-old"].reasons)
-    for words in ("end-of-life OS (Windows Version 6.1 (Build 7601))", "RAM 2048 MB", "97% full",
+    for words in ("end-of-life OS: Windows 7 (6.1 build 7601), support ended 2020-01-14", "RAM 2 GB", "97% full",
                   "CPU 94% busy"):
         assert words in text
 
