@@ -56,3 +56,14 @@ def power_evidence(conn: Any, catalog: Catalog, village_id: str, outage_id: int)
 
 def _short(device_id: str) -> str:
     return device_id.rsplit("/", 1)[-1]
+
+
+def village_power_evidence(conn: Any, catalog: Catalog, village_id: str, since_ts: float) -> dict[str, Any]:
+    """`power_evidence` of the village's latest `power` outage since `since_ts` ({} when none).
+
+    The one call a `power` flag's evidence needs: `evidence.update(village_power_evidence(...))`.
+    """
+    row = conn.execute("SELECT id FROM analysis_outages WHERE village_id = ? AND cause = 'power'"
+                       " AND (end_ts IS NULL OR end_ts >= ?) ORDER BY start_ts DESC LIMIT 1",
+                       (village_id, since_ts)).fetchone()
+    return power_evidence(conn, catalog, village_id, row[0]) if row else {}

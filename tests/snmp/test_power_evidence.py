@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from snmp_helpers import COMMUNITY, context, device, free_udp_port, scalars, snmp_check, stop, wait_snmp
 
-from netmon.analysis.power import power_evidence
+from netmon.analysis.power import power_evidence, village_power_evidence
 from netmon.model import ProbeResult, Status
 from netmon.probers import snmp_uptime
 from netmon.probers.snmp import SnmpProber
@@ -165,8 +165,11 @@ def test_a_second_device_rebooting_in_the_same_outage_strengthens_the_verdict(tm
             (outage_id,) = store.conn.execute("SELECT id FROM analysis_outages WHERE device_id = ?",
                                               (cpe.id,)).fetchone()
             causes = {c for (c,) in store.conn.execute("SELECT cause FROM analysis_outages")}
-            notes[case] = (causes, power_evidence(store.conn, rig.catalog, rig.catalog.devices[cpe.id].village_id,
-                                                  outage_id))
+            village = rig.catalog.devices[cpe.id].village_id
+            notes[case] = (causes, power_evidence(store.conn, rig.catalog, village, outage_id))
+            assert village_power_evidence(store.conn, rig.catalog, village, T0)["power_devices"] == \
+                (2 if case == "both" else 1)
+            assert village_power_evidence(store.conn, rig.catalog, village, T0 + 5000) == {}
         finally:
             store.close()
     assert notes["one"][0] == {"power"} and notes["one"][1]["power_devices"] == 1
