@@ -76,6 +76,7 @@ class Retention:
         self.policy = policy
         self.outputs = list(outputs)
         self._floors: dict[str, int] = {}
+        self._rescan: dict[str, tuple[int, float]] = {}
         self._stuck_logged = False
         self._cap_since: dict[str, int] | None = None
 
@@ -233,6 +234,10 @@ class Retention:
         floor = self._floors.get(key)
         if floor is None:
             floor = (self.conn.execute("SELECT min(seq) FROM results").fetchone()[0] or 1) - 1
+        rescan = self._rescan.get(key)
+        if rescan is not None and cutoff - rescan[1] >= LATE_SLACK_S:
+            floor = min(floor, rescan[0])
+            del self._rescan[key]
         bound = self._seq_before(cutoff, floor, min(self._acked(), self.store.max_seq()))
         if bound <= floor:
             self._floors[key] = floor
@@ -244,9 +249,11 @@ class Retention:
                                    (floor, upto, cutoff)).rowcount
             if deleted:
                 self.store.add_counter("retention:results", deleted)
-        # Once caught up, the next pass starts LATE_SLACK_S before this cutoff, so rows committed
-        # a little out of time order (a round's late results) are not skipped for good.
-        self._floors[key] = upto if upto < bound else min(upto, self._seq_before(cutoff - LATE_SLACK_S, floor, upto))
+        self._floors[key] = upto
+        if upto >= bound:
+            # Caught up. Once the cutoff has moved LATE_SLACK_S on, scan again from LATE_SLACK_S
+            # before this one: rows committed a little out of time order are not skipped for good.
+            self._rescan[key] = (self._seq_before(cutoff - LATE_SLACK_S, floor, upto), cutoff)
         return True
 
     def _delete_by(self, table: str, column: str, before: float, max_rows: int, why: str,
