@@ -156,7 +156,7 @@ def test_sigkill_mid_catch_up_loses_and_duplicates_nothing(tmp_path: Path, influ
     config = write_config(tmp_path, influxd)
     cfg = load_config(config)
     ids = [d.id for d in cfg.devices]
-    t0 = time.time() - 86400
+    t0 = time.time() - 6 * 3600  # a backlog from hours ago, inside the default ICMP retention (1 d)
     store = Store.open(cfg.state_dir)
     backlog = [ProbeResult(ids[i % len(ids)], "reachability", "icmp", Status.OK, "up", t0 + i * 0.001, 0.01,
                            (ping_sample(i),)) for i in range(300_000)]
