@@ -75,8 +75,6 @@ class Retention:
         self.conn = store.conn
         self.policy = policy
         self.outputs = list(outputs)
-        self._floors: dict[str, int] = {}
-        self._rescan: dict[str, tuple[int, float]] = {}
         self._stuck_logged = False
         self._cap_since: dict[str, int] | None = None
 
@@ -228,32 +226,48 @@ class Retention:
                 hi = mid - 1
         return lo
 
+    def _meta(self, key: str) -> float | None:
+        row = self.conn.execute("SELECT value FROM analysis_meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def _set_meta(self, conn, **values: float) -> None:
+        conn.executemany("INSERT INTO analysis_meta (key, value) VALUES (?, ?)"
+                         " ON CONFLICT(key) DO UPDATE SET value = excluded.value", list(values.items()))
+
     def _results(self, cutoff: float, max_rows: int, icmp: bool) -> bool:
-        """Delete acknowledged results of one kind older than `cutoff`, in a window of sequence numbers."""
-        key = "icmp" if icmp else "other"
-        floor = self._floors.get(key)
-        if floor is None:
-            floor = (self.conn.execute("SELECT min(seq) FROM results").fetchone()[0] or 1) - 1
-        rescan = self._rescan.get(key)
-        if rescan is not None and cutoff - rescan[1] >= LATE_SLACK_S:
-            floor = min(floor, rescan[0])
-            del self._rescan[key]
+        """Delete acknowledged results of one kind older than `cutoff`, in a window of sequence numbers.
+
+        The scan position is kept in analysis_meta (committed with the deletion), so any process
+        or a fresh `Retention` continues where the last one stopped instead of walking again over
+        the rows the other kind keeps longer.
+        """
+        kind = "icmp" if icmp else "other"
+        floor_key, rescan_key, rescan_at_key = (f"retention_{kind}_{k}" for k in ("floor", "rescan", "rescan_at"))
+        lowest = (self.conn.execute("SELECT min(seq) FROM results").fetchone()[0] or 1) - 1
+        floor = max(int(self._meta(floor_key) or 0), lowest)
+        rescan, rescan_at = self._meta(rescan_key), self._meta(rescan_at_key)
+        if rescan is not None and rescan_at is not None and cutoff - rescan_at >= LATE_SLACK_S:
+            floor = max(min(floor, int(rescan)), lowest)
+            rescan_at = float("inf")  # used: the next one is set when this pass catches up
         bound = self._seq_before(cutoff, floor, min(self._acked(), self.store.max_seq()))
         if bound <= floor:
-            self._floors[key] = floor
             return False
         upto = min(bound, floor + max_rows * SCAN_FACTOR)
-        kind = "prober = 'icmp'" if icmp else "prober != 'icmp'"
-        with self.store.transaction() as conn:
-            deleted = conn.execute(f"DELETE FROM results WHERE seq > ? AND seq <= ? AND ts < ? AND {kind}",
-                                   (floor, upto, cutoff)).rowcount
-            if deleted:
-                self.store.add_counter("retention:results", deleted)
-        self._floors[key] = upto
+        where = "prober = 'icmp'" if icmp else "prober != 'icmp'"
+        marks: dict[str, float] = {floor_key: upto}
         if upto >= bound:
             # Caught up. Once the cutoff has moved LATE_SLACK_S on, scan again from LATE_SLACK_S
             # before this one: rows committed a little out of time order are not skipped for good.
-            self._rescan[key] = (self._seq_before(cutoff - LATE_SLACK_S, floor, upto), cutoff)
+            marks[rescan_key] = self._seq_before(cutoff - LATE_SLACK_S, floor, upto)
+            marks[rescan_at_key] = cutoff
+        elif rescan_at == float("inf"):
+            marks[rescan_at_key] = 1e300
+        with self.store.transaction() as conn:
+            deleted = conn.execute(f"DELETE FROM results WHERE seq > ? AND seq <= ? AND ts < ? AND {where}",
+                                   (floor, upto, cutoff)).rowcount
+            if deleted:
+                self.store.add_counter("retention:results", deleted)
+            self._set_meta(conn, **marks)
         return True
 
     def _delete_by(self, table: str, column: str, before: float, max_rows: int, why: str,
@@ -317,6 +331,27 @@ class Retention:
         # sqlite3's execute() steps a statement once, which frees one page; executescript runs it to the end.
         self.conn.executescript(f"PRAGMA incremental_vacuum({int(min(free - reserve, max_pages))});")
         return self.conn.execute("PRAGMA freelist_count").fetchone()[0] < free
+
+
+_INSTANCES: dict[tuple[str, Policy, tuple[str, ...]], Retention] = {}
+
+
+def prune_store(store: Store, policy: Policy, outputs: Sequence[str], max_rows: int = 2000,
+                budget_s: float = 0.2, now: float | None = None) -> bool:
+    """Plain-function entry for a worker thread or process: steps for up to `budget_s`; True while more remains.
+
+    Scan positions live in the store, so any caller may use it; the instance kept per store and
+    policy only remembers a cap episode, so it is logged once.
+    """
+    key = (str(store.path), policy, tuple(outputs))
+    retention = _INSTANCES.get(key)
+    if retention is None or retention.store is not store:
+        retention = _INSTANCES[key] = Retention(store, policy, outputs)
+    deadline = time.monotonic() + budget_s
+    more = retention.prune_step(now, max_rows)
+    while more and time.monotonic() < deadline:
+        more = retention.prune_step(now, max_rows)
+    return more
 
 
 _OPEN_FLAG = "AND id NOT IN (SELECT flag_id FROM village_eval WHERE flag_id IS NOT NULL)"

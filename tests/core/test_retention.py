@@ -218,3 +218,26 @@ def test_results_committed_a_little_out_of_order_are_deleted_by_the_next_pass(st
     assert min(r.ts for r in kept) == T0 + 600 and sum(r.device_id == "ahead" for r in kept) == 5
     drain(retention, T0 + DAY_S + 2000)  # the same Retention, whose scan position has moved past them
     assert count(store, "results") == 0
+
+
+def test_a_fresh_retention_resumes_the_scan_instead_of_walking_again(store: Store) -> None:
+    # ICMP rows (1 d) deleted, SNMP rows between them kept (8 d): a new scan from the start would
+    # walk every window again over the kept rows, step after step.
+    rows = [r for k in range(3000) for r in (ping("d", T0 + k), snmp_uptime("d", T0 + k + 0.5, 100.0))]
+    store.append(rows)
+    p = policy(results_icmp_s=DAY_S, results_s=8 * DAY_S)
+    assert drain(Retention(store, p, []), T0 + DAY_S + 4000, max_rows=50) > 20
+    assert count(store, "results", "prober = 'icmp'") == 0 and count(store, "results") == 3000
+    assert drain(Retention(store, p, []), T0 + DAY_S + 4000, max_rows=50) == 1  # another process, same store
+
+
+def test_prune_store_is_a_plain_function_a_worker_can_call_until_done(store: Store) -> None:
+    from netmon.retention import prune_store
+
+    store.append([ping("d", T0 + k) for k in range(5000)])
+    p = policy(results_icmp_s=DAY_S)
+    calls = 0
+    while prune_store(store, p, [], max_rows=100, budget_s=0.0, now=T0 + 2 * DAY_S):  # one step per call
+        calls += 1
+        assert calls < 1000
+    assert calls > 5 and count(store, "results") == 0
