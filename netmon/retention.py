@@ -7,11 +7,12 @@ transaction per chunk: the writer waits at most one chunk.
 
 Order of work in a step:
 1. the disk cap (`max_disk_mb`, file + WAL) when exceeded: give free pages back, then drop the
-   least valuable, oldest rows first (`CAP_ORDER`); unsent results only when nothing else is left;
+   least valuable, oldest rows first (see `_cap_step`); unsent results only when nothing else is left;
 2. age retention of each table (`store.retention`), raw results only once every output has them;
 3. downsampling: rollups older than `rollups_fine` become hourly, device rollups older than
    `device_hourly` daily (UTC days); village rollups stay hourly (reports read hours of day);
-4. incremental vacuum of free pages beyond a small reserve, so the file shrinks again.
+4. incremental vacuum of free pages beyond a reserve (1/8 of the file), so the file shrinks again.
+docs/storage.md has the rules, the defaults and the size model.
 Every deletion is counted in `counters` (`retention:<table>`, `cap:<table>`, `dropped_unsent`).
 """
 

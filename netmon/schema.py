@@ -153,7 +153,7 @@ MIGRATIONS: tuple[Migration, ...] = (
 SCHEMA_VERSION = len(MIGRATIONS)
 
 TABLE_RETENTION: dict[str, str] = {
-    "results": "results (icmp/tcp/http) and results_snmp, once every output has them",
+    "results": "results_icmp (icmp) and results (every other prober), once every output has them",
     "rollup_device": "rollup_fine, then hourly to rollup_hourly, then daily to rollups",
     "rollup_village": "rollup_fine, then hourly to rollups",
     "analysis_outages": "outages (closed outages, by end time)",
