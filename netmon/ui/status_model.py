@@ -254,6 +254,12 @@ def open_flags(store: Store) -> dict[str, dict[str, Any]] | None:
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'flags'").fetchone()
         if not exists:
             return None
+        # Every store has the table from its first open (netmon.schema); it holds the truth once
+        # analysis has evaluated (village_eval) or raised a flag, not before.
+        evaluated = store.conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'village_eval'").fetchone() \
+            and store.conn.execute("SELECT 1 FROM village_eval LIMIT 1").fetchone()
+        if not evaluated and store.conn.execute("SELECT 1 FROM flags LIMIT 1").fetchone() is None:
+            return None
         cols = {r[1] for r in store.conn.execute("PRAGMA table_info(flags)")}
         wanted = [c for c in ("village_id", "cause", "raised_ts", "operator", "evidence") if c in cols]
         if "village_id" not in wanted or "cleared_ts" not in cols:

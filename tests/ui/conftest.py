@@ -93,11 +93,6 @@ FLAGS = {  # village_id: (province, commune, village, operator, cause)
     "lai-chau/phong-tho/si-lo-lau": ("Lai Châu", "Phong Thổ", "Sì Lở Lầu", "MobiFone", "power"),
     "lai-chau/phong-tho/mu-sang": ("Lai Châu", "Phong Thổ", "Mù Sang", "VNPT", "upstream"),
 }
-FLAGS_DDL = """CREATE TABLE IF NOT EXISTS flags (
-    id INTEGER PRIMARY KEY, village_id TEXT NOT NULL, province TEXT, commune TEXT, village TEXT,
-    operator TEXT, cause TEXT NOT NULL, raised_ts REAL NOT NULL, cleared_ts REAL, evidence TEXT)"""
-
-
 def village_status(village_id: str, values: tuple, ts: float) -> ProbeResult:
     """A village-status result as analysis writes it (contracts.md)."""
     state, avail, loss, p95, outages, longest, cause, flagged = values
@@ -147,16 +142,17 @@ def fill_store(store: Store, now: float) -> None:
     store.set_cursor("influxdb", seq - 5)
     store.set_state(agent="lai-chau-01", pid=os.getpid(), heartbeat_ts=now - 2, started_ts=now - 7200,
                     targets=16, results_per_s=3.5, scheduler_lag_s=0.012, last_round_ts=now - 30)
-    store.conn.execute(FLAGS_DDL)
+    # The flags table is the store's own (netmon.schema): every store has it from its first open.
     for vid, (prov, com, vil, op, cause) in FLAGS.items():
         evidence = json.dumps({"availability_pct": VILLAGES[vid][1], "worst_hours": []})
         store.conn.execute("INSERT INTO flags (village_id, province, commune, village, operator, cause,"
-                           " raised_ts, cleared_ts, evidence) VALUES (?,?,?,?,?,?,?,NULL,?)",
-                           (vid, prov, com, vil, op, cause, now - 86400 * 2, evidence))
+                           " raised_ts, cleared_ts, evidence, updated_ts) VALUES (?,?,?,?,?,?,?,NULL,?,?)",
+                           (vid, prov, com, vil, op, cause, now - 86400 * 2, evidence, now - 86400 * 2))
     # A cleared flag must not show.
     store.conn.execute("INSERT INTO flags (village_id, province, commune, village, operator, cause, raised_ts,"
-                       " cleared_ts, evidence) VALUES ('lai-chau/sin-ho/ta-phin', 'Lai Châu', 'Sìn Hồ',"
-                       " 'Tả Phìn', 'Viettel', 'link', ?, ?, '{}')", (now - 86400 * 5, now - 86400 * 4))
+                       " cleared_ts, evidence, updated_ts) VALUES ('lai-chau/sin-ho/ta-phin', 'Lai Châu', 'Sìn Hồ',"
+                       " 'Tả Phìn', 'Viettel', 'link', ?, ?, '{}', ?)", (now - 86400 * 5, now - 86400 * 4,
+                                                                          now - 86400 * 4))
 
 
 @pytest.fixture
