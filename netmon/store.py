@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from netmon.fieldtypes import REFUSED_COUNTER, FieldTypes
 from netmon.model import Device, ProbeResult, Sample, Status
 
 log = logging.getLogger(__name__)
@@ -57,11 +58,16 @@ _COLUMNS = "seq, ts, device_id, check_name, prober, status, reason, duration_s, 
 
 
 def encode_samples(samples: Sequence[Sample]) -> str:
-    """Samples as compact JSON; JSON keeps int, float, bool and str apart, so types survive."""
+    """Samples as compact JSON; JSON keeps int, float, bool and str apart, so types survive.
+
+    `allow_nan=False`: checked samples never hold NaN, and a NaN must never reach the store as
+    the non-standard token that other JSON readers refuse.
+    """
     return json.dumps(
         [[s.measurement, dict(s.tags), dict(s.fields)] for s in samples],
         ensure_ascii=False,
         separators=(",", ":"),
+        allow_nan=False,
     )
 
 
@@ -83,6 +89,7 @@ class Store:
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
         self.conn = conn
         self.path = path
+        self._field_types: FieldTypes | None = None
 
     @classmethod
     def open(cls, path: str | Path, readonly: bool = False) -> Store:
@@ -110,11 +117,18 @@ class Store:
     # ------------------------------------------------------------ writing
 
     def append(self, results: Iterable[ProbeResult]) -> int:
-        """Commit results in one transaction; return the sequence number of the last one."""
+        """Commit results in one transaction; return the sequence number of the last one.
+
+        Every value is checked first (`netmon.fieldtypes`): a value that cannot be stored or
+        sent makes its result an `error` with a reason instead of failing the whole batch.
+        """
+        if self._field_types is None:
+            self._field_types = FieldTypes(self.conn)
+        checked = self._field_types.check(results)
         rows = [
             (r.ts, r.device_id, r.check, r.prober, r.status.value, r.reason, r.duration_s,
              encode_samples(r.samples))
-            for r in results
+            for r in checked.results
         ]
         if not rows:
             return self.max_seq()
@@ -124,6 +138,12 @@ class Store:
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
+            if checked.new_types:
+                self.conn.executemany("INSERT OR IGNORE INTO field_types (measurement, field, type, first_ts)"
+                                      " VALUES (?, ?, ?, ?)", checked.new_types)
+            if checked.refused:
+                self.add_counter(REFUSED_COUNTER, checked.refused)
+        self._field_types.saved()
         return self.max_seq()
 
     def transaction(self) -> _Transaction:

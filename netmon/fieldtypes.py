@@ -1,0 +1,188 @@
+"""Values checked at the boundary: every result is checked here before the store commits it.
+
+A field value must be one of the declared types (`model.check_value`: bool, int within int64,
+finite float, str without NUL, valid Unicode and at most 64 KiB), and a field never changes
+type within a measurement: the type a (measurement, field) was first stored with is kept in
+the `field_types` table, so the rule survives restarts and matches what InfluxDB will enforce
+(it refuses a point whose field type differs from the shard's). An `int` for a `float` field is
+widened (lossless, and probers computing `max()` of whole numbers do produce it); anything else
+of another type is refused.
+
+A refused value never raises: its field is dropped, the result becomes `error` with a reason
+naming the measurement, the field and the value's type, and the `refused_values` counter grows.
+Everything else in the result, and every other result, is stored as usual.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sqlite3
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from netmon.model import ProbeResult, Sample, Status, check_value, text_problem
+
+log = logging.getLogger(__name__)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS field_types (
+    measurement TEXT NOT NULL, field TEXT NOT NULL, type TEXT NOT NULL, first_ts REAL NOT NULL,
+    PRIMARY KEY (measurement, field)
+);
+"""
+REFUSED_COUNTER = "refused_values"
+MAX_PROBLEMS_IN_REASON = 3
+
+
+@dataclass
+class Checked:
+    """What checking one batch of results found."""
+
+    results: list[ProbeResult]
+    new_types: list[tuple[str, str, str, float]] = field(default_factory=list)
+    refused: int = 0
+
+
+class FieldTypes:
+    """The registry of field types, loaded from and saved into the store's `field_types` table."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        conn.executescript(SCHEMA)
+        self.types: dict[tuple[str, str], str] = {
+            (m, f): t for m, f, t in conn.execute("SELECT measurement, field, type FROM field_types")}
+        self._unsaved: dict[tuple[str, str], tuple[str, float]] = {}
+        self._logged: set[tuple[str, str, str]] = set()
+
+    def check(self, results: Iterable[ProbeResult]) -> Checked:
+        """Check every result; call `saved()` once the batch is committed."""
+        out = Checked([])
+        for result in results:
+            problems: list[str] = []
+            fixed = self._check_result(result, problems)
+            if problems:
+                out.refused += len(problems)
+                fixed = _as_error(fixed, problems)
+            out.results.append(fixed)
+        out.new_types = [(m, f, t, ts) for (m, f), (t, ts) in self._unsaved.items()]
+        return out
+
+    def saved(self) -> None:
+        """The new types of the last `check` are committed."""
+        self._unsaved.clear()
+
+    def _check_result(self, r: ProbeResult, problems: list[str]) -> ProbeResult:
+        ts, duration = r.ts, r.duration_s
+        if not isinstance(ts, int | float) or not math.isfinite(ts):
+            problems.append(f"result time {ts!r} is not a finite number (stored as the time it was checked)")
+            ts = time.time()
+        if not isinstance(duration, int | float) or not math.isfinite(duration):
+            duration = 0.0
+        samples = []
+        for s in r.samples:
+            checked = self._check_sample(s, problems)
+            if checked is not None:
+                samples.append(checked)
+        status = r.status if isinstance(r.status, Status) else Status.ERROR
+        changed = (ts, duration, status) != (r.ts, r.duration_s, r.status) or len(samples) != len(r.samples) \
+            or any(a is not b for a, b in zip(samples, r.samples, strict=False))
+        texts = [_clean_text(v) for v in (r.device_id, r.check, r.prober, r.reason)]
+        if changed or texts != [r.device_id, r.check, r.prober, r.reason]:
+            return ProbeResult(texts[0], texts[1], texts[2], status, texts[3], float(ts), float(duration),
+                               tuple(samples))
+        return r
+
+    def _check_sample(self, s: Sample, problems: list[str]) -> Sample | None:
+        measurement = s.measurement if isinstance(s.measurement, str) else None
+        if not measurement or text_problem(measurement):
+            problems.append(f"sample with measurement {_show(s.measurement)} dropped (not a valid name)")
+            return None
+        tags = _check_tags(measurement, s.tags, problems)
+        if tags is None:
+            return None
+        if not isinstance(s.fields, Mapping):
+            problems.append(f"{measurement}: fields are {type(s.fields).__name__}, not a mapping; sample dropped")
+            return None
+        fields: dict[str, Any] = {}
+        for name, raw in s.fields.items():
+            if not isinstance(name, str) or not name or text_problem(name):
+                problems.append(f"{measurement}: field name {_show(name)} is not valid text; dropped")
+                continue
+            value, kind, problem = check_value(raw)
+            if problem is None:
+                value, problem = self._same_type(measurement, name, value, kind)
+            if problem is not None:
+                problems.append(f"field {name!r} of {measurement}: {problem}; dropped")
+                self._log_once(measurement, name, problem)
+                continue
+            fields[name] = value
+        if not fields:
+            return None
+        if tags is s.tags and all(fields[k] is v for k, v in s.fields.items() if k in fields) \
+                and len(fields) == len(s.fields):
+            return s
+        return Sample(measurement, fields, tags)
+
+    def _same_type(self, measurement: str, name: str, value: Any, kind: str) -> tuple[Any, str | None]:
+        key = (measurement, name)
+        known = self.types.get(key)
+        if known is None:
+            self.types[key] = kind
+            self._unsaved[key] = (kind, time.time())
+            return value, None
+        if known == kind:
+            return value, None
+        if known == "float" and kind == "int":
+            return float(value), None
+        return None, f"{kind} where the field is {known} (a field never changes type)"
+
+    def _log_once(self, measurement: str, name: str, problem: str) -> None:
+        # Once per field and kind of problem for the life of the process: a device sending a bad
+        # value every minute must not write a line every minute. The counter keeps the total.
+        key = (measurement, name, " ".join(problem.split(" ", 3)[:3]))
+        if key not in self._logged and len(self._logged) < 10_000:
+            self._logged.add(key)
+            log.warning("refused a value: field %r of %s: %s; the field is dropped from such results, which are"
+                        " stored as errors (counted in %r)", name, measurement, problem, REFUSED_COUNTER)
+
+
+def _check_tags(measurement: str, tags: Any, problems: list[str]) -> Mapping[str, str] | None:
+    if not isinstance(tags, Mapping):
+        problems.append(f"{measurement}: tags are {type(tags).__name__}, not a mapping; sample dropped")
+        return None
+    if all(type(k) is str and type(v) is str for k, v in tags.items()) \
+            and not any(text_problem(k) or text_problem(v) for k, v in tags.items()):
+        return tags
+    fixed = {}
+    for key, value in tags.items():
+        if isinstance(value, int | float) and not (isinstance(value, float) and not math.isfinite(value)):
+            value = str(value)  # an ifIndex given as a number names the same series as its text
+        if not isinstance(key, str) or not isinstance(value, str) or text_problem(key) or text_problem(value):
+            problems.append(f"{measurement}: tag {_show(key)} = {_show(value)} cannot be stored; sample dropped")
+            return None
+        fixed[key] = value
+    return fixed
+
+
+def _as_error(r: ProbeResult, problems: list[str]) -> ProbeResult:
+    shown = "; ".join(problems[:MAX_PROBLEMS_IN_REASON])
+    if len(problems) > MAX_PROBLEMS_IN_REASON:
+        shown += f"; and {len(problems) - MAX_PROBLEMS_IN_REASON} more"
+    reason = f"refused value: {shown} (probe said: {r.status.value}, {r.reason})"
+    return replace(r, status=Status.ERROR, reason=reason)
+
+
+def _clean_text(value: Any) -> str:
+    text = value if isinstance(value, str) else str(value)
+    if text_problem(text):
+        text = text.replace("\x00", " ").encode(errors="replace").decode()[:4096]
+    return text
+
+
+def _show(value: Any) -> str:
+    """A short, safe description of a bad value: its type, never the (possibly huge) value."""
+    if isinstance(value, str):
+        return repr(value[:40].replace("\x00", "\\0").encode(errors="replace").decode())
+    return f"<{type(value).__name__}>"
