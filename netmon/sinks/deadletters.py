@@ -91,14 +91,15 @@ def counter(output: str) -> str:
     return f"dead_lettered:{output}"
 
 
-def add(store: Store, output: str, seq: int, line: str, status: int, message: str) -> str:
+def add(store: Store, output: str, seq: int, line: str, status: int, message: str,
+        first_replay_s: float = FIRST_REPLAY_S) -> str:
     """Record one refused point (inside the caller's transaction if any); returns its kind."""
     kind = kind_of(status, message)
     now = time.time()
     store.conn.execute(
         "INSERT INTO dead_letters (output, seq, line, status, message, created_ts, kind, attempts, next_ts)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)", (output, seq, line, status, message[:2000], now, kind,
-                                                 now + FIRST_REPLAY_S))
+                                                 now + first_replay_s))
     store.add_counter(counter(output), 1)
     return kind
 
@@ -142,10 +143,11 @@ def mark_replayed(store: Store, ids: Sequence[int]) -> None:
                            [(now, i) for i in ids])
 
 
-def mark_refused(store: Store, letter: Letter, status: int, message: str) -> str:
+def mark_refused(store: Store, letter: Letter, status: int, message: str,
+                 first_replay_s: float = FIRST_REPLAY_S) -> str:
     """Refused again: new message and kind, next automatic try later (doubling, at most a day)."""
     kind = kind_of(status, message)
-    delay = min(MAX_REPLAY_S, FIRST_REPLAY_S * 2 ** min(letter.attempts + 1, 20))
+    delay = min(MAX_REPLAY_S, first_replay_s * 2 ** min(letter.attempts + 1, 20))
     store.conn.execute("UPDATE dead_letters SET status = ?, message = ?, kind = ?, attempts = attempts + 1,"
                        " next_ts = ? WHERE id = ?", (status, message[:2000], kind, time.time() + delay, letter.id))
     return kind

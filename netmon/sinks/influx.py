@@ -103,6 +103,8 @@ class Forwarder:
         self.sent_batches = 0
         self.replayed_points = 0
         self._next_replay = 0.0
+        self.replay_check_s = REPLAY_CHECK_S
+        self.first_replay_s = deadletters.FIRST_REPLAY_S
         self._stopping = asyncio.Event()
         self._task: asyncio.Task | None = None
 
@@ -115,8 +117,7 @@ class Forwarder:
 
     def start(self) -> None:
         """Start draining in a background task."""
-        ensure_schema(self.store)
-        self.health.publish()
+        self.health.publish(dead_letters_pending=deadletters.pending_count(self.store, self.name))
         self._task = asyncio.create_task(self.run(), name=f"forward-{self.name}")
 
     async def stop(self, grace_s: float = 5.0) -> None:
@@ -292,10 +293,12 @@ class Forwarder:
         with self.store.transaction():
             for index, answer in refused:
                 kinds.append(deadletters.add(self.store, self.name, batch.seqs[index], batch.lines[index],
-                                             answer.status, answer.message))
+                                             answer.status, answer.message, self.first_replay_s))
             for seq, text, reason in batch.unreadable:
                 deadletters.add(self.store, self.name, seq, text, 0, reason)
             self.store.set_cursor(self.name, batch.last_seq)
+        if refused or batch.unreadable:
+            self.health.publish(dead_letters_pending=deadletters.pending_count(self.store, self.name))
         if refused:
             index, answer = refused[0]
             self.health.lettered(len(refused), kinds[0], batch.seqs[index], answer, batch.lines[index])
@@ -321,7 +324,8 @@ class Forwarder:
             with self.store.transaction():
                 deadletters.mark_replayed(self.store, [x.id for i, x in enumerate(chunk) if i not in bad])
                 for index, answer in bad.items():
-                    deadletters.mark_refused(self.store, chunk[index], answer.status, answer.message)
+                    deadletters.mark_refused(self.store, chunk[index], answer.status, answer.message,
+                                             self.first_replay_s)
             accepted += len(chunk) - len(bad)
             refused_again += len(bad)
         self.replayed_points += accepted
@@ -332,7 +336,7 @@ class Forwarder:
         now = time.time()
         if self.health.state is not State.OK or now < self._next_replay:
             return
-        self._next_replay = now + REPLAY_CHECK_S
+        self._next_replay = now + self.replay_check_s
         due = deadletters.letters(self.store, self.name, kinds=[deadletters.TRANSIENT], due_before=now,
                                   limit=self.output.batch_size * 10)
         if not due:
@@ -342,7 +346,7 @@ class Forwarder:
         log.log(level, "output %s: replayed %d of %d points set aside earlier for a transient reason"
                 " (%d refused again, retried later)", self.name, accepted, len(due), again)
         if accepted:
-            self.health.publish()
+            self.health.publish(dead_letters_pending=deadletters.pending_count(self.store, self.name))
 
     # ------------------------------------------------------------ out of band
 
