@@ -17,8 +17,8 @@ import sqlite3
 import time
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
+from rich.console import Console, Group
+from rich.text import Text
 
 from netmon.sinks import deadletters
 from netmon.sinks.deadletters import Letter
@@ -73,21 +73,24 @@ def _list(config: Any, args: Any, ids: list[int], console: Console) -> int:
         console.print("no dead letters" + ("" if args.all else " waiting (--all shows replayed ones too)"))
         return 0
     console.print(letters_table(found, time.time()))
+    console.print(f"{len(found)} letter(s); `netmon deadletters replay` sends transient ones again")
     return 0
 
 
-def letters_table(found: list[Letter], now: float) -> Table:
-    """One row per letter, newest last."""
-    table = Table(box=None, pad_edge=False)
-    for name in ("id", "output", "kind", "set aside", "tries", "result", "server said", "point"):
-        table.add_column(name, overflow="fold" if name in ("server said", "point") else "ellipsis")
+def letters_table(found: list[Letter], now: float) -> Group:
+    """Three lines per letter (fits an 80-column terminal): what, the server's words, the point."""
+    parts = []
     for x in found:
-        age = _age(now - x.created_ts) + " ago"
-        state = "replayed" if x.replayed_ts else ("next " + _age(x.next_ts - now) if x.kind == "transient"
+        state = "replayed" if x.replayed_ts else ("retry in " + _age(x.next_ts - now) if x.kind == "transient"
                                                    and x.next_ts > now else "")
-        table.add_row(str(x.id), x.output, x.kind + (f" ({state})" if state else ""), age, str(x.attempts),
-                      str(x.seq), (f"HTTP {x.status}: " if x.status else "") + x.message[:160], x.line[:120])
-    return table
+        head = Text(f"#{x.id}  {x.output}  ", style="bold")
+        head.append(x.kind + (f" ({state})" if state else ""),
+                    style="green" if x.replayed_ts else ("yellow" if x.kind == "transient" else "red"))
+        head.append(f"  set aside {_age(now - x.created_ts)} ago  tries {x.attempts}  result #{x.seq}")
+        said = Text("    " + (f"HTTP {x.status}: " if x.status else "") + x.message[:300])
+        point = Text("    " + x.line[:400], style="dim", no_wrap=True, overflow="ellipsis")
+        parts += [head, said, point]
+    return Group(*parts)
 
 
 def _age(seconds: float) -> str:
