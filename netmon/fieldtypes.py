@@ -61,7 +61,11 @@ class FieldTypes:
         out = Checked([])
         for result in results:
             problems: list[str] = []
-            fixed = self._check_result(result, problems)
+            try:
+                fixed = self._check_result(result, problems)
+            except Exception as exc:  # not even the shape of a result: keep what can be named, as an error
+                problems.append(f"result cannot be checked ({type(exc).__name__}: {exc}); samples dropped")
+                fixed = unusable(result)
             if problems:
                 out.refused += len(problems)
                 fixed = _as_error(fixed, problems)
@@ -85,7 +89,13 @@ class FieldTypes:
             checked = self._check_sample(s, problems)
             if checked is not None:
                 samples.append(checked)
-        status = r.status if isinstance(r.status, Status) else Status.ERROR
+        status = r.status
+        if not isinstance(status, Status):
+            try:
+                status = Status(status)
+            except ValueError:
+                problems.append(f"status {_show(status)} is not one of {', '.join(s.value for s in Status)}")
+                status = Status.ERROR
         changed = (ts, duration, status) != (r.ts, r.duration_s, r.status) or len(samples) != len(r.samples) \
             or any(a is not b for a, b in zip(samples, r.samples, strict=False))
         texts = [_clean_text(v) for v in (r.device_id, r.check, r.prober, r.reason)]
@@ -166,11 +176,21 @@ def _check_tags(measurement: str, tags: Any, problems: list[str]) -> Mapping[str
     return fixed
 
 
+def unusable(r: Any) -> ProbeResult:
+    """A stand-in for something that is not a well-formed result: its names, no samples, now."""
+    def text(name: str) -> str:
+        return _clean_text(getattr(r, name, "") or "?")
+
+    ts = getattr(r, "ts", None)
+    ts = float(ts) if isinstance(ts, int | float) and math.isfinite(ts) else time.time()
+    return ProbeResult(text("device_id"), text("check"), text("prober"), Status.ERROR, text("reason"), ts, 0.0, ())
+
+
 def _as_error(r: ProbeResult, problems: list[str]) -> ProbeResult:
     shown = "; ".join(problems[:MAX_PROBLEMS_IN_REASON])
     if len(problems) > MAX_PROBLEMS_IN_REASON:
         shown += f"; and {len(problems) - MAX_PROBLEMS_IN_REASON} more"
-    reason = f"refused value: {shown} (probe said: {r.status.value}, {r.reason})"
+    reason = f"refused value: {shown} (probe said: {getattr(r.status, 'value', r.status)}, {r.reason})"
     return replace(r, status=Status.ERROR, reason=reason)
 
 

@@ -83,6 +83,15 @@ def row_to_result(row: Sequence[Any]) -> ProbeResult:
                        decode_samples(samples))
 
 
+def _row(r: ProbeResult) -> tuple:
+    try:
+        samples = encode_samples(r.samples)
+    except (TypeError, ValueError) as exc:  # checked samples always encode; this is the last guard
+        log.error("%s %s: samples cannot be stored (%s); stored as an error without them", r.device_id, r.check, exc)
+        return (r.ts, r.device_id, r.check, r.prober, "error", f"samples cannot be stored: {exc}", r.duration_s, "[]")
+    return (r.ts, r.device_id, r.check, r.prober, r.status.value, r.reason, r.duration_s, samples)
+
+
 class Store:
     """One SQLite file under the agent's state_dir; cheap to open from any process."""
 
@@ -125,11 +134,7 @@ class Store:
         if self._field_types is None:
             self._field_types = FieldTypes(self.conn)
         checked = self._field_types.check(results)
-        rows = [
-            (r.ts, r.device_id, r.check, r.prober, r.status.value, r.reason, r.duration_s,
-             encode_samples(r.samples))
-            for r in checked.results
-        ]
+        rows = [_row(r) for r in checked.results]
         if not rows:
             return self.max_seq()
         with self.transaction():

@@ -22,6 +22,8 @@ log = logging.getLogger("netmon.sinks.influx")
 
 QUIET_S = 600.0
 """Without a new dead letter for this long, an output is no longer `dead-lettering`."""
+RELOG_S = 600.0
+"""Within one failing state, a different answer is logged at most this often."""
 
 
 class State(enum.StrEnum):
@@ -54,6 +56,7 @@ class OutputHealth:
         self.last_letter_ts = 0.0
         self.letters_in_run = 0
         self._extra: dict[str, Any] = {}
+        self._logged_at = -RELOG_S
 
     @property
     def stalled(self) -> bool:
@@ -63,8 +66,10 @@ class OutputHealth:
     def failed(self, answer: Answer, server_fault: bool = False) -> None:
         """A write did not get through; logs only when the state or the kind of answer changes."""
         state = State.SERVER_FAULT if server_fault else State.OUTAGE
-        if state is self.state and answer.status == self._last_status:
-            return
+        if state is self.state and (answer.status == self._last_status
+                                    or time.monotonic() - self._logged_at < RELOG_S):
+            return  # a server flapping between two answers must not log on every retry
+        self._logged_at = time.monotonic()
         first = self.state is State.OK
         if first:
             self.since = time.time()

@@ -177,8 +177,10 @@ class Forwarder:
             with contextlib.suppress(asyncio.CancelledError):
                 try:
                     await pending
-                except Exception:
-                    log.exception("output %s: reading the next batch failed", self.name)
+                except Exception as exc:
+                    # The batch is read again from the cursor; a failure that persists is logged
+                    # once by run() when it reaches the loop, not once per retry here.
+                    log.debug("output %s: reading the next batch failed: %s", self.name, exc)
 
     async def _idle(self) -> None:
         self.health.tick()

@@ -165,3 +165,20 @@ def test_type_conflict_in_influxdb_never_stops_the_output(tmp_path: Path, influx
     refused_logs = [r for r in caplog.records if "refused a point" in r.getMessage()]
     assert len(refused_logs) == 1  # once per change of state, then counted
     assert not [r for r in caplog.records if "cannot write" in r.getMessage()]
+
+
+def test_a_result_of_the_wrong_shape_does_not_stop_the_writer(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "state")
+    writer = ResultWriter(store)
+    broken = ProbeResult(DEVICES[1].id, "system", "snmp", Status.OK, "ok", T0, 0.1, None)  # type: ignore[arg-type]
+    odd = ProbeResult(DEVICES[1].id, "system", "snmp", "fine", 42, T0 + 1, math.nan,  # type: ignore[arg-type]
+                      (Sample("snmp_system", {"uptime_s": 1}, {"ifIndex": 3}),))
+    writer.emit(broken)
+    writer.emit(odd)
+    writer.emit(system(T0 + 2, uptime_s=2))
+    assert writer.flush() == 3
+    first, second, third = store.iter_results()
+    assert first.status is Status.ERROR and "cannot be checked" in first.reason and first.samples == ()
+    assert second.samples[0].tags == {"ifIndex": "3"} and second.duration_s == 0.0
+    assert second.status is Status.ERROR and "status 'fine' is not one of" in second.reason
+    assert third.status is Status.OK and third.samples[0].fields == {"uptime_s": 2}

@@ -246,3 +246,36 @@ def test_the_agent_point_does_not_wait_behind_the_backlog(tmp_path: Path, influx
     asyncio.run(main())
     rows = influxd.rows('SELECT backlog_results FROM netmon_agent WHERE "output" = \'main\' AND time > now() - 1h')
     assert len(rows) == 1 and rows[0]["backlog_results"] > 2000
+
+
+def test_a_hung_server_is_described_in_words(tmp_path: Path) -> None:
+    import socket
+
+    from netmon.sinks.transport import Outcome, make_transport
+
+    async def main() -> None:
+        accepted: list[socket.socket] = []
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        listener.setblocking(False)
+        loop = asyncio.get_running_loop()
+
+        async def accept() -> None:  # accept and never answer
+            conn, _ = await loop.sock_accept(listener)
+            accepted.append(conn)
+
+        task = asyncio.create_task(accept())
+        transport = make_transport(output(f"http://127.0.0.1:{listener.getsockname()[1]}", timeout=0.5))
+        try:
+            answer = await transport.send(b"ping v=1i 1")
+        finally:
+            await transport.close()
+            task.cancel()
+            for conn in accepted:
+                conn.close()
+            listener.close()
+        assert answer.outcome is Outcome.RETRY and answer.status == 0
+        assert answer.message == "no answer within 0.5 s (the server accepted the connection but did not reply)"
+
+    asyncio.run(main())
