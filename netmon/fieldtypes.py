@@ -55,6 +55,18 @@ class FieldTypes:
             (m, f): t for m, f, t in conn.execute("SELECT measurement, field, type FROM field_types")}
         self._unsaved: dict[tuple[str, str], tuple[str, float]] = {}
         self._logged: set[tuple[str, str, str]] = set()
+        self._good_text: set[str] = set()
+        """Names, tag values and ids already found storable: they repeat on every round."""
+
+    def _ok_text(self, text: str) -> bool:
+        if text in self._good_text:
+            return True
+        if text_problem(text):
+            return False
+        if len(self._good_text) > 200_000:
+            self._good_text.clear()
+        self._good_text.add(text)
+        return True
 
     def check(self, results: Iterable[ProbeResult]) -> Checked:
         """Check every result; call `saved()` once the batch is committed."""
@@ -98,18 +110,20 @@ class FieldTypes:
                 status = Status.ERROR
         changed = (ts, duration, status) != (r.ts, r.duration_s, r.status) or len(samples) != len(r.samples) \
             or any(a is not b for a, b in zip(samples, r.samples, strict=False))
-        texts = [_clean_text(v) for v in (r.device_id, r.check, r.prober, r.reason)]
-        if changed or texts != [r.device_id, r.check, r.prober, r.reason]:
+        raw = (r.device_id, r.check, r.prober, r.reason)
+        texts = raw if all(type(v) is str and self._ok_text(v) for v in raw[:3]) and type(r.reason) is str \
+            and not text_problem(r.reason) else tuple(_clean_text(v) for v in raw)
+        if changed or texts != raw:
             return ProbeResult(texts[0], texts[1], texts[2], status, texts[3], float(ts), float(duration),
                                tuple(samples))
         return r
 
     def _check_sample(self, s: Sample, problems: list[str]) -> Sample | None:
         measurement = s.measurement if isinstance(s.measurement, str) else None
-        if not measurement or text_problem(measurement):
+        if not measurement or not self._ok_text(measurement):
             problems.append(f"sample with measurement {_show(s.measurement)} dropped (not a valid name)")
             return None
-        tags = _check_tags(measurement, s.tags, problems)
+        tags = self._check_tags(measurement, s.tags, problems)
         if tags is None:
             return None
         if not isinstance(s.fields, Mapping):
@@ -117,10 +131,15 @@ class FieldTypes:
             return None
         fields: dict[str, Any] = {}
         for name, raw in s.fields.items():
-            if not isinstance(name, str) or not name or text_problem(name):
+            if not isinstance(name, str) or not name or not self._ok_text(name):
                 problems.append(f"{measurement}: field name {_show(name)} is not valid text; dropped")
                 continue
-            value, kind, problem = check_value(raw)
+            if type(raw) is str and raw in self._good_text:
+                value, kind, problem = raw, "str", None
+            else:
+                value, kind, problem = check_value(raw)
+                if problem is None and kind == "str" and len(value) < 256:
+                    self._good_text.add(value)
             if problem is None:
                 value, problem = self._same_type(measurement, name, value, kind)
             if problem is not None:
@@ -157,14 +176,17 @@ class FieldTypes:
             log.warning("refused a value: field %r of %s: %s; the field is dropped from such results, which are"
                         " stored as errors (counted in %r)", name, measurement, problem, REFUSED_COUNTER)
 
+    def _check_tags(self, measurement: str, tags: Any, problems: list[str]) -> Mapping[str, str] | None:
+        if not isinstance(tags, Mapping):
+            problems.append(f"{measurement}: tags are {type(tags).__name__}, not a mapping; sample dropped")
+            return None
+        ok = self._ok_text
+        if all(type(k) is str and type(v) is str and ok(k) and ok(v) for k, v in tags.items()):
+            return tags
+        return _fixed_tags(measurement, tags, problems)
 
-def _check_tags(measurement: str, tags: Any, problems: list[str]) -> Mapping[str, str] | None:
-    if not isinstance(tags, Mapping):
-        problems.append(f"{measurement}: tags are {type(tags).__name__}, not a mapping; sample dropped")
-        return None
-    if all(type(k) is str and type(v) is str for k, v in tags.items()) \
-            and not any(text_problem(k) or text_problem(v) for k, v in tags.items()):
-        return tags
+
+def _fixed_tags(measurement: str, tags: Mapping[Any, Any], problems: list[str]) -> Mapping[str, str] | None:
     fixed = {}
     for key, value in tags.items():
         if isinstance(value, int | float) and not (isinstance(value, float) and not math.isfinite(value)):
