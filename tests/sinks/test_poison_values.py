@@ -153,11 +153,13 @@ def test_type_conflict_in_influxdb_never_stops_the_output(tmp_path: Path, influx
     conflicting = [system(T0 + i + 0.5, uptime_s=i) for i in range(120)]
     store.append(sorted([*results, *conflicting], key=lambda r: r.ts))
     forwarder = Forwarder(output(influxd, batch_size=200), store, TagResolver(AGENT, DEVICES))
+    forwarder.first_replay_s = forwarder.replay_check_s = 0.0  # would replay at once if it were transient
     with caplog.at_level(logging.INFO):
         asyncio.run(drain(forwarder, store, timeout_s=120))
     letters = deadletters.letters(store, "main")
     assert len(letters) == 120 and {x.kind for x in letters} == {deadletters.DATA}
     assert all("field type conflict" in x.message and x.status == 400 for x in letters)
+    assert all(x.attempts == 0 for x in letters)  # a data refusal is not resent automatically
     assert not forwarder.health.stalled
     assert store.counters()[deadletters.counter("main")] == 120
     ours = [p for p in influx_points(influxd, MEASUREMENTS) if ("agent", "other") not in p[1]]
