@@ -35,6 +35,7 @@ from netmon.sinks import deadletters
 from netmon.sinks.batches import Batch, BatchReader, TagResolver
 from netmon.sinks.health import OutputHealth, State
 from netmon.sinks.lineproto import join_tags, line, tag_pairs, to_ms
+from netmon.sinks.replay import replay_due, replay_letters
 from netmon.sinks.transport import Answer, Outcome, Transport, describe_target, make_transport
 from netmon.store import Store
 
@@ -70,7 +71,7 @@ def backoff_s(attempt: int, ceiling_s: float) -> float:
     return min(ceiling_s, FIRST_BACKOFF_S * 2 ** min(attempt, 30)) * random.uniform(0.5, 1.0)
 
 
-class _Halt(Exception):
+class Halt(Exception):
     """Delivery cannot go on now: a server fault (canary refused) or, when not patient, an outage."""
 
     def __init__(self, answer: Answer) -> None:
@@ -202,8 +203,8 @@ class Forwarder:
         attempt = 0
         while True:
             try:
-                refused = await self._settle(batch.lines)
-            except _Halt as halt:
+                refused = await self.settle(batch.lines)
+            except Halt as halt:
                 self.health.failed(halt.answer, server_fault=True)
                 if not await self._wait(backoff_s(attempt, self.output.max_backoff)):
                     return False
@@ -216,10 +217,10 @@ class Forwarder:
             self.sent_batches += 1
             return True
 
-    async def _settle(self, lines: Sequence[str]) -> Refused | None:
+    async def settle(self, lines: Sequence[str]) -> Refused | None:
         """Send `lines` until each is acknowledged or refused on its own; the refused (index, answer).
 
-        None if stopped meanwhile; raises _Halt on a server fault (or an outage when not patient).
+        None if stopped meanwhile; raises Halt on a server fault (or an outage when not patient).
         """
         refused: Refused = []
         ranges = [(0, len(lines))]
@@ -259,7 +260,7 @@ class Forwarder:
         return confirmed
 
     async def _canary_accepted(self, refusal: Answer) -> bool | None:
-        """True when the server accepts the canary, None if stopped; raises _Halt when it refuses it."""
+        """True when the server accepts the canary, None if stopped; raises Halt when it refuses it."""
         resolver = self.reader.resolver
         tags = join_tags(resolver.agent_pairs + tag_pairs({"output": self.name}))
         text = line("netmon_agent", tags, {"canary": True}, to_ms(time.time()))
@@ -268,7 +269,7 @@ class Forwarder:
         if answer is None:
             return None
         if answer.outcome is not Outcome.ACKED:
-            raise _Halt(refusal)
+            raise Halt(refusal)
         return True
 
     async def _send_until_answered(self, body: bytes) -> Answer | None:
@@ -281,7 +282,7 @@ class Forwarder:
             if answer.outcome is not Outcome.RETRY:
                 return answer
             if not self.patient:
-                raise _Halt(answer)
+                raise Halt(answer)
             self.health.failed(answer)
             if not await self._wait(backoff_s(attempt, self.output.max_backoff)):
                 return None
@@ -311,44 +312,14 @@ class Forwarder:
 
     async def replay(self, letters: Sequence[deadletters.Letter]) -> tuple[int, int, str]:
         """Send letters again: (accepted, refused again, why it stopped early or '')."""
-        accepted = refused_again = 0
-        for start in range(0, len(letters), self.output.batch_size):
-            chunk = [x for x in letters[start:start + self.output.batch_size] if x.kind != deadletters.UNDECODABLE]
-            if not chunk:
-                continue
-            try:
-                refused = await self._settle([x.line for x in chunk])
-            except _Halt as halt:
-                return accepted, refused_again, f"stopped: {halt.answer.message or halt.answer.status}"
-            if refused is None:
-                return accepted, refused_again, "stopped"
-            bad = {index: answer for index, answer in refused}
-            with self.store.transaction():
-                deadletters.mark_replayed(self.store, [x.id for i, x in enumerate(chunk) if i not in bad])
-                for index, answer in bad.items():
-                    deadletters.mark_refused(self.store, chunk[index], answer.status, answer.message,
-                                             self.first_replay_s)
-            accepted += len(chunk) - len(bad)
-            refused_again += len(bad)
-        self.replayed_points += accepted
-        return accepted, refused_again, ""
+        return await replay_letters(self, letters)
 
     async def _maybe_replay(self) -> None:
         """While healthy, send transient letters that are due (with a backoff per letter)."""
         now = time.time()
-        if self.health.state is not State.OK or now < self._next_replay:
-            return
-        self._next_replay = now + self.replay_check_s
-        due = deadletters.letters(self.store, self.name, kinds=[deadletters.TRANSIENT], due_before=now,
-                                  limit=self.output.batch_size * 10)
-        if not due:
-            return
-        accepted, again, _why = await self.replay(due)
-        level = logging.INFO if accepted else logging.DEBUG
-        log.log(level, "output %s: replayed %d of %d points set aside earlier for a transient reason"
-                " (%d refused again, retried later)", self.name, accepted, len(due), again)
-        if accepted:
-            self.health.publish(dead_letters_pending=deadletters.pending_count(self.store, self.name))
+        if self.health.state is State.OK and now >= self._next_replay:
+            self._next_replay = now + self.replay_check_s
+            await replay_due(self, now)
 
     # ------------------------------------------------------------ out of band
 
