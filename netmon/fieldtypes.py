@@ -8,9 +8,10 @@ the `field_types` table, so the rule survives restarts and matches what InfluxDB
 widened (lossless, and probers computing `max()` of whole numbers do produce it); anything else
 of another type is refused.
 
-A refused value never raises: its field is dropped, the result becomes `error` with a reason
-naming the measurement, the field and the value's type, and the `refused_values` counter grows.
-Everything else in the result, and every other result, is stored as usual.
+`None` means absent: the field is left out, as line protocol does. A refused value never
+raises: its field is dropped, the result becomes `error` with a reason naming the measurement,
+the field and the value's type, and the `refused_values` counter grows. Everything else in the
+result, and every other result, is stored as usual.
 """
 
 from __future__ import annotations
@@ -131,6 +132,8 @@ class FieldTypes:
             return None
         fields: dict[str, Any] = {}
         for name, raw in s.fields.items():
+            if raw is None:
+                continue  # an absent value, as line protocol treats it: omitted, not an error
             if not isinstance(name, str) or not name or not self._ok_text(name):
                 problems.append(f"{measurement}: field name {_show(name)} is not valid text; dropped")
                 continue
@@ -149,8 +152,7 @@ class FieldTypes:
             fields[name] = value
         if not fields:
             return None
-        if tags is s.tags and all(fields[k] is v for k, v in s.fields.items() if k in fields) \
-                and len(fields) == len(s.fields):
+        if tags is s.tags and len(fields) == len(s.fields) and all(fields[k] is v for k, v in s.fields.items()):
             return s
         return Sample(measurement, fields, tags)
 

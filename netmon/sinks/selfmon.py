@@ -1,7 +1,8 @@
 """Self-monitoring: a `netmon_agent` result every minute, stored and forwarded like probe results.
 
 One result (device_id "agent", prober "agent", check "self") carries:
-- Sample("netmon_agent", {results_per_s, scheduler_lag_s, targets, dropped_unsent}) for the agent;
+- Sample("netmon_agent", {results_per_s, scheduler_lag_s, targets, dropped_unsent, refused_values})
+  for the agent (refused_values: field values refused at the store's boundary, fieldtypes.py);
 - per output, Sample("netmon_agent", {backlog_points, backlog_results, oldest_unsent_age_s,
   dead_lettered, dead_letters_pending, sent_points, output_stalled, stalled_s},
   tags={"output": NAME}).
@@ -22,6 +23,7 @@ import time
 from typing import TYPE_CHECKING
 
 from netmon.config import Config
+from netmon.fieldtypes import REFUSED_COUNTER
 from netmon.model import ProbeResult, Sample, Status
 from netmon.sinks.deadletters import pending_count
 from netmon.sinks.influx import dead_letter_counter
@@ -94,6 +96,7 @@ class SelfMonitor:
             "scheduler_lag_s": lag_s,
             "targets": len(self.config.devices),
             "dropped_unsent": int(counters.get("dropped_unsent", 0)),
+            "refused_values": int(counters.get(REFUSED_COUNTER, 0)),
         })]
         forwarders = self.forwarding.forwarders if self.forwarding is not None else {}
         for name, forwarder in sorted(forwarders.items()):

@@ -10,17 +10,20 @@ import asyncio
 import logging
 import math
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from netmon.config.schema import InfluxOutput
+from netmon.daemon import Agent
 from netmon.fieldtypes import REFUSED_COUNTER
 from netmon.model import ProbeResult, Sample, Status
 from netmon.sinks import deadletters
 from netmon.sinks.batches import TagResolver
 from netmon.sinks.influx import Forwarder
+from netmon.sinks.selfmon import SelfMonitor
 from netmon.store import Store
-from netmon.writer import ResultWriter
+from netmon.writer import RateMeter, ResultWriter
 from tests.fixtures.influxd import InfluxServer
 from tests.sinks.helpers import AGENT, DEVICES, drain, expected_points, influx_points, make_results
 
@@ -43,7 +46,7 @@ POISON = [  # (fields, words the reason must hold)
     ({"uptime_s": [1, 2]}, ["'uptime_s'", "list"]),
     ({"uptime_s": (1, 2)}, ["'uptime_s'", "tuple"]),
     ({"uptime_s": {"a": 1}}, ["'uptime_s'", "dict"]),
-    ({"uptime_s": None}, ["'uptime_s'", "NoneType"]),
+    ({"uptime_s": object()}, ["'uptime_s'", "object"]),
     ({"load": math.nan}, ["'load'", "non-finite float nan"]),
     ({"load": -math.inf}, ["'load'", "non-finite float -inf"]),
     ({"uptime_s": 2**64}, ["'uptime_s'", "64-bit"]),
@@ -87,6 +90,9 @@ def test_poison_is_quarantined_and_everything_else_arrives(tmp_path: Path, influ
     assert kept.samples[0].fields == {"uptime_s": 200, "load": 3.0}
     assert type(kept.samples[0].fields["load"]) is float
     assert store.counters()[REFUSED_COUNTER] == len(POISON) + 2
+    monitor = SelfMonitor(SimpleNamespace(devices=DEVICES), None)  # type: ignore[arg-type]
+    monitor.agent = Agent(monitor.config, store, writer, SimpleNamespace(lag_s=0.0), RateMeter())
+    assert asyncio.run(monitor.measure()).samples[0].fields["refused_values"] == len(POISON) + 2
     refusals = [r for r in caplog.records if "refused a value" in r.getMessage()]
     assert len(refusals) == len(POISON) + 1  # once per field and kind of problem, never per result
 

@@ -44,7 +44,8 @@ def test_selfmon_reports_backlog_and_is_forwarded(tmp_path: Path, influxd: Influ
         result = await monitor.measure()
         await monitor.stop()
         own, per_output = result.samples
-        assert own.fields == {"results_per_s": 0.0, "scheduler_lag_s": 0.25, "targets": 2, "dropped_unsent": 7}
+        assert own.fields == {"results_per_s": 0.0, "scheduler_lag_s": 0.25, "targets": 2, "dropped_unsent": 7,
+                              "refused_values": 0}
         assert per_output.tags == {"output": "main"}
         assert per_output.fields["backlog_results"] == 40 and per_output.fields["backlog_points"] == 60
         assert isinstance(per_output.fields["oldest_unsent_age_s"], float)
