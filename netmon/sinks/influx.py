@@ -247,11 +247,15 @@ class Forwarder:
         if not refused:
             return refused
         # Before anything is set aside: the server takes a known-good point right now, and refuses
-        # each of these points a second time (a 400 burst that ended meanwhile spares them).
+        # a second time each point it did not blame on the point itself (a 400 burst that ended
+        # meanwhile spares them; a named data fault such as a type conflict is definitive).
         if await self._canary_accepted(refused[0][1]) is None:
             return None
         confirmed: Refused = []
-        for index, _first in refused:
+        for index, first in refused:
+            if deadletters.kind_of(first.status, first.message) == deadletters.DATA:
+                confirmed.append((index, first))
+                continue
             answer = await self._send_until_answered(lines[index].encode())
             if answer is None:
                 return None
@@ -268,9 +272,11 @@ class Forwarder:
         answer = await self._send_until_answered(text.encode())
         if answer is None:
             return None
-        if answer.outcome is not Outcome.ACKED:
-            raise Halt(refusal)
-        return True
+        if answer.outcome is Outcome.ACKED or deadletters.kind_of(answer.status, answer.message) == deadletters.DATA:
+            # A server that names a fault of the canary itself (someone wrote `canary` with another
+            # type) is judging data, not refusing everything: the verdict on the batch stands.
+            return True
+        raise Halt(refusal)
 
     async def _send_until_answered(self, body: bytes) -> Answer | None:
         """Send until the server acknowledges or rejects the data; None if stopped meanwhile."""

@@ -190,3 +190,18 @@ def test_a_result_of_the_wrong_shape_does_not_stop_the_writer(tmp_path: Path) ->
     assert second.samples[0].tags == {"ifIndex": "3"} and second.duration_s == 0.0
     assert second.status is Status.ERROR and "status 'fine' is not one of" in second.reason
     assert third.status is Status.OK and third.samples[0].fields == {"uptime_s": 2}
+
+
+def test_a_canary_refused_as_data_is_not_taken_for_a_server_fault(tmp_path: Path, influxd: InfluxServer) -> None:
+    """Someone wrote `netmon_agent.canary` as an integer: the canary's refusal names a type conflict."""
+    import time
+
+    assert influxd.write(f"netmon_agent,agent=someone canary=1i {round(time.time() * 1000)}")[0] == 204
+    assert influxd.write(f"snmp_system,agent=other uptime_s=\"12 days\" {round(T0 * 1000)}")[0] == 204
+    store = Store.open(tmp_path / "state")
+    store.append(sorted([*make_results(40), system(T0 + 0.5, uptime_s=1)], key=lambda r: r.ts))
+    forwarder = Forwarder(output(influxd), store, TagResolver(AGENT, DEVICES))
+    asyncio.run(drain(forwarder, store, timeout_s=30))
+    letters = deadletters.letters(store, "main")
+    assert len(letters) == 1 and "field type conflict" in letters[0].message and letters[0].line.startswith("snmp")
+    assert not forwarder.health.stalled
