@@ -72,8 +72,26 @@ def encode_samples(samples: Sequence[Sample]) -> str:
 
 
 def decode_samples(text: str) -> tuple[Sample, ...]:
-    """Inverse of `encode_samples`."""
-    return tuple(Sample(m, fields, tags) for m, tags, fields in json.loads(text))
+    """Inverse of `encode_samples`; a row that cannot be read yields no samples (logged once).
+
+    Rows are checked before they are stored, so this only meets rows damaged on disk or written
+    by something else; a reader (analysis, status) must not fail on every cycle because of one.
+    The forwarder reads rows itself and sets such a row aside in its dead letters (batches.py).
+    """
+    try:
+        samples = tuple(Sample(m, fields, tags) for m, tags, fields in json.loads(text))
+        if all(type(s.measurement) is str and type(s.fields) is dict and type(s.tags) is dict for s in samples):
+            return samples
+        raise ValueError("a sample is not [measurement, {tags}, {fields}]")
+    except (ValueError, TypeError) as exc:
+        global _undecodable_logged
+        if not _undecodable_logged:
+            _undecodable_logged = True
+            log.warning("a stored result's samples cannot be read (%s); read as a result without samples", exc)
+        return ()
+
+
+_undecodable_logged = False
 
 
 def row_to_result(row: Sequence[Any]) -> ProbeResult:

@@ -141,6 +141,8 @@ def test_unreadable_stored_rows_go_to_dead_letters_and_the_rest_flows(tmp_path: 
     assert set(influx_points(influxd, MEASUREMENTS)) == expected_points_readable(tmp_path)
     assert len(influx_points(influxd, MEASUREMENTS)) == 300
     assert store.cursor("main") == store.max_seq()
+    readers_see = [r for r in store.iter_results() if r.device_id == "agent" and r.reason == "x"]
+    assert len(readers_see) == len(broken) and all(r.samples == () for r in readers_see)  # analysis never fails
 
 
 def expected_points_readable(tmp_path: Path) -> set[tuple]:
