@@ -104,6 +104,7 @@ class Forwarder:
         self.sent_batches = 0
         self.replayed_points = 0
         self._next_replay = 0.0
+        self._announced = False
         self.replay_check_s = REPLAY_CHECK_S
         self.first_replay_s = deadletters.FIRST_REPLAY_S
         self._stopping = asyncio.Event()
@@ -158,7 +159,9 @@ class Forwarder:
         """Send batch after batch until stopped; reads the next batch while one is on the wire."""
         limit = self.output.batch_size
         cursor = self.store.cursor(self.name)
-        log.info("output %s: forwarding to %s from result %d", self.name, describe_target(self.output), cursor)
+        log.log(logging.DEBUG if self._announced else logging.INFO, "output %s: forwarding to %s from result %d",
+                self.name, describe_target(self.output), cursor)
+        self._announced = True  # a restart of the loop after a failure is not news
         pending = asyncio.create_task(asyncio.to_thread(self.reader.read, cursor, limit))
         try:
             while not self._stopping.is_set():

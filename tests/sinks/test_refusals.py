@@ -279,3 +279,30 @@ def test_a_hung_server_is_described_in_words(tmp_path: Path) -> None:
         assert answer.message == "no answer within 0.5 s (the server accepted the connection but did not reply)"
 
     asyncio.run(main())
+
+
+def test_a_failure_that_persists_logs_one_traceback_and_forwarding_resumes(
+        tmp_path: Path, influxd: InfluxServer, caplog: pytest.LogCaptureFixture) -> None:
+    store = Store.open(tmp_path / "state")
+    store.append(make_results(50))
+    store.conn.execute("ALTER TABLE results RENAME TO results_away")  # every read fails until it is back
+
+    async def main() -> None:
+        forwarder = Forwarder(output(influxd.url, max_backoff=0.2), store, TagResolver(AGENT, DEVICES))
+        forwarder.start()
+        try:
+            await asyncio.sleep(3.0)
+            assert store.cursor("main") == 0
+            store.conn.execute("ALTER TABLE results_away RENAME TO results")
+            await until(lambda: store.cursor("main") == store.max_seq(), 30, "forwarding to resume")
+        finally:
+            await forwarder.stop()
+
+    with caplog.at_level(logging.DEBUG, logger="netmon"):
+        asyncio.run(main())
+    infos = [r for r in caplog.records if r.levelno >= logging.INFO and r.name.startswith("netmon.sinks")]
+    failures = [r for r in infos if "forwarding failed" in r.getMessage()]
+    assert len(failures) == 1 and failures[0].exc_info is not None
+    assert len([r for r in infos if "forwarding to" in r.getMessage()]) == 1
+    assert len([r for r in caplog.records if "forwarding to" in r.getMessage()]) >= 5  # it kept retrying
+    assert set(influx_points(influxd, MEASUREMENTS)) == expected_points(store)
