@@ -77,6 +77,36 @@ def cmd_probe(args: argparse.Namespace) -> int:
     return run_probe(config, args, _console(args))
 
 
+def cmd_profiles(args: argparse.Namespace) -> int:
+    """List every profile on the search path and where it comes from."""
+    from pathlib import Path
+
+    from netmon.ui.profiles import render_profiles
+
+    config = args.config
+    if config is None and Path(DEFAULT_CONFIG).is_file():
+        config = DEFAULT_CONFIG
+    if config is not None and not Path(config).is_file():
+        raise FileNotFoundError(f"config file {config} does not exist")
+    return render_profiles(Path(config) if config else None, _console(args))
+
+
+def cmd_demo_config(args: argparse.Namespace) -> int:
+    """Write the bundled loopback demo into a folder and say how to run it."""
+    from pathlib import Path
+
+    from netmon.config.search import write_demo
+
+    config, written = write_demo(Path(args.folder).absolute())
+    if not written:
+        print(f"netmon: kept your edited {config} (remove it to get the shipped demo back)", file=sys.stderr)
+    print(config)
+    if sys.stdout.isatty():
+        print(f"\nRun it:                        netmon run -c {config}\n"
+              f"In another terminal, watch it: netmon status -c {config}", file=sys.stderr)
+    return 0
+
+
 def cmd_lab(args: argparse.Namespace) -> int:
     """Build, inspect or remove the network-namespace lab."""
     from netmon.lab.cli import lab_main
@@ -125,6 +155,13 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--format", choices=["table", "csv", "json", "md"], default="table")
     report.add_argument("--month", help="YYYY-MM (availability report)")
     report.add_argument("--days", type=float, default=7.0, help="period in days ending now (default 7)")
+    profiles = add("profiles", cmd_profiles, "list every profile on the search path and where it comes from",
+                   config=False)
+    profiles.add_argument("-c", "--config", default=None,
+                          help=f"also search this config's profiles: folders (default: {DEFAULT_CONFIG} if it exists)")
+    democonf = add("demo-config", cmd_demo_config, "write the loopback demo (demo.yaml and its profiles) into "
+                   "FOLDER and print the config's path", config=False)
+    democonf.add_argument("folder", nargs="?", default="netmon-demo", help="where to write it (default: ./netmon-demo)")
     lab = add("lab", cmd_lab, "virtual province in network namespaces (root): up SCENARIO | down | status",
               config=False)
     lab.add_argument("lab_args", nargs=argparse.REMAINDER)

@@ -19,17 +19,15 @@ from urllib.parse import urlsplit
 
 from pydantic import TypeAdapter, ValidationError
 
-import netmon
 from netmon.config.errors import ConfigError, ConfigIssue
 from netmon.config.explain import explain
 from netmon.config.includes import Loader
 from netmon.config.resolve import resolve_devices
 from netmon.config.schema import AgentConfig, CheckSpec, KeySpec, Profile, Province, SnmpAuth
+from netmon.config.search import default_profile_dirs
 from netmon.config.yamlload import YDict, YList
 from netmon.model import Device, Secret
 
-BUNDLED_PROFILES = Path(netmon.__file__).resolve().parent.parent / "probes"
-SYSTEM_PROFILES = Path("/etc/netmon/probes")
 _PROVINCES: TypeAdapter[list[Province]] = TypeAdapter(list[Province])
 
 
@@ -95,7 +93,7 @@ def _load(path: Path, environ: Mapping[str, str]) -> Config:
     auths = _read_key_files(settings, root, config_dir, loader) if settings else {}
     if settings:
         _check_output_urls(settings, root, loader.issues)
-    profiles, paths, broken = loader.profiles(_profile_dirs(root, settings, config_dir, loader))
+    profiles, paths, broken = loader.profiles(_profile_dirs(root, settings, config_dir, loader, environ))
     # With broken settings, still know the auth names written, so devices are not blamed for them.
     raw_auths = root.get("auths")
     known_auths = auths if settings else dict.fromkeys(raw_auths if isinstance(raw_auths, YDict) else ())
@@ -187,8 +185,9 @@ def _read_key_files(settings: AgentConfig, root: YDict, config_dir: Path,
     return out
 
 
-def _profile_dirs(root: YDict, settings: AgentConfig | None, config_dir: Path, loader: Loader) -> list[Path]:
-    """The config's `profiles:` folders, then the bundled `probes/`, then /etc/netmon/probes."""
+def _profile_dirs(root: YDict, settings: AgentConfig | None, config_dir: Path, loader: Loader,
+                  environ: Mapping[str, str]) -> list[Path]:
+    """The config's `profiles:` folders, then /etc/netmon/probes, then the bundled ones (see config.search)."""
     raw = root.get("profiles")
     listed = settings.profiles if settings else [p for p in raw if isinstance(p, str)] \
         if isinstance(raw, YList) else []
@@ -201,4 +200,4 @@ def _profile_dirs(root: YDict, settings: AgentConfig | None, config_dir: Path, l
                                              f"{loader.display(path)} does not exist; create it or remove "
                                              "the entry"))
         dirs.append(path)
-    return [*dirs, BUNDLED_PROFILES, SYSTEM_PROFILES]
+    return [*dirs, *(folder for _, folder in default_profile_dirs(environ))]
