@@ -52,7 +52,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     """Print a report from the store."""
     from netmon.ui import reports
 
-    config = load_config(args.config)
+    config = load_config(args.config, secrets=False)  # a technician's account reads without the secrets
     return reports.run_report(args.kind, config, args, _console(args))
 
 
@@ -60,7 +60,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     """Show the live status view (or a snapshot with --once)."""
     from netmon.ui.status import run_status
 
-    return run_status(load_config(args.config), args, _console(args))
+    return run_status(load_config(args.config, secrets=False), args, _console(args))
 
 
 def cmd_probe(args: argparse.Namespace) -> int:
