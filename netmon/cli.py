@@ -124,7 +124,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     parser = argparse.ArgumentParser(prog="netmon", description="Monitoring agent for rural connectivity.")
-    parser.add_argument("--version", action="version", version=f"netmon {__version__}")
+    parser.add_argument("--version", action="version", version=f"netmon {__version__} "
+                        f"(Python {sys.version.split()[0]}, {os.path.dirname(os.path.abspath(__file__))})")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log detail (-vv: libraries too)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 

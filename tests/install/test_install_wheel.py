@@ -10,8 +10,10 @@ with no PYTHONPATH, so only the installed package can answer.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import site
+import sqlite3
 import subprocess
 import sys
 import zipfile
@@ -30,23 +32,32 @@ def _run(*cmd: str | Path, cwd: Path, env: dict[str, str] | None = None) -> subp
     return result
 
 
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory) -> tuple[Path, dict[str, str], Path]:
-    """(venv bin folder, a clean environment, a working folder outside the checkout)."""
-    tmp = tmp_path_factory.mktemp("wheel")
-    src = tmp / "src"
+def _wheel(tmp: Path, env: dict[str, str], version: str | None = None) -> Path:
+    """Build the wheel from a copy of the sources, optionally stamped with another version."""
+    src = tmp / f"src-{version}"
     src.mkdir()
     for name in SOURCES:
         (shutil.copytree if (REPO / name).is_dir() else shutil.copy)(REPO / name, src / name)
     (src / "config").mkdir()
     shutil.copy(REPO / "config" / "demo.yaml", src / "config")
     shutil.copytree(REPO / "config" / "demo-probes", src / "config" / "demo-probes")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "PIP_", "NETMON_"))}
-    _run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", tmp / "dist", src,
-         cwd=tmp, env=env)
-    wheel = next((tmp / "dist").glob("netmon-*.whl"))
+    if version:
+        init = src / "netmon" / "__init__.py"
+        init.write_text(re.sub(r'__version__ = "[^"]+"', f'__version__ = "{version}"', init.read_text()))
+    out = tmp / f"dist-{version}"
+    _run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", out, src, cwd=tmp, env=env)
+    wheel = next(out.glob("netmon-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     assert "netmon/data/probes/router.yaml" in names and "netmon/data/demo/demo.yaml" in names
+    return wheel
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> tuple[Path, dict[str, str], Path]:
+    """(venv bin folder, a clean environment, a working folder outside the checkout)."""
+    tmp = tmp_path_factory.mktemp("wheel")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "PIP_", "NETMON_"))}
+    wheel = _wheel(tmp, env)
     _run(sys.executable, "-m", "venv", tmp / "venv", cwd=tmp, env=env)
     bin_dir = tmp / "venv" / "bin"
     _run(bin_dir / "python", "-m", "pip", "install", "-q", "--no-deps", "--no-index", wheel, cwd=tmp, env=env)
@@ -56,6 +67,7 @@ def installed(tmp_path_factory) -> tuple[Path, dict[str, str], Path]:
     (purelib / "zz-test-deps.pth").write_text("\n".join(site.getsitepackages()) + "\n")
     work = tmp / "elsewhere"
     work.mkdir()
+    (work / "older.whl").symlink_to(_wheel(tmp, env, "0.0.1"))
     return bin_dir, env, work
 
 
@@ -86,3 +98,24 @@ def test_installed_demo_checks_and_runs_once_outside_the_checkout(installed) -> 
     status = _run(bin_dir / "netmon", "status", "--once", "--format", "json", "-c", config, cwd=work, env=env)
     assert "Tả Phìn" in status.stdout
     assert (work / "demo" / ".demo-state" / "netmon.db").is_file()
+
+
+def test_upgrade_keeps_the_store(installed) -> None:
+    """An older install's store survives `pip install -U` to this version, and rounds go on."""
+    bin_dir, env, work = installed
+    pip = (bin_dir / "python", "-m", "pip", "install", "-q", "--no-deps", "--no-index")
+    _run(*pip, "--force-reinstall", (work / "older.whl").resolve(), cwd=work, env=env)
+    assert _run(bin_dir / "netmon", "--version", cwd=work, env=env).stdout.split()[1] == "0.0.1"
+    config = Path(_run(bin_dir / "netmon", "demo-config", "upgrade", cwd=work, env=env).stdout.strip())
+    _run(bin_dir / "netmon", "run", "--once", "-c", config, cwd=work, env=env)
+    db = config.parent / ".demo-state" / "netmon.db"
+    with sqlite3.connect(db) as conn:
+        before = conn.execute("SELECT seq, device_id, ts FROM results ORDER BY seq").fetchall()
+    assert len(before) == 9
+    wheel = next(p for p in (work.parent).glob("dist-None/netmon-*.whl"))
+    _run(*pip, "-U", "--force-reinstall", wheel, cwd=work, env=env)
+    assert _run(bin_dir / "netmon", "--version", cwd=work, env=env).stdout.split()[1] != "0.0.1"
+    _run(bin_dir / "netmon", "run", "--once", "-c", config, cwd=work, env=env)
+    with sqlite3.connect(db) as conn:
+        after = conn.execute("SELECT seq, device_id, ts FROM results ORDER BY seq").fetchall()
+    assert after[:9] == before and len(after) == 18
