@@ -11,5 +11,5 @@ setup(
     packages=[*find_packages(include=["netmon", "netmon.*"]), "netmon.data.probes", "netmon.data.demo"],
     package_dir={"netmon.data.probes": "probes", "netmon.data.demo": "config"},
     package_data={"netmon": ["py.typed"], "netmon.data.probes": ["*.yaml"],
-                  "netmon.data.demo": ["demo.yaml", "demo-probes/*.yaml"]},
+                  "netmon.data.demo": ["demo.yaml", "demo-probes/*.yaml", "demo-lab.yaml", "lab.yaml"]},
 )

@@ -32,6 +32,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     from netmon.lab.guard import OutsideLabError
     from netmon.probers.icmp import IcmpPermissionError
 
+    if not args.once and sys.stderr.isatty():
+        config = os.path.abspath(args.config)
+        print(f"netmon: watch it from another terminal: netmon status -c {config}\n"
+              f"        the telecom follow-up list:     netmon report villages -c {config} --format md",
+              file=sys.stderr)
     try:
         return run(args.config, once=args.once)
     except (IcmpPermissionError, OutsideLabError) as exc:
@@ -173,7 +178,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `netmon` console script."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    # `netmon demo --rootless ...`: argparse's REMAINDER does not take options that come first.
+    if extra and args.command == "demo":
+        args.demo_args = [*extra, *args.demo_args]
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     setup_logging(args.verbose)
     try:
         return args.func(args)

@@ -11,25 +11,29 @@ show() { printf '+ %s\n' "$*" >&2; "$@"; }   # print each command before running
 
 is_root() { [ "$(id -u)" -eq 0 ]; }
 
-# apt_install PACKAGE...: install Debian packages when root; otherwise name the command to run.
+# apt_install PACKAGE...: install the Debian packages that are missing (as root); otherwise name
+# the command to run.
 apt_install() {
     if ! command -v apt-get >/dev/null; then
         say "no apt-get here: install $* with this system's package manager if a step below fails"
         return 0
     fi
-    if ! is_root; then
-        local missing=()
-        for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
-        if [ "${#missing[@]}" -gt 0 ]; then
-            echo "netmon: these Debian packages are missing: ${missing[*]}" >&2
-            echo "        run once as root: sudo apt-get install -y ${missing[*]}" >&2
-            exit 1
-        fi
+    local missing=()
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    if [ "${#missing[@]}" -eq 0 ]; then
+        echo "Debian packages already installed: $*"
         return 0
+    fi
+    if ! is_root; then
+        echo "netmon: these Debian packages are missing: ${missing[*]}" >&2
+        echo "        run once as root: sudo apt-get install -y ${missing[*]}" >&2
+        exit 1
     fi
     export DEBIAN_FRONTEND=noninteractive
     show apt-get update -qq
-    show apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+    show apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
 # python_for_venv: Debian's python3 when present (the one users have), else whatever python3 is on PATH.
