@@ -126,11 +126,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(args.demo_args)
 
 
+class _Version(argparse.Action):
+    """`--version` on one line, never wrapped (argparse's own wraps long paths)."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:  # type: ignore[override]
+        print(f"netmon {__version__} (Python {sys.version.split()[0]}, {os.path.dirname(os.path.abspath(__file__))})")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     parser = argparse.ArgumentParser(prog="netmon", description="Monitoring agent for rural connectivity.")
-    parser.add_argument("--version", action="version", version=f"netmon {__version__} "
-                        f"(Python {sys.version.split()[0]}, {os.path.dirname(os.path.abspath(__file__))})")
+    parser.add_argument("--version", action=_Version, nargs=0, help="show the version and where it is installed")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log detail (-vv: libraries too)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
