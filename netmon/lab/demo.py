@@ -52,7 +52,7 @@ def _start_daemon(state: LabState) -> Proc:
 
 def _tail(path: Path, daemon: Proc, until: float) -> None:
     """Print the daemon's log as it grows, until it exits or the lab's lifetime ends."""
-    print(f"(status view not available; showing {path}; Ctrl-C to stop)")
+    print(f"(showing {path}; Ctrl-C to stop)")
     offset = 0
     while time.time() < until:
         try:
