@@ -39,7 +39,8 @@ def _wheel(tmp: Path, env: dict[str, str], version: str | None = None) -> Path:
     for name in SOURCES:
         (shutil.copytree if (REPO / name).is_dir() else shutil.copy)(REPO / name, src / name)
     (src / "config").mkdir()
-    shutil.copy(REPO / "config" / "demo.yaml", src / "config")
+    for name in ("demo.yaml", "demo-lab.yaml", "lab.yaml"):
+        shutil.copy(REPO / "config" / name, src / "config")
     shutil.copytree(REPO / "config" / "demo-probes", src / "config" / "demo-probes")
     if version:
         init = src / "netmon" / "__init__.py"

@@ -24,8 +24,9 @@ import pytest
 from tests.fixtures.need import need
 
 REPO = Path(__file__).resolve().parent.parent.parent
-DEADLINE_S = 150.0
-"""The scenario puts its last trouble at 70 s; two evaluations later (10 s each) it is flagged."""
+DEADLINE_S = 200.0
+"""The scenario puts its last trouble at 70 s; two evaluations later (10 s each) it is flagged, about
+100 s after the start here (set-up included); the margin is for a loaded CI machine."""
 EXPECTED = {"Tả Phìn": ("link", "Viettel"), "Phìn Hồ": ("link", "MobiFone"), "Bản Giang": ("power", "Viettel"),
             "Hồ Thầu": ("upstream", "Viettel")}
 
@@ -45,7 +46,7 @@ def _flagged(config: Path, cwd: Path) -> dict[str, tuple[str, str]]:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(360)
 def test_rootless_demo_flags_link_power_and_upstream_within_two_minutes(tmp_path) -> None:
     """Every expected flag appears with its cause and operator, then Ctrl-C leaves nothing behind."""
     from netmon.lab import rootless
