@@ -108,7 +108,8 @@ def ping_points(config: Path, server: InfluxServer) -> tuple[collections.Counter
     cfg = load_config(config)
     store = Store.open(cfg.state_dir)
     names = {d.id: d.name for d in cfg.devices}
-    asyncio.run(drain(Forwarder(cfg.settings.outputs.influxdb[0], store,
+    straight = cfg.settings.outputs.influxdb[0].model_copy(update={"url": server.url})  # the proxy is gone
+    asyncio.run(drain(Forwarder(straight, store,
                                 TagResolver(cfg.settings.agent.name, cfg.all_devices)), store))
     stored: collections.Counter = collections.Counter()
     for r in store.iter_results():
