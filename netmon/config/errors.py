@@ -40,3 +40,12 @@ def render_path(loc: Sequence[Any]) -> str:
         else:
             out += f"['{seg}']"
     return out
+
+
+def yaml_float(value: float) -> str:
+    """A float as YAML writes it: `.nan`, `.inf`, `-.inf` for the non-finite ones."""
+    if value != value:
+        return ".nan"
+    if value in (float("inf"), float("-inf")):
+        return "-.inf" if value < 0 else ".inf"
+    return repr(value)

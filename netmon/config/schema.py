@@ -9,6 +9,7 @@ did-you-mean, never a silently ignored setting.
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -24,8 +25,11 @@ from pydantic import (
     model_validator,
 )
 
+from netmon.config.errors import yaml_float
 from netmon.model import Secret
 
+MAX_DURATION_S = 3650 * 86400.0
+"""Ten years: longer is a typo, and would overflow the scheduler's date arithmetic."""
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 _LABEL = r"[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?"
@@ -42,11 +46,25 @@ def parse_duration(value: Any) -> float:
     else:
         match = _DURATION.match(str(value))
         if not match:
-            raise ValueError(f"{str(value)!r} is not a duration; write e.g. 500ms, 60s, 5m, 1h, 1d")
+            raise ValueError(f"{_shown(value)} is not a duration; write e.g. 500ms, 60s, 5m, 1h, 1d")
         seconds = float(match.group(1)) * _UNIT_S[match.group(2)]
+    if not math.isfinite(seconds):
+        raise ValueError(f"{_shown(value)} is not a finite duration; write e.g. 60s, 5m, 1h")
     if seconds <= 0:
-        raise ValueError(f"{value!r} must be longer than zero; write e.g. 60s")
+        raise ValueError(f"{_shown(value)} must be longer than zero; write e.g. 60s")
+    if seconds > MAX_DURATION_S:
+        raise ValueError(f"{_shown(value)} is longer than {MAX_DURATION_S // 86400:.0f} days; write e.g. 30d")
     return seconds
+
+
+def _shown(value: Any) -> str:
+    """A value as echoed in a message: one taken from the environment is named, never shown."""
+    source = getattr(value, "source", None)
+    if isinstance(value, str) and source:
+        return f"<from {source}>"
+    if isinstance(value, float):
+        return yaml_float(value)
+    return repr(value) if isinstance(value, str) else str(value)
 
 
 def check_host(value: str) -> str:
@@ -106,7 +124,8 @@ Name = Annotated[str, Field(min_length=1)]
 class Strict(BaseModel):
     """Base of every config model: unknown keys are errors, values are immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+    # allow_inf_nan=False: `.nan`/`.inf` would pass every range check and then break planning.
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True, allow_inf_nan=False)
 
 
 # ---------------------------------------------------------------- agent-level settings
@@ -114,7 +133,7 @@ class Strict(BaseModel):
 
 class Shard(Strict):
     index: int = Field(ge=0)
-    count: int = Field(ge=1)
+    count: int = Field(ge=1, le=1_000_000)
 
     @model_validator(mode="after")
     def _index_in_range(self) -> Shard:
@@ -153,11 +172,11 @@ class AgentSettings(Strict):
 
 
 class SchedulerSettings(Strict):
-    max_pps: float = Field(default=2000.0, gt=0)
+    max_pps: float = Field(default=2000.0, gt=0, le=10_000_000)
     """Ceiling on ICMP packets per second for the whole agent, so probing never congests a thin link."""
-    concurrency: int = Field(default=1024, ge=1)
+    concurrency: int = Field(default=1024, ge=1, le=1_000_000)
     """Probes in flight at once, per prober (ICMP targets in flight, TCP/HTTP connections)."""
-    snmp_concurrency: int = Field(default=32, ge=1)
+    snmp_concurrency: int = Field(default=32, ge=1, le=100_000)
     slice: Duration = 1.0
     """Width of a phase slice: targets whose phase falls in the same slice run as one batch."""
 
@@ -165,7 +184,7 @@ class SchedulerSettings(Strict):
 class StoreSettings(Strict):
     retention: Duration = 30 * 86400.0
     """Raw results older than this are deleted once every output has acknowledged them."""
-    max_disk_mb: int | None = Field(default=None, ge=1)
+    max_disk_mb: int | None = Field(default=None, ge=1, le=1_000_000_000)
     """Hard cap: past it, the oldest rows go even if unsent (counted and logged)."""
 
 
@@ -256,7 +275,7 @@ class StabilityThresholds(Strict):
     degraded_rtt_p95_ms: float = 150.0
     unstable_availability_pct: float = 99.0
     unstable_loss_pct: float = 5.0
-    unstable_outages: int = 3
+    unstable_outages: int = Field(default=3, ge=0, le=1_000_000)
     unstable_rtt_p95_ms: float = 300.0
 
 
@@ -264,8 +283,8 @@ class AnalysisSettings(Strict):
     evaluate_every: Duration = 300.0
     window_now: Duration = 3600.0
     window_trend: Duration = 86400.0
-    raise_after: int = Field(default=3, ge=1)
-    clear_after: int = Field(default=3, ge=1)
+    raise_after: int = Field(default=3, ge=1, le=10_000)
+    clear_after: int = Field(default=3, ge=1, le=10_000)
     thresholds: StabilityThresholds = StabilityThresholds()
     rollup_bucket: Duration | None = None
     """Width of one rollup bucket; default 1 h, or window_now/10 when window_now is under an hour (lab)."""
@@ -390,7 +409,7 @@ class TcpCheck(_CheckBase):
 class HttpCheck(_CheckBase):
     prober: Literal["http"]
     method: Literal["GET", "HEAD", "POST"] = "GET"
-    expect_status: list[int] = [200]
+    expect_status: list[Annotated[int, Field(ge=100, le=599)]] = [200]
     body_contains: str | None = None
     body_regex: str | None = None
     follow_redirects: bool = True
@@ -412,9 +431,9 @@ class AgingRules(Strict):
     """PC replacement thresholds (issue 4); matched against what real agents report."""
 
     disk_used_pct: float = 90.0
-    min_ram_mb: int = 4096
+    min_ram_mb: int = Field(default=4096, ge=0, le=1_000_000_000)
     cpu_load_pct: float = 85.0
-    reboots_per_week: int = 3
+    reboots_per_week: int = Field(default=3, ge=0, le=1_000_000)
     office_reachability_pct: float = 95.0
     eol_os: list[str] = []
     """Regular expressions matched against sysDescr, e.g. `Windows 7`, `Windows Version 6\\.1`."""
