@@ -22,9 +22,11 @@ from pydantic import TypeAdapter, ValidationError
 import netmon
 from netmon.config.errors import ConfigError, ConfigIssue
 from netmon.config.explain import explain
+from netmon.config.files import MAX_KEY_BYTES, FileProblem, read_text
 from netmon.config.includes import Loader
 from netmon.config.resolve import resolve_devices
-from netmon.config.schema import AgentConfig, CheckSpec, KeySpec, Profile, Province, SnmpAuth
+from netmon.config.schema import AgentConfig, CheckSpec, KeySpec, Profile, Province, SnmpAuth, check_v3_key
+from netmon.config.secrets import label_file, mask, remember
 from netmon.config.yamlload import YDict, YList
 from netmon.model import Device, Secret
 
@@ -82,11 +84,12 @@ def _load(path: Path, environ: Mapping[str, str]) -> Config:
     loader = Loader(environ)
     raw = loader.load(path)
     if raw is None and loader.issues:
-        raise ConfigError(loader.issues)  # unreadable or not YAML: anything further would be noise
+        # unreadable or not YAML: anything further would be noise
+        raise ConfigError(_masked(loader.issues, loader.masks))
     if not isinstance(raw, YDict):
         what = "the file is empty; start from config/netmon.example.yaml" if raw is None else \
             "the top level must be a mapping (version: 1, agent:, inventory:, ...)"
-        raise ConfigError([ConfigIssue(loader.display(path), 0 if raw is None else 1, "", what)])
+        raise ConfigError([ConfigIssue(loader.display(path), 1, "", what)])
     root = raw
     config_dir = path.resolve().parent
     inventory = loader.inventory(root, path)
@@ -100,8 +103,9 @@ def _load(path: Path, environ: Mapping[str, str]) -> Config:
     raw_auths = root.get("auths")
     known_auths = auths if settings else dict.fromkeys(raw_auths if isinstance(raw_auths, YDict) else ())
     devices = resolve_devices(inventory, provinces, profiles, broken, known_auths, loader.issues)
+    remember(loader.masks)
     if loader.issues or settings is None:
-        raise ConfigError(sorted(loader.issues, key=lambda i: (i.file, i.line)))
+        raise ConfigError(sorted(_masked(loader.issues, loader.masks), key=lambda i: (i.file, i.line)))
     settings = settings.model_copy(update={"auths": auths, "inventory": provinces or []})
     shard = settings.agent.shard
     mine = [d for d in devices if shard is None or zlib.crc32(d.id.encode()) % shard.count == shard.index]
@@ -111,6 +115,12 @@ def _load(path: Path, environ: Mapping[str, str]) -> Config:
         path=path.resolve(), settings=settings, devices=tuple(mine), all_devices=tuple(devices),
         profiles=MappingProxyType(profiles), state_dir=state_dir,
         device_by_id=MappingProxyType({d.id: d for d in devices}), profile_paths=MappingProxyType(paths))
+
+
+def _masked(issues: list[ConfigIssue], masks: Mapping[str, str]) -> list[ConfigIssue]:
+    """The issues with every value taken from the environment or a key file replaced by its origin."""
+    return [ConfigIssue(mask(i.file, masks), i.line, mask(i.path, masks), mask(i.message, masks))
+            for i in issues]
 
 
 def _validate(adapter: TypeAdapter[Any], tp: Any, raw: Any, prefix: tuple[Any, ...],
@@ -146,10 +156,10 @@ def _check_output_urls(settings: AgentConfig, root: YDict, issues: list[ConfigIs
     """A URL is printed and logged freely, so it must not carry a credential."""
     raw = root["outputs"]["influxdb"] if settings.outputs.influxdb else None
     for i, out in enumerate(settings.outputs.influxdb):
-        parts = urlsplit(out.url)
+        parts = urlsplit(out.url)  # parses: the schema checked it
         if parts.username is None and parts.password is None and not parts.query:
             continue
-        item = raw[i] if isinstance(raw, YList) else raw
+        item = raw[i] if isinstance(raw, YList) and i < len(raw) else raw
         line = item.key_lines.get("url", item.line) if isinstance(item, YDict) else root.line
         path = f"outputs.influxdb[{i}].url" if isinstance(raw, YList) else "outputs.influxdb.url"
         issues.append(ConfigIssue(root.file, line, path, "the URL must not carry user info or a query "
@@ -171,16 +181,25 @@ def _read_key_files(settings: AgentConfig, root: YDict, config_dir: Path,
             file = file if file.is_absolute() else config_dir / file
             raw = root["auths"][name][part]
             where = (raw.file, raw.key_lines.get("key_file", raw.line), f"auths.{name}.{part}.key_file")
+            shown = loader.display(file)
             try:
-                key = file.read_text(encoding="utf-8").strip()
-            except (OSError, UnicodeDecodeError) as exc:
-                why = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
-                loader.issues.append(ConfigIssue(*where, f"cannot read key file {loader.display(file)} "
-                                                 f"({why}); check the path and that netmon may read it"))
+                key = read_text(file, MAX_KEY_BYTES).strip()
+            except FileNotFoundError:
+                loader.issues.append(ConfigIssue(*where, f"cannot read key file {shown} (No such file or "
+                                                 "directory); check the path and that netmon may read it"))
+                continue
+            except FileProblem as exc:
+                loader.issues.append(ConfigIssue(*where, f"key file {shown} {exc}"))
                 continue
             if not key:
-                loader.issues.append(ConfigIssue(*where, f"key file {loader.display(file)} is empty; "
-                                                 "put the key on its first line"))
+                loader.issues.append(ConfigIssue(*where, f"key file {shown} is empty; put the key on its "
+                                                 "first line"))
+                continue
+            loader.masks.setdefault(key, label_file(shown))
+            try:
+                check_v3_key(key)
+            except ValueError as exc:
+                loader.issues.append(ConfigIssue(*where, f"key file {shown}: {exc}"))
                 continue
             update[part] = spec.model_copy(update={"key": Secret(key, f"file {file}")})
         out[name] = auth.model_copy(update=update) if update else auth

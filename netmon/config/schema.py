@@ -12,7 +12,7 @@ import ipaddress
 import math
 import re
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -77,8 +77,14 @@ def check_host(value: str) -> str:
         pass
     looks_numeric = all(part.isdigit() for part in text.split(".") if part)
     if looks_numeric or not _HOSTNAME.match(text):
-        raise ValueError(f"{text!r} is not an IP address or host name")
+        shown = _shown(value) if getattr(value, "source", None) else repr(text)
+        raise ValueError(f"{shown} is not an IP address or host name")
     return text
+
+
+def _host_field(value: Any) -> Any:
+    """`check_host` before the type check, so a value from the environment is known as such."""
+    return check_host(value) if isinstance(value, str) else value
 
 
 def check_oid(value: str) -> str:
@@ -96,13 +102,51 @@ def _compile_or_explain(pattern: str) -> None:
         raise ValueError(f"{pattern!r} is not a valid regular expression: {exc}") from None
 
 
-def check_url_has_no_credentials(url: str) -> str:
+def check_web_url(value: Any) -> Any:
+    """An http(s) URL that parses: a host, a port in 1-65535, no spaces; non-text is left to the type check."""
+    if not isinstance(value, str):
+        return value
+    if not re.match(r"^https?://", value):
+        raise ValueError(f"{_shown(value)} is not a web address; write it with http:// or https://")
+    if any(c.isspace() or ord(c) < 32 for c in value):
+        raise ValueError(f"{_shown(value)} contains spaces or control characters; write %20 for a space")
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"{_shown(value)} is not a valid URL ({exc}); write e.g. https://portal.example.vn/"
+                         ) from None
+    if not parts.hostname:
+        raise ValueError(f"{_shown(value)} has no host; write e.g. https://portal.example.vn/")
+    if port == 0:
+        raise ValueError(f"{_shown(value)} has port 0; use a port from 1 to 65535")
+    return value
+
+
+_CREDENTIAL_PARAM = re.compile(r"key|token|pass|pwd|secret|auth|sig|cred|session|sid|jwt|bearer|cookie|otp")
+
+
+def check_url_has_no_credentials(value: Any) -> Any:
     """URLs are shown in logs, the status view and tags: credentials must not ride in them."""
-    parts = urlsplit(url)
+    value = check_web_url(value)
+    if not isinstance(value, str):
+        return value
+    parts = urlsplit(value)
     if parts.username is not None or parts.password is not None:
         raise ValueError("must not contain a user name or password (URLs are shown in logs and sent as tags); "
                          "put credentials elsewhere")
-    return url
+    for name, _ in parse_qsl(parts.query, keep_blank_values=True):
+        if _CREDENTIAL_PARAM.search(re.sub(r"[^a-z]", "", name.lower())):
+            raise ValueError(f"query parameter '{name[:40]}' looks like a credential (URLs are shown in logs "
+                             "and reports and sent as the server tag); netmon does not send secrets in URLs, "
+                             "remove it")
+    taken = getattr(value, "taken", {})
+    query = (parts.query or "") + (parts.fragment or "")
+    for env_name, piece in taken.items():
+        if piece and piece in query:
+            raise ValueError(f"takes ${{{env_name}}} into the URL's query; values from the environment are "
+                             "treated as secrets and never ride in a URL (URLs are shown and sent as tags)")
+    return value
 
 
 def to_secret(value: Any) -> Secret:
@@ -115,7 +159,7 @@ def to_secret(value: Any) -> Secret:
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
-Host = Annotated[str, AfterValidator(check_host)]
+Host = Annotated[str, BeforeValidator(_host_field)]
 Oid = Annotated[str, AfterValidator(check_oid)]
 SecretValue = Annotated[Secret, BeforeValidator(to_secret)]
 Name = Annotated[str, Field(min_length=1)]
@@ -190,7 +234,7 @@ class StoreSettings(Strict):
 
 class InfluxOutput(Strict):
     name: Name = "influxdb"
-    url: Annotated[str, Field(pattern=r"^https?://")]
+    url: Annotated[str, BeforeValidator(check_web_url)]
     api: Literal["v1", "v2"] = "v2"
     org: str | None = None
     bucket: str | None = None
@@ -233,7 +277,21 @@ class KeySpec(Strict):
     def _one_source(self) -> KeySpec:
         if (self.key is None) == (self.key_file is None):
             raise ValueError("give exactly one of key: or key_file:")
+        if self.key is not None:
+            check_v3_key(self.key.reveal())
         return self
+
+
+MIN_V3_KEY = 8
+
+
+def check_v3_key(key: str) -> None:
+    """RFC 3414 keys are at least 8 characters; pysnmp would otherwise raise with the key in its message."""
+    if len(key) < MIN_V3_KEY:
+        raise ValueError(f"the key is {len(key)} characters long; SNMPv3 keys need at least {MIN_V3_KEY} "
+                         "(RFC 3414), use the one configured on the agent")
+    if any(ord(c) < 32 for c in key):
+        raise ValueError("the key contains control characters or several lines; put only the key there")
 
 
 _AUTH_PROTOCOLS = frozenset({"md5", "sha", "sha224", "sha256", "sha384", "sha512"})
@@ -315,7 +373,7 @@ class DeviceSpec(Strict):
     profile: str | None = None
     """Profile name; defaults to the kind."""
     host: Host | None = None
-    url: Annotated[str, Field(pattern=r"^https?://"), AfterValidator(check_url_has_no_credentials)] | None = None
+    url: Annotated[str, BeforeValidator(check_url_has_no_credentials)] | None = None
     port: int | None = Field(default=None, ge=1, le=65535)
     snmp_port: int | None = Field(default=None, ge=1, le=65535)
     auth: str | None = None
