@@ -17,7 +17,7 @@ def setup_logging(verbosity: int = 0) -> None:
     else:
         formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S%z")
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(formatter)
+    handler.setFormatter(MaskingFormatter(formatter))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
@@ -35,3 +35,20 @@ class _SyslogPriority(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         record.priority = self._PRIORITY.get(record.levelno, 6)
         return super().format(record)
+
+
+class MaskingFormatter(logging.Formatter):
+    """Wraps a formatter so no secret value ever reaches a log line, tracebacks included.
+
+    Values taken from the environment or key files (`netmon.config.secrets`) are replaced by
+    `<from env NAME>` in the finished line: a library's exception text is covered as well as ours.
+    """
+
+    def __init__(self, inner: logging.Formatter) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def format(self, record: logging.LogRecord) -> str:
+        from netmon.config.secrets import mask
+
+        return mask(self.inner.format(record))

@@ -103,6 +103,8 @@ def _load(path: Path, environ: Mapping[str, str]) -> Config:
     raw_auths = root.get("auths")
     known_auths = auths if settings else dict.fromkeys(raw_auths if isinstance(raw_auths, YDict) else ())
     devices = resolve_devices(inventory, provinces, profiles, broken, known_auths, loader.issues)
+    if settings:
+        _inline_secrets(settings, auths, loader.masks)
     remember(loader.masks)
     if loader.issues or settings is None:
         raise ConfigError(sorted(_masked(loader.issues, loader.masks), key=lambda i: (i.file, i.line)))
@@ -121,6 +123,20 @@ def _masked(issues: list[ConfigIssue], masks: Mapping[str, str]) -> list[ConfigI
     """The issues with every value taken from the environment or a key file replaced by its origin."""
     return [ConfigIssue(mask(i.file, masks), i.line, mask(i.path, masks), mask(i.message, masks))
             for i in issues]
+
+
+def _inline_secrets(settings: AgentConfig, auths: Mapping[str, SnmpAuth], masks: dict[str, str]) -> None:
+    """Credentials written into the file itself are masked too, under the key that holds them."""
+    found: list[tuple[str, Secret | None]] = []
+    for name, auth in auths.items():
+        found += [(f"auths.{name}.community", auth.community)]
+        found += [(f"auths.{name}.{part}.key", getattr(getattr(auth, part), "key", None)) for part in ("auth", "priv")]
+    for out in settings.outputs.influxdb:
+        found += [(f"outputs.influxdb '{out.name}' token", out.token), (f"outputs.influxdb '{out.name}' password",
+                                                                        out.password)]
+    for where, secret in found:
+        if secret is not None:
+            masks.setdefault(secret.reveal(), f"<hidden {where}>")
 
 
 def _validate(adapter: TypeAdapter[Any], tp: Any, raw: Any, prefix: tuple[Any, ...],
