@@ -134,8 +134,13 @@ class Loader:
             if raw is None:
                 broken.add(name)
                 if not any(i.file == self.display(file) for i in self.issues):
-                    self.issues.append(ConfigIssue(self.display(file), 0, "", "the profile is empty; it "
+                    self.issues.append(ConfigIssue(self.display(file), 1, "", "the profile is empty; it "
                                                    "needs kind: and checks:"))
+                continue
+            if not isinstance(raw, YDict):
+                broken.add(name)
+                self.issues.append(ConfigIssue(self.display(file), getattr(raw, "line", 1), "", "a profile is a "
+                                               "mapping (kind:, description:, checks:)"))
                 continue
             try:
                 profiles[name] = Profile.model_validate(raw)
