@@ -5,11 +5,13 @@ a key file, a profile folder). Each example mutates one file of a seed, at the l
 parsed tree (values, types, keys, nesting) or of the text (tags, aliases, control characters,
 environment references, truncation), then loads the seed. The loader must return a `Config` or
 raise `ConfigError` whose every line starts with `file:line: `, never anything else, and no
-line may show a value taken from the environment or a key file.
+line may show a value taken from the environment or a key file. A config that loads must print
+its `netmon check` summary and be planned by the scheduler without an exception.
 """
 
 from __future__ import annotations
 
+import io
 import re
 import shutil
 from pathlib import Path
@@ -19,8 +21,11 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from rich.console import Console
 
 from netmon.config import Config, ConfigError, load_config
+from netmon.scheduler import ProbeSchedule
+from netmon.ui.check import render_check
 
 REPO = Path(__file__).resolve().parents[2]
 ENV = {"NETMON_SNMP_COMMUNITY": "s3cret-c0mmunity", "NETMON_INFLUX_TOKEN": "t0ken-value",
@@ -156,8 +161,9 @@ def mutated(draw: st.DrawFn) -> tuple[str, str, str]:
 
 
 def check_outcome(seed_dir: Path, main: str) -> Config | ConfigError:
+    """Load; a config that loads must also print (`netmon check`) and plan (the scheduler) without error."""
     try:
-        return load_config(seed_dir / main, environ=ENV)
+        config = load_config(seed_dir / main, environ=ENV)
     except ConfigError as exc:
         lines = str(exc).splitlines()
         assert lines and len(lines) == len(exc.issues), str(exc)
@@ -167,6 +173,14 @@ def check_outcome(seed_dir: Path, main: str) -> Config | ConfigError:
             for secret in SECRETS:
                 assert secret not in text, f"secret {secret!r} shown in {text!r}"
         return exc
+    console = Console(width=120, file=io.StringIO(), record=True, no_color=True)
+    render_check(config, console)
+    shown = console.export_text()
+    assert "configuration OK" in shown
+    for secret in SECRETS:
+        assert secret not in shown
+    ProbeSchedule({}, lambda r: None).plan(config, dict.fromkeys(("icmp", "snmp", "tcp", "http")))  # type: ignore[arg-type]
+    return config
 
 
 @settings(max_examples=1200, deadline=None, derandomize=True, database=None,
