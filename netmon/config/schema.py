@@ -155,6 +155,9 @@ def to_secret(value: Any) -> Secret:
         return value
     if not isinstance(value, str) or not value:
         raise ValueError("must be a non-empty string; put the value in an environment variable and write ${NAME}")
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError("contains a line break or another control character; remove it (a value exported "
+                         "from a file often keeps its trailing newline)")
     return Secret(value, getattr(value, "source", "config file"))
 
 

@@ -214,3 +214,9 @@ def test_memory_stays_bounded_on_dev_zero():
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert "/dev/zero:1: the file is a character device" in out.stderr
     assert resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss < 1 << 20  # KB: well under 1 GB
+
+
+def test_secret_with_a_line_break_is_refused_without_echo(tmp_path):
+    write(tmp_path, HEAD + "auths:\n  v2: {version: 2c, community: \"${COMM}\"}\n")
+    lines = errors("netmon.yaml", {"COMM": "comm-value-x\n"})
+    assert lines == ["netmon.yaml:4: auths.v2.community: contains a line break or another control character; remove it (a value exported from a file often keeps its trailing newline)"]
