@@ -220,3 +220,13 @@ def test_secret_with_a_line_break_is_refused_without_echo(tmp_path):
     write(tmp_path, HEAD + "auths:\n  v2: {version: 2c, community: \"${COMM}\"}\n")
     lines = errors("netmon.yaml", {"COMM": "comm-value-x\n"})
     assert lines == ["netmon.yaml:4: auths.v2.community: contains a line break or another control character; remove it (a value exported from a file often keeps its trailing newline)"]
+
+
+def test_parent_that_failed_validation_is_not_a_second_error(tmp_path):
+    write(tmp_path, HEAD + "inventory:\n  - name: P\n    communes:\n      - name: C\n        devices:\n"
+          "          - {name: r, kind: bts, host: 'http://[::1'}\n          - {name: d, kind: bts, host: 127.0.0.1, parent: r}\n"
+          "          - {name: e, kind: bts, host: 127.0.0.2, parent: nobody}\n")
+    assert errors("netmon.yaml") == [
+        "netmon.yaml:8: inventory[0].communes[0].devices[0].host: 'http://[::1' is not an IP address or host name",
+        "netmon.yaml:10: inventory[0].communes[0].devices[2].parent: parent 'nobody' matches no device in commune 'C' and no device id; write a device name from the same commune or a full id",
+    ]
