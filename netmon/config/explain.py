@@ -40,6 +40,8 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
 
 def show(value: Any, key: object = None) -> str:
     """Echo a value in a message, unless it may be a credential (secret keys, anything from the env)."""
+    if isinstance(value, EnvStr) and not isinstance(value, MissingEnv):
+        return f"<from {value.source}>"  # named, never shown: it may be a secret in the wrong field
     if isinstance(value, EnvStr) or key in _SECRET_KEYS:
         return "the value"
     if value is None:
