@@ -97,7 +97,7 @@ class AgentSettings(Strict):
 
 
 class SchedulerSettings(Strict):
-    max_pps: float = Field(default=2000.0, gt=0, le=10_000_000)
+    max_pps: float = Field(default=2000.0, gt=0)
     """Ceiling on ICMP packets per second for the whole agent, so probing never congests a thin link."""
     concurrency: int = Field(default=1024, ge=1, le=1_000_000)
     """Probes in flight at once, per prober (ICMP targets in flight, TCP/HTTP connections)."""
