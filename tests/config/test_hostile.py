@@ -228,3 +228,14 @@ def test_parent_that_failed_validation_is_not_a_second_error(tmp_path):
         "netmon.yaml:8: inventory[0].communes[0].devices[0].host: 'http://[::1' is not an IP address or host name",
         "netmon.yaml:10: inventory[0].communes[0].devices[2].parent: parent 'nobody' matches no device in commune 'C' and no device id; write a device name from the same commune or a full id",
     ]
+
+
+def test_thousands_of_problems_print_the_first_500(tmp_path):
+    devices = "".join(f"          - {{name: d{i}, kind: bts, host: 10.0.0.{300 + i}}}\n" for i in range(2000))
+    write(tmp_path, HEAD + "inventory:\n  - name: P\n    communes:\n      - name: C\n        devices:\n" + devices)
+    with pytest.raises(ConfigError) as caught:
+        load_config("netmon.yaml", environ={})
+    lines = str(caught.value).splitlines()
+    assert len(caught.value.issues) == 2000 and len(lines) == 501
+    assert lines[0] == "netmon.yaml:8: inventory[0].communes[0].devices[0].host: '10.0.0.300' is not an IP address or host name"
+    assert lines[-1] == "... and 1,500 more problems; fix these first"
