@@ -286,9 +286,29 @@ def _children(node: yaml.Node) -> Iterator[yaml.Node]:
 def measure(root: yaml.Node) -> tuple[int, str] | None:
     """Refuse what would blow up once aliases are expanded: (line, problem), or None when the tree is fine.
 
-    Iterative, so a deep document cannot exhaust the stack; an alias adds the size of what it
-    names, computed once per node.
+    Iterative, so a deep document cannot exhaust the stack. A first quick pass checks the depth
+    and looks for a mapping or list reached twice (an alias); only then are expanded sizes
+    computed, each node's once.
     """
+    seen: set[int] = set()
+    shared = False
+    stack: list[tuple[yaml.Node, int]] = [] if isinstance(root, yaml.ScalarNode) else [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if id(node) in seen:
+            shared = True
+            continue
+        seen.add(id(node))
+        if depth > MAX_DEPTH:
+            return node.start_mark.line + 1, (f"nested more than {MAX_DEPTH} levels deep; a netmon config "
+                                              "needs about 12")
+        children = node.value if isinstance(node, yaml.SequenceNode) else [c for pair in node.value for c in pair]
+        stack.extend((c, depth + 1) for c in children if not isinstance(c, yaml.ScalarNode))
+    return _expansion(root) if shared else None
+
+
+def _expansion(root: yaml.Node) -> tuple[int, str] | None:
+    """The alias check proper: recursion, and how many values the aliases add."""
     sizes: dict[int, int] = {}
     refs: dict[int, tuple[int, yaml.Node]] = {}
     on_path: set[int] = set()

@@ -80,6 +80,12 @@ def test_alias_bomb_is_refused_quickly_and_small():
     assert time.monotonic() - started < 30
 
 
+def test_alias_bomb_in_a_key_is_refused(tmp_path):
+    bomb = BOMB.replace("analysis: {coverage_kinds: *i}\n", "x-key: {? *i : 1}\n")
+    write(tmp_path, bomb)
+    assert errors("netmon.yaml")[0].startswith("netmon.yaml:11: YAML aliases expand this file by 926,177,013 values")
+
+
 def test_honest_aliases_and_merges_still_work(tmp_path):
     devices = "".join(f"          - {{<<: *dev, name: d{i}, host: 127.0.0.{i + 1}}}\n" for i in range(50))
     write(tmp_path, HEAD + "x-dev: &dev {kind: bts, operator: VNPT}\ninventory:\n  - name: P\n    communes:\n"
