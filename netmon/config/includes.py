@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from netmon.config.errors import ConfigIssue
 from netmon.config.explain import explain
 from netmon.config.schema import Profile
+from netmon.config.yamlbounds import Budget
 from netmon.config.yamlload import YDict, YList, load_yaml
 
 _GLOB_CHARS = frozenset("*?[")
@@ -34,6 +35,8 @@ class Loader:
         self.issues: list[ConfigIssue] = []
         self.masks: dict[str, str] = {}
         self.included = 0
+        self.budget = Budget()
+        """Bytes, values and alias expansion of all the files together."""
         """Every value taken from the environment or a key file -> how it is shown instead."""
         self.cwd = Path.cwd()
 
@@ -47,7 +50,7 @@ class Loader:
 
     def load(self, path: Path) -> Any:
         """One YAML file as Y-containers (None when empty or broken; problems are in `issues`)."""
-        return load_yaml(path, self.display, self.environ, self.issues, self.masks)
+        return load_yaml(path, self.display, self.environ, self.issues, self.masks, self.budget)
 
     def inventory(self, root: YDict, path: Path) -> YList:
         """The `inventory:` list with every include expanded, provinces in file order."""

@@ -7,10 +7,10 @@ is refused with a hint rather than silently kept as text. Values taken from the 
 recorded in `masks` so that no message ever shows them (see `secrets`).
 
 Hostile input is refused, never crashed on: files go through `files.read_text` (regular files up
-to 16 MB), nesting is limited to `MAX_DEPTH`, aliases may not expand the document beyond
-`MAX_ALIAS_NODES` extra values (a 12 KB "billion laughs" file used to take 6 GB), an alias may
-not contain itself, and a scalar that cannot be built (`!!timestamp` on a non-date, a
-5,000-digit integer, a NUL character) is an issue on its line.
+to 16 MB, 64 MB for all the files of a config), nesting depth and alias expansion are bounded
+before anything is converted (yamlbounds.py; a 12 KB "billion laughs" file used to take 6 GB),
+and a scalar that cannot be built (`!!timestamp` on a non-date, a 5,000-digit integer, a NUL
+character) is an issue on its line.
 
 libyaml (`CSafeLoader`) composes the node tree; a small walk turns it into `YDict`/`YList`
 containers that carry their file and the line of each key or item, so a pydantic `loc` can be
@@ -21,7 +21,7 @@ walk is where a 20k-device inventory spends its time.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -30,14 +30,11 @@ import yaml
 from netmon.config.errors import ConfigIssue, render_path
 from netmon.config.files import FileProblem, read_text
 from netmon.config.secrets import label_env
+from netmon.config.yamlbounds import Budget, measure
 
 _Base: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _ENV = re.compile(r"\$\$|\$\{([^}]*)(\}?)|\$([A-Za-z_][A-Za-z0-9_]*)")
 _REF = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])(.*))?", re.S)
-MAX_DEPTH = 64
-"""Deepest nesting of mappings and lists; netmon's own deepest (a device's location) is ~12."""
-MAX_ALIAS_NODES = 1_000_000
-"""Values aliases may add beyond those written (or as many as written, for a larger file)."""
 MAX_INT = 2**63 - 1
 _UNSET = ("environment variable {name} is not set; export it (e.g. in /etc/netmon/env for the systemd "
           "unit) or write the value here")
@@ -274,83 +271,19 @@ def _clip(text: str, width: int = 40) -> str:
     return text if len(text) <= width else f"{text[:width]}... ({len(text)} characters)"
 
 
-def _children(node: yaml.Node) -> Iterator[yaml.Node]:
-    if isinstance(node, yaml.SequenceNode):
-        yield from node.value
-    elif isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            yield key
-            yield value
+def load_yaml(path: Path, display: Display, environ: Mapping[str, str], issues: list[ConfigIssue],
+              masks: MutableMapping[str, str] | None = None, budget: Budget | None = None) -> Any:
+    """Read one YAML file into Y-containers; problems go to `issues` and the result is then None.
 
-
-def measure(root: yaml.Node) -> tuple[int, str] | None:
-    """Refuse what would blow up once aliases are expanded: (line, problem), or None when the tree is fine.
-
-    Iterative, so a deep document cannot exhaust the stack. A first quick pass checks the depth
-    and looks for a mapping or list reached twice (an alias); only then are expanded sizes
-    computed, each node's once.
+    `budget` is shared by the files of one config, so many files cannot add up to what one may not.
     """
-    seen: set[int] = set()
-    shared = False
-    stack: list[tuple[yaml.Node, int]] = [] if isinstance(root, yaml.ScalarNode) else [(root, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if id(node) in seen:
-            shared = True
-            continue
-        seen.add(id(node))
-        if depth > MAX_DEPTH:
-            return node.start_mark.line + 1, (f"nested more than {MAX_DEPTH} levels deep; a netmon config "
-                                              "needs about 12")
-        children = node.value if isinstance(node, yaml.SequenceNode) else [c for pair in node.value for c in pair]
-        stack.extend((c, depth + 1) for c in children if not isinstance(c, yaml.ScalarNode))
-    return _expansion(root) if shared else None
-
-
-def _expansion(root: yaml.Node) -> tuple[int, str] | None:
-    """The alias check proper: recursion, and how many values the aliases add."""
-    sizes: dict[int, int] = {}
-    refs: dict[int, tuple[int, yaml.Node]] = {}
-    on_path: set[int] = set()
-    written = 0
-    stack: list[tuple[yaml.Node, int, bool]] = [(root, 1, False)]
-    while stack:
-        node, depth, leaving = stack.pop()
-        key = id(node)
-        if leaving:
-            on_path.discard(key)
-            sizes[key] = min(10**15, 1 + sum(sizes.get(id(c), 1) for c in _children(node)))
-            continue
-        if key in on_path:
-            return node.start_mark.line + 1, ("an alias refers to a mapping or list that contains it; "
-                                              "YAML recursion is not allowed in a config")
-        count, _ = refs.get(key, (0, node))
-        refs[key] = (count + 1, node)
-        if key in sizes:
-            continue
-        if depth > MAX_DEPTH:
-            return node.start_mark.line + 1, (f"nested more than {MAX_DEPTH} levels deep; a netmon config "
-                                              "needs about 12")
-        on_path.add(key)
-        stack.append((node, depth, True))
-        for child in _children(node):
-            written += 1
-            if not isinstance(child, yaml.ScalarNode):
-                stack.append((child, depth + 1, False))
-    extra = sizes.get(id(root), 1) - written - 1
-    if extra <= max(MAX_ALIAS_NODES, written):
-        return None
-    count, worst = max(refs.values(), key=lambda r: (r[0] - 1) * sizes.get(id(r[1]), 1) if r[0] > 1 else 0)
-    times = "once" if count == 2 else f"{count - 1:,} times"
-    return worst.start_mark.line + 1, (f"YAML aliases expand this file by {extra:,} values ({written:,} "
-                                       f"written; the anchor here is aliased {times}); "
-                                       "netmon refuses such alias bombs: write the repeated parts out")
-
-
-def load_yaml(path: Path, display: Display, environ: Mapping[str, str],
-              issues: list[ConfigIssue], masks: MutableMapping[str, str] | None = None) -> Any:
-    """Read one YAML file into Y-containers; problems go to `issues` and the result is then None."""
     file = display(path)
+    budget = Budget() if budget is None else budget
+    limit = f"{budget.total_bytes // 1048576} MB"
+    if budget.read_left <= 0:
+        issues.append(ConfigIssue(file, 1, "", f"not read: netmon has read {4 * budget.total_bytes // 1048576} "
+                                  "MB of files for this config already; include fewer or smaller files"))
+        return None
     try:
         text = read_text(path)
     except FileNotFoundError:
@@ -359,6 +292,12 @@ def load_yaml(path: Path, display: Display, environ: Mapping[str, str],
     except FileProblem as exc:
         issues.append(ConfigIssue(file, exc.line, "", f"the file {exc}"))
         return None
+    budget.read_left -= len(text)
+    if len(text) > budget.bytes_left:
+        issues.append(ConfigIssue(file, 1, "", f"with this file the config's files add up to more than {limit}; "
+                                  "include fewer or smaller files"))
+        return None
+    budget.bytes_left -= len(text)
     try:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
@@ -378,7 +317,7 @@ def load_yaml(path: Path, display: Display, environ: Mapping[str, str],
         return None
     if node is None:
         return None
-    problem = measure(node)
+    problem = measure(node, budget)
     if problem is not None:
         issues.append(ConfigIssue(file, problem[0], "", problem[1]))
         return None

@@ -245,3 +245,25 @@ def test_thousands_of_problems_print_the_first_500(tmp_path):
     assert len(caught.value.issues) == 2000 and len(lines) == 501
     assert lines[0] == "netmon.yaml:8: inventory[0].communes[0].devices[0].host: '10.0.0.300' is not an IP address or host name"
     assert lines[-1] == "... and 1,500 more problems; fix these first"
+
+
+def test_alias_budget_holds_across_included_files(tmp_path):
+    """Each file adds ~390,000 values through aliases (allowed alone); the third passes 1,000,000 in all."""
+    leaf = "- name: P\n  x-a: &a [" + ",".join(["v"] * 30) + "]\n  x-b: &b [" + ",".join(["*a"] * 30) + \
+        "]\n  x-c: &c [" + ",".join(["*b"] * 30) + "]\n  x-d: [" + ",".join(["*c"] * 14) + "]\n"
+    for i in range(3):
+        (tmp_path / f"p{i}.yaml").write_text(leaf)
+    write(tmp_path, HEAD + "inventory:\n" + "".join(f"  - include: p{i}.yaml\n" for i in range(3)))
+    bombs = [line for line in errors("netmon.yaml") if "YAML aliases" in line]
+    assert len(bombs) == 1 and bombs[0].startswith("p2.yaml:4: YAML aliases expand this file by 419,820 values "
+                                                   "(115 written; the anchor here is aliased 14 times); with the "
+                                                   "config's other files that makes 1,259,460, over 1,000,000"), bombs
+
+
+def test_byte_budget_across_files(tmp_path):
+    big = "# " + "x" * (15 * 1024 * 1024) + "\n[]\n"
+    for i in range(5):
+        (tmp_path / f"p{i}.yaml").write_text(big)
+    write(tmp_path, HEAD + "inventory:\n" + "".join(f"  - include: p{i}.yaml\n" for i in range(5)))
+    lines = errors("netmon.yaml")
+    assert lines == ["p4.yaml:1: with this file the config's files add up to more than 64 MB; include fewer or smaller files"]
