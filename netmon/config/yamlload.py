@@ -30,7 +30,7 @@ import yaml
 from netmon.config.errors import ConfigIssue, render_path
 from netmon.config.files import FileProblem, read_text
 from netmon.config.secrets import label_env
-from netmon.config.yamlbounds import Budget, measure
+from netmon.config.yamlbounds import MAX_DEPTH, Budget, measure
 
 _Base: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _ENV = re.compile(r"\$\$|\$\{([^}]*)(\}?)|\$([A-Za-z_][A-Za-z0-9_]*)")
@@ -138,6 +138,10 @@ class _Reader:
         done = self.seen.get(id(node))
         if done is not None:
             return done
+        if len(self.where) >= MAX_DEPTH:  # measure() checks this only for files with anchors
+            self.issues.append(ConfigIssue(self.file, node.start_mark.line + 1, "", f"nested more than "
+                                           f"{MAX_DEPTH} levels deep; a netmon config needs about 12"))
+            return MissingEnv("", "nesting")
         if isinstance(node, yaml.SequenceNode):
             out: Any = YList(self.file, node.start_mark.line + 1)
             self.seen[id(node)] = out
@@ -317,7 +321,8 @@ def load_yaml(path: Path, display: Display, environ: Mapping[str, str], issues: 
         return None
     if node is None:
         return None
-    problem = measure(node, budget)
+    # Without an anchor there is no alias: the depth check in _Reader is enough, and the walk is saved.
+    problem = measure(node, budget) if "&" in text else None
     if problem is not None:
         issues.append(ConfigIssue(file, problem[0], "", problem[1]))
         return None

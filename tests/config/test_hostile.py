@@ -99,6 +99,8 @@ def test_recursive_alias_and_deep_nesting(tmp_path):
     assert errors("netmon.yaml") == ["netmon.yaml:3: an alias refers to a mapping or list that contains it; YAML recursion is not allowed in a config"]
     write(tmp_path, HEAD + "x-deep: " + "[" * 500 + "]" * 500 + "\n")
     assert errors("netmon.yaml") == ["netmon.yaml:3: nested more than 64 levels deep; a netmon config needs about 12"]
+    write(tmp_path, HEAD + "x-a: &a 1\nx-deep: " + "[" * 500 + "]" * 500 + "\n")  # the anchored path (measure)
+    assert errors("netmon.yaml") == ["netmon.yaml:4: nested more than 64 levels deep; a netmon config needs about 12"]
     write(tmp_path, HEAD + "x-deep: " + "[" * 5000 + "]" * 5000 + "\n")
     assert errors("netmon.yaml")[0].startswith("netmon.yaml:3: YAML syntax error: exceeded maximum nesting depth")
 
