@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import sys
@@ -51,4 +52,14 @@ class MaskingFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         from netmon.config.secrets import mask
 
-        return mask(self.inner.format(record))
+        # Only the message and the traceback are masked: a value that happens to equal a logger
+        # name or a level must not garble every line's prefix.
+        masked = copy.copy(record)
+        masked.msg, masked.args = mask(record.getMessage()), None
+        if record.exc_info and not record.exc_text:
+            masked.exc_text = self.inner.formatException(record.exc_info)
+        if masked.exc_text:
+            masked.exc_text = mask(masked.exc_text)
+        if record.stack_info:
+            masked.stack_info = mask(record.stack_info)
+        return self.inner.format(masked)

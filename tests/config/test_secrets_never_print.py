@@ -172,3 +172,24 @@ def test_loader_errors_never_echo_values_from_the_environment(tmp_path):
                       "<from env NM_KIND>", "<from env NM_PROFILES>-missing"):
             assert label in out.stderr, (label, out.stderr)
         assert "SNMPv3 keys need at least 8" in out.stderr
+
+
+def test_log_lines_and_tracebacks_are_masked_but_not_their_prefix(capsys):
+    """The formatter netmon's logging uses: message and traceback masked, logger name and level kept."""
+    import logging
+
+    from netmon.config.secrets import remember
+    from netmon.logs import setup_logging
+
+    remember({"logged-SECRET-cccc": "<from env NM_LOGGED>", "netmon": "<from env NM_USER>"})
+    setup_logging()
+    log = logging.getLogger("netmon.test")
+    log.warning("value %s", "logged-SECRET-cccc")
+    try:
+        raise ValueError("the key logged-SECRET-cccc is wrong")
+    except ValueError:
+        log.exception("probe failed")
+    err = capsys.readouterr().err
+    assert "logged-SECRET-cccc" not in err
+    assert "WARNING netmon.test: value <from env NM_LOGGED>" in err
+    assert "ValueError: the key <from env NM_LOGGED> is wrong" in err
