@@ -182,13 +182,18 @@ def test_log_lines_and_tracebacks_are_masked_but_not_their_prefix(capsys):
     from netmon.logs import setup_logging
 
     remember({"logged-SECRET-cccc": "<from env NM_LOGGED>", "netmon": "<from env NM_USER>"})
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
     setup_logging()
-    log = logging.getLogger("netmon.test")
-    log.warning("value %s", "logged-SECRET-cccc")
     try:
-        raise ValueError("the key logged-SECRET-cccc is wrong")
-    except ValueError:
-        log.exception("probe failed")
+        log = logging.getLogger("netmon.test")
+        log.warning("value %s", "logged-SECRET-cccc")
+        try:
+            raise ValueError("the key logged-SECRET-cccc is wrong")
+        except ValueError:
+            log.exception("probe failed")
+    finally:
+        root.handlers[:], _ = saved[0], root.setLevel(saved[1])
     err = capsys.readouterr().err
     assert "logged-SECRET-cccc" not in err
     assert "WARNING netmon.test: value <from env NM_LOGGED>" in err
