@@ -183,7 +183,7 @@ def test_log_lines_and_tracebacks_are_masked_but_not_their_prefix(capsys):
 
     remember({"logged-SECRET-cccc": "<from env NM_LOGGED>", "netmon": "<from env NM_USER>"})
     root = logging.getLogger()
-    saved = root.handlers[:], root.level
+    handlers, level = root.handlers[:], root.level
     setup_logging()
     try:
         log = logging.getLogger("netmon.test")
@@ -193,7 +193,8 @@ def test_log_lines_and_tracebacks_are_masked_but_not_their_prefix(capsys):
         except ValueError:
             log.exception("probe failed")
     finally:
-        root.handlers[:], _ = saved[0], root.setLevel(saved[1])
+        root.handlers[:] = handlers
+        root.setLevel(level)
     err = capsys.readouterr().err
     assert "logged-SECRET-cccc" not in err
     assert "WARNING netmon.test: value <from env NM_LOGGED>" in err
