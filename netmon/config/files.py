@@ -23,9 +23,13 @@ _KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (s
 class FileProblem(Exception):
     """Why a file cannot be read; the message says what to do, the caller adds the file name."""
 
-    def __init__(self, message: str, line: int = 1) -> None:
+    def __init__(self, message: str, line: int = 1, strerror: str | None = None,
+                 permission: bool = False) -> None:
         super().__init__(message)
         self.line = line
+        self.strerror = strerror
+        """The system's reason when the file could not be opened (None for every other problem)."""
+        self.permission = permission
 
 
 def read_text(path: Path, limit: int = MAX_CONFIG_BYTES) -> str:
@@ -37,7 +41,9 @@ def read_text(path: Path, limit: int = MAX_CONFIG_BYTES) -> str:
     except ValueError:
         raise FileProblem("the path contains a NUL character; check the path") from None
     except OSError as exc:
-        raise FileProblem(f"cannot open it ({exc.strerror or exc}); check the path and its permissions") from None
+        why = exc.strerror or str(exc)
+        raise FileProblem(f"cannot open it ({why}); check the path and its permissions", 1, why,
+                          isinstance(exc, PermissionError)) from None
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):

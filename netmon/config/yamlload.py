@@ -250,7 +250,7 @@ class _Reader:
             problems.append(f"the default or message of ${{{name}...}} contains '$'; nested references "
                             "are not supported")
             return ""
-        value = self.environ.get(name)
+        value = _lookup(self.environ, name, default=op in (":-", "-"))
         empty = value is None or (value == "" and op is not None and op.startswith(":"))
         if op is None and value is None:
             problems.append(_UNSET.format(name=name))
@@ -268,6 +268,20 @@ class _Reader:
     def issue(self, node: yaml.Node, text: str) -> None:
         """Record a problem on `node`'s line, at the path being read."""
         self.issues.append(ConfigIssue(self.file, node.start_mark.line + 1, render_path(self.where), text))
+
+
+def _lookup(environ: Mapping[str, str], name: str, default: bool) -> str | None:
+    """The variable's value, or None when unset.
+
+    `in` and `[]` rather than `.get`: they let load_config(secrets=False) stand a placeholder in
+    for the service's secrets when a reader (status, report) loads the config. A reference with
+    a default uses the real lookup, so the default applies there too.
+    """
+    if default:
+        return environ.get(name)
+    if name not in environ:
+        return None
+    return environ[name]
 
 
 def _clip(text: str, width: int = 40) -> str:
