@@ -74,6 +74,9 @@ def test_classify(metrics, state):
     ("bbgbbb", "-----R"),          # a good evaluation restarts the count
     ("bbdbbb", "-----R"),          # so does a degraded one
     ("bbubbggug", "-R-----" "-C"),  # unknown neither counts nor resets
+    ("bbbddd", "--R--C"),          # degraded no longer meets the flag's condition: it clears
+    ("bbbdgbd", "--R----"),        # a bad evaluation restarts the clearing count
+    ("bbbdudg", "-R----C"),       # (raise_after 2 here) unknown does not break the clearing count
 ])
 def test_hysteresis(states, actions):
     letters = {"b": State.UNSTABLE, "g": State.GOOD, "d": State.DEGRADED, "u": State.UNKNOWN}
