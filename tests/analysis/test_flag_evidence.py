@@ -106,7 +106,7 @@ def test_evidence_is_refreshed_only_by_evaluations_that_still_meet_the_flag(stor
 def test_power_cut_is_pending_while_dark_then_power_never_link(store):
     dev = village_device(DARK)
     devices = [router(), dev]
-    rig = Rig(store, devices, window_now=600, raise_after=2, clear_after=3)
+    rig = Rig(store, devices, window_now=600, raise_after=2, clear_after=500)
     cut = (T0 + 3600, T0 + 3600 + 900)
     end = T0 + 3 * 3600
     snmp = [snmp_uptime(dev.id, ts, 5_000_000.0 + ts - T0) for ts in range(int(T0), int(cut[0]), 300)]
@@ -119,6 +119,18 @@ def test_power_cut_is_pending_while_dark_then_power_never_link(store):
     assert all(c != "link" for _, c in causes)  # never sent to the operator as the link
     (flag,) = flags_since(store, 0)
     assert flag.cause == "power"
+    # An operator with only a power flag gets no (empty) section of its own.
+    import io
+
+    from rich.console import Console
+
+    from netmon.ui.report_villages import render_villages
+
+    assert flag.open
+    console = Console(width=200, no_color=True, record=True, file=io.StringIO())
+    render_villages(village_report(store, "UTC", now=end), "md", console)
+    text = console.export_text()
+    assert "Unstable coverage" not in text and "None." not in text and "## Power problems" in text
 
 
 def test_follow_up_report_pending_section_and_cause_unknown_after_pending_max(store):
@@ -155,3 +167,26 @@ def test_nothing_flagged_is_said_plainly(store, tmp_path):
         render_villages(village_report(store, "UTC", now=T0 + 600), fmt, console)
         text = console.export_text()
         assert NOTHING_FLAGGED in text and "##" not in text.replace("# Villages", "")
+
+
+def test_open_outage_counts_up_to_now_not_month_end(store):
+    from netmon.ui.report_villages import availability_report
+
+    dev = village_device(DARK)
+    rig = Rig(store, [router(), dev])
+    start_dark, now = T0 + 1800, T0 + 3600
+    feed_and_evaluate(rig, rounds(ROUTER, T0, now) + rounds(dev.id, T0, now, down=[(start_dark, now + 1)]), T0, now)
+    rows = availability_report(store, rig.catalog, T0 - 86400, T0 + 30 * 86400, now=now)
+    (row,) = [r for r in rows if r.get("id") == VID(DARK)]
+    assert row["outages"] == 1
+    assert 1800 - 300 <= row["downtime_s"] <= 1800  # half an hour so far, not the rest of the month
+    assert row["watched_pct"] > 1  # watched over the time that has passed
+
+
+def test_unknown_says_why():
+    from netmon.analysis.evaluator import unknown_reason
+    from netmon.analysis.stability import WindowMetrics
+
+    assert unknown_reason(WindowMetrics(rounds=3, agent_coverage=0.4), 600) == \
+        "agent watched 4 minutes of the last 10 minutes (needs at least 50%)"
+    assert "no judged round" in unknown_reason(WindowMetrics(agent_coverage=1.0), 3600)
