@@ -156,6 +156,7 @@ class Evaluator:
         seconds_of = {window_tag(x): x for x in (a.window_now, a.window_trend)}
         undecided = undecided_villages(self.store, self._all_down, now - a.window_now, now, a.window_trend)
         with self.store.transaction() as conn:
+            flagmod.close_removed(conn, set(self.catalog.villages), now)
             streaks = flagmod.load_streaks(conn)
             status_rows = []
             for vid, v in self.catalog.villages.items():

@@ -115,3 +115,30 @@ def clear_flag(conn, v: VillageInfo, flag_id: int, now: float) -> None:
     minutes = (now - row[0]) / 60 if row else 0.0
     lasted = f"{minutes:.0f} min" if minutes < 120 else f"{minutes / 60:.1f} h"
     log.info("flag cleared: %s / %s (%s) after %s", v.commune, v.village, v.operator or "no operator", lasted)
+
+
+REMOVED = "no longer in the inventory"
+
+
+def close_removed(conn, village_ids: set[str], now: float) -> list[tuple[str, str, str]]:
+    """Close open flags of villages the inventory no longer has (removed or renamed); log each once.
+
+    Their streaks and latest status go too, so neither the follow-up list nor the live view keeps
+    a village nobody probes any more. Returns (village_id, commune, village) of each flag closed.
+    """
+    rows = conn.execute("SELECT id, village_id, commune, village, evidence FROM flags WHERE cleared_ts IS NULL"
+                        ).fetchall()
+    closed = []
+    for flag_id, vid, commune, village, evidence in rows:
+        if vid in village_ids:
+            continue
+        e = json.loads(evidence or "{}")
+        e["cleared_reason"] = REMOVED
+        conn.execute("UPDATE flags SET cleared_ts = ?, updated_ts = ?, evidence = ? WHERE id = ?",
+                     (now, now, json.dumps(e), flag_id))
+        log.info("flag closed: %s / %s: %s", commune, village, REMOVED)
+        closed.append((vid, commune, village))
+    gone = [(vid,) for (vid,) in conn.execute("SELECT village_id FROM village_eval") if vid not in village_ids]
+    conn.executemany("DELETE FROM village_eval WHERE village_id = ?", gone)
+    conn.executemany("DELETE FROM village_status WHERE village_id = ?", gone)
+    return closed
