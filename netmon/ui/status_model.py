@@ -400,8 +400,9 @@ def _communes(store: Store, inventory: Inventory, now: float) -> dict[str, Commu
 def service_problems(store: Store, inventory: Inventory, now: float) -> dict[str, list[str]]:
     """Per commune id: each service failing in its latest round, and whether it is the portal or the link.
 
-    A service that fails from some communes while others reach it in the same round points at
-    those communes' links; one that fails from every commune is down itself.
+    Every check of this agent leaves from its own box: one vantage point. So a failure is the
+    service's, "seen from one place"; a commune's link is blamed only when distinct vantage points
+    (several agents) disagree, which `attribute_rounds` decides.
     """
     from netmon.analysis.services import Verdict, attribute_rounds, pairs_from_store
 
@@ -420,9 +421,13 @@ def service_problems(store: Store, inventory: Inventory, now: float) -> dict[str
             cid = "/".join(vantage.device_id.split("/")[:2])
             name = by_name.get(vantage.device_id, r.service)
             if r.verdict is Verdict.LINK:
-                text = f"{name} fails from here only (others reach it): commune link?"
+                text = f"{name} unreachable from this place only (other places reach it): link?"
+            elif r.verdict is Verdict.INTERMITTENT:
+                text = f"{name} failing now and then (seen from one place)"
+            elif r.vantages == 1:
+                text = f"{name}: service down (seen from one place)"
             else:
-                text = f"{name} down from every commune: the service itself"
+                text = f"{name} down from every place that checks it: the service itself"
             out.setdefault(cid, []).append(text)
     return {cid: sorted(problems) for cid, problems in out.items()}
 
