@@ -52,7 +52,13 @@ def stored(config: Path) -> list[tuple[str, str]]:
     if not db.exists():
         return []
     with sqlite3.connect(db) as conn:
-        return conn.execute("SELECT device_id, status FROM results").fetchall()
+        try:
+            return conn.execute("SELECT device_id, status FROM results").fetchall()
+        except sqlite3.OperationalError as e:
+            # The daemon creates the file a moment before its schema: polled early, that is "nothing yet".
+            if "no such table" in str(e):
+                return []
+            raise
 
 
 def wait_for(predicate, timeout_s: float, what: str) -> None:
