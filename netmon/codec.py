@@ -13,11 +13,14 @@ format byte; old rows keep decoding with theirs.
 from __future__ import annotations
 
 import json
+import logging
 import zlib
 from collections.abc import Sequence
 from typing import Any
 
 from netmon.model import Sample
+
+log = logging.getLogger(__name__)
 
 _WBITS = -12
 """Raw deflate with a 4 KB window: rows are small, and a small window makes each row's compressor cheap."""
@@ -53,8 +56,10 @@ _DECOMPRESSORS = {v: zlib.decompressobj(_WBITS, d) for v, d in DICTIONARIES.item
 
 def encode_samples(samples: Sequence[Sample]) -> bytes:
     """Samples as stored: JSON keeps int, float, bool and str apart, so types survive; then deflated."""
+    # allow_nan=False: checked samples never hold NaN, and it must never reach the store as a
+    # non-standard token other JSON readers refuse.
     text = json.dumps([[s.measurement, dict(s.tags), dict(s.fields)] for s in samples],
-                      ensure_ascii=False, separators=(",", ":")).encode()
+                      ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
     c = _COMPRESSOR.copy()  # primed with the dictionary once; a copy is far cheaper than a new one
     return bytes((FORMAT_V1, len(samples) >> 8 & 0xFF, len(samples) & 0xFF)) + c.compress(text) + c.flush()
 
@@ -71,14 +76,35 @@ def sample_rows(value: str | bytes) -> list[list[Any]]:
 
 
 def decode_samples(value: str | bytes) -> tuple[Sample, ...]:
-    """Inverse of `encode_samples`; also reads the plain JSON of older stores."""
-    return tuple(Sample(m, fields, tags) for m, tags, fields in sample_rows(value))
+    """Inverse of `encode_samples` (also the plain JSON of older stores); a damaged row yields no samples.
+
+    Rows are checked before they are stored, so this only meets rows damaged on disk or written
+    by something else; a reader (analysis, status) must not fail on every cycle because of one
+    (logged once). The forwarder reads rows itself and sets such a row aside (batches.py).
+    """
+    global _undecodable_logged
+    try:
+        samples = tuple(Sample(m, fields, tags) for m, tags, fields in sample_rows(value))
+        if all(type(s.measurement) is str and type(s.fields) is dict and type(s.tags) is dict for s in samples):
+            return samples
+        raise ValueError("a sample is not [measurement, {tags}, {fields}]")
+    except (ValueError, TypeError, IndexError, zlib.error) as exc:
+        if not _undecodable_logged:
+            _undecodable_logged = True
+            log.warning("a stored result's samples cannot be read (%s); read as a result without samples", exc)
+        return ()
+
+
+_undecodable_logged = False
 
 
 def samples_count(value: str | bytes | None) -> int:
     """Number of samples in a stored value without inflating it (a SQL function for backlog counts)."""
     if value is None:
         return 0
-    if isinstance(value, str):
-        return len(json.loads(value))
-    return value[1] << 8 | value[2]
+    try:
+        if isinstance(value, str):
+            return len(json.loads(value))
+        return value[1] << 8 | value[2]
+    except (ValueError, TypeError, IndexError):
+        return 0  # a damaged row: the forwarder sets it aside when it reaches it

@@ -146,9 +146,40 @@ CREATE INDEX IF NOT EXISTS dead_letters_created ON dead_letters (created_ts);
 CREATE INDEX IF NOT EXISTS agent_runs_last_seen ON agent_runs (last_seen_ts);
 """
 
+V3_FIELD_TYPES = """
+CREATE TABLE IF NOT EXISTS field_types (
+    measurement TEXT NOT NULL, field TEXT NOT NULL, type TEXT NOT NULL, first_ts REAL NOT NULL,
+    PRIMARY KEY (measurement, field)
+);
+"""
+V3_DEAD_LETTER_COLUMNS = (
+    ("kind", "TEXT NOT NULL DEFAULT 'transient'"),
+    ("attempts", "INTEGER NOT NULL DEFAULT 0"),
+    ("next_ts", "REAL NOT NULL DEFAULT 0"),
+    ("replayed_ts", "REAL"),
+)
+
+
+def _v3_checked_values_and_replayable_letters(conn: sqlite3.Connection) -> None:
+    """field_types (netmon.fieldtypes) and the dead-letter replay columns (netmon.sinks.deadletters)."""
+    from netmon.sinks.deadletters import kind_of  # the rule that classifies a letter lives with letters
+
+    _script(V3_FIELD_TYPES)(conn)
+    have = {row[1] for row in conn.execute("PRAGMA table_info(dead_letters)")}
+    for name, decl in V3_DEAD_LETTER_COLUMNS:
+        if name not in have:
+            conn.execute(f"ALTER TABLE dead_letters ADD COLUMN {name} {decl}")
+    if "kind" not in have:
+        # Letters of an older agent: the ones that name a data fault are not retried.
+        for row_id, message in list(conn.execute("SELECT id, message FROM dead_letters")):
+            conn.execute("UPDATE dead_letters SET kind = ? WHERE id = ?", (kind_of(400, message), row_id))
+    conn.execute("CREATE INDEX IF NOT EXISTS dead_letters_pending ON dead_letters (output, replayed_ts)")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "tables of netmon 83cbe8f (stores from before schema versions)", _script(V1_TABLES_OF_83CBE8F)),
     Migration(2, "indexes that let retention delete by age in bounded steps", _script(V2_RETENTION_INDEXES)),
+    Migration(3, "checked field types; dead letters that can be replayed", _v3_checked_values_and_replayable_letters),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -168,6 +199,7 @@ TABLE_RETENTION: dict[str, str] = {
     "counters": "one row per counter name",
     "analysis_meta": "one row per key",
     "village_eval": "one row per village",
+    "field_types": "one row per measurement and field ever stored",
 }
 """How each table is kept from growing without bound; tests check every table is listed."""
 

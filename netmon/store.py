@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from netmon.codec import decode_samples, encode_samples
+from netmon.fieldtypes import REFUSED_COUNTER, FieldTypes
 from netmon.model import Device, ProbeResult, Status
 from netmon.schema import check_version, migrate
 
@@ -35,6 +37,34 @@ def row_to_result(row: Sequence[Any]) -> ProbeResult:
     _seq, ts, device_id, check, prober, status, reason, duration_s, samples = row
     return ProbeResult(device_id, check, prober, Status(status), reason, ts, duration_s,
                        decode_samples(samples))
+
+
+def _row(r: ProbeResult) -> tuple:
+    try:
+        samples = encode_samples(r.samples)
+    except (TypeError, ValueError) as exc:  # checked samples always encode; this is the last guard
+        log.error("%s %s: samples cannot be stored (%s); stored as an error without them", r.device_id, r.check, exc)
+        return (r.ts, r.device_id, r.check, r.prober, "error", f"samples cannot be stored: {exc}", r.duration_s, "[]")
+    return (r.ts, r.device_id, r.check, r.prober, r.status.value, r.reason, r.duration_s, samples)
+
+
+def _connect_readonly(path: Path) -> sqlite3.Connection:
+    """A read-only connection, also for a reader who may not write the state folder.
+
+    A WAL reader needs the `-shm` file. While the daemon runs it exists and a group-readable one
+    is enough; when the daemon has stopped, SQLite has removed it, and a technician in the netmon
+    group (read-only on the state folder) cannot create it. No `-shm` means no writer has the
+    file open, so it is at rest and can be read as immutable.
+    """
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+    try:
+        conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+    except sqlite3.OperationalError:
+        conn.close()
+        if Path(f"{path}-shm").exists() or os.access(path.parent, os.W_OK):
+            raise
+        conn = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, timeout=10)
+    return conn
 
 
 WAL_SIZE_LIMIT = 64 * 1024 * 1024
@@ -68,6 +98,7 @@ class Store:
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
         self.conn = conn
         self.path = path
+        self._field_types: FieldTypes | None = None
 
     @classmethod
     def open(cls, path: str | Path, readonly: bool = False) -> Store:
@@ -78,7 +109,7 @@ class Store:
         if readonly:
             if not path.exists():
                 raise FileNotFoundError(f"no netmon store at {path}; has `netmon run` been started with this config?")
-            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+            conn = _connect_readonly(path)
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(path, timeout=10, isolation_level=None)
@@ -112,12 +143,15 @@ class Store:
     # ------------------------------------------------------------ writing
 
     def append(self, results: Iterable[ProbeResult]) -> int:
-        """Commit results in one transaction; return the sequence number of the last one."""
-        rows = [
-            (r.ts, r.device_id, r.check, r.prober, r.status.value, r.reason, r.duration_s,
-             encode_samples(r.samples))
-            for r in results
-        ]
+        """Commit results in one transaction; return the sequence number of the last one.
+
+        Every value is checked first (`netmon.fieldtypes`): a value that cannot be stored or
+        sent makes its result an `error` with a reason instead of failing the whole batch.
+        """
+        if self._field_types is None:
+            self._field_types = FieldTypes(self.conn)
+        checked = self._field_types.check(results)
+        rows = [_row(r) for r in checked.results]
         if not rows:
             return self.max_seq()
         with self.transaction():
@@ -126,6 +160,12 @@ class Store:
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
+            if checked.new_types:
+                self.conn.executemany("INSERT OR IGNORE INTO field_types (measurement, field, type, first_ts)"
+                                      " VALUES (?, ?, ?, ?)", checked.new_types)
+            if checked.refused:
+                self.add_counter(REFUSED_COUNTER, checked.refused)
+        self._field_types.saved()
         return self.max_seq()
 
     def transaction(self) -> _Transaction:
