@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -32,11 +33,15 @@ def test_kind_of_a_refusal(status: int, message: str, kind: str) -> None:
 
 
 def test_letters_of_an_older_agent_are_kept_and_classified(tmp_path: Path) -> None:
-    store = Store.open(tmp_path / "state")
-    store.conn.executescript(deadletters.SCHEMA)  # the table as the first release made it
-    store.conn.executemany("INSERT INTO dead_letters (output, seq, line, status, message, created_ts)"
-                           " VALUES ('main', ?, 'm v=1i 1', 400, ?, 1.0)",
-                           [(1, "partial write: field type conflict: x"), (2, "proxy said no")])
+    (tmp_path / "state").mkdir()
+    conn = sqlite3.connect(tmp_path / "state" / "netmon.db")  # a store as the first release left it
+    conn.executescript(deadletters.SCHEMA)
+    conn.executemany("INSERT INTO dead_letters (output, seq, line, status, message, created_ts)"
+                     " VALUES ('main', ?, 'm v=1i 1', 400, ?, 1.0)",
+                     [(1, "partial write: field type conflict: x"), (2, "proxy said no")])
+    conn.commit()
+    conn.close()
+    store = Store.open(tmp_path / "state")  # migrates (netmon.schema)
     deadletters.ensure_schema(store)
     deadletters.ensure_schema(store)  # idempotent
     old = deadletters.letters(store, "main")
