@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from netmon.config.notify_schema import NotifySettings
 from netmon.model import Secret
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
@@ -348,6 +349,8 @@ class AgentConfig(Strict):
     profiles: list[str] = []
     """Extra folders of profiles, searched before the bundled `probes/`."""
     inventory: list[Province] = []
+    notify: NotifySettings | None = None
+    """Notifications and maintenance windows (netmon/config/notify_schema.py); absent: no messages."""
 
 
 # ---------------------------------------------------------------- profiles (probes/*.yaml)
