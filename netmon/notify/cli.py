@@ -136,6 +136,10 @@ def add_parsers(add) -> None:
     msub.add_parser("list", help="windows open now or later")
     end = msub.add_parser("end", help="end an ad-hoc window now")
     end.add_argument("id", type=int)
+    for p in (test, log, end, *msub.choices.values()):
+        # -c also after the subcommand (`netmon notify log -c x.yaml`), as a technician types it
+        if not any("--config" in a.option_strings for a in p._actions):
+            p.add_argument("-c", "--config", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
 
 def run_notify(args: argparse.Namespace) -> int:

@@ -172,7 +172,8 @@ class Deriver:
                 behind = [] if upstream else self._behind(dev, start, end, now)
                 severity = "critical" if d.kind == "router" and not d.village else "warning"
                 yield self._device_event(down_key, "down", severity, start + wait, d, since_ts=start,
-                                         cause=cause, behind=behind, evidence=self._evidence(d, start))
+                                         cause=cause, behind=behind, evidence=self._evidence(d, start),
+                                         muted=muted)
                 down_muted = muted
             else:
                 down_muted = known[0]

@@ -46,6 +46,8 @@ T: dict[str, dict[str, str]] = {
         "test.subject": "netmon: tin thử kênh {channel}",
         "test.body": "Tin thử từ netmon ({agent}). Nếu bạn nhận được tin này, kênh {channel} hoạt động.",
         "min": "{n} phút", "hour": "{n} giờ",
+        "ev.availability_pct": "khả dụng {v}%", "ev.loss_pct": "mất gói {v}%", "ev.rtt_p95_ms": "p95 {v} ms",
+        "ev.outages": "{v} lần mất kết nối", "ev.window": "trong {v}", "ev.worst_hours": "giờ tệ nhất {v}",
     },
     "en": {
         "flag.raise": "Village {village} unstable ({cause})",
@@ -78,6 +80,8 @@ T: dict[str, dict[str, str]] = {
         "test.subject": "netmon: test message for channel {channel}",
         "test.body": "Test message from netmon ({agent}). If you read this, channel {channel} works.",
         "min": "{n} min", "hour": "{n} h",
+        "ev.availability_pct": "availability {v}%", "ev.loss_pct": "loss {v}%", "ev.rtt_p95_ms": "p95 {v} ms",
+        "ev.outages": "{v} outage(s)", "ev.window": "over {v}", "ev.worst_hours": "worst hours {v}",
     },
 }
 LANGUAGES = tuple(T)
@@ -101,6 +105,22 @@ def human_duration(lang: Lang, seconds: float) -> str:
     if minutes < 120:
         return t(lang, "min", n=minutes)
     return t(lang, "hour", n=f"{seconds / 3600:.1f}")
+
+
+def evidence_line(lang: Lang, evidence: Any) -> str:
+    """A flag's evidence dict as words (`availability 96.5%, loss 9.2%, 4 outage(s) over 24h`); text stays text."""
+    if not isinstance(evidence, Mapping):
+        return str(evidence)
+    numbers = evidence.get("trend") if isinstance(evidence.get("trend"), Mapping) else evidence
+    parts = []
+    for key in ("availability_pct", "loss_pct", "rtt_p95_ms", "outages", "window"):
+        value = numbers.get(key, evidence.get(key))
+        if value is not None:
+            parts.append(t(lang, f"ev.{key}", v=value))
+    hours = evidence.get("worst_hours")
+    if hours:
+        parts.append(t(lang, "ev.worst_hours", v=", ".join(str(h) for h in list(hours)[:3])))
+    return ", ".join(parts)
 
 
 def where(ev: Mapping[str, Any]) -> str:
@@ -141,7 +161,7 @@ def event_lines(lang: Lang, ev: Mapping[str, Any], tz: str) -> list[str]:
     if ev["action"] in ("clear", "up") and p.get("since_ts"):
         lines.append(t(lang, "lasted", lasted=human_duration(lang, ev["event_ts"] - p["since_ts"])))
     if p.get("evidence"):
-        lines.append(t(lang, "evidence", evidence=p["evidence"]))
+        lines.append(t(lang, "evidence", evidence=evidence_line(lang, p["evidence"])))
     if p.get("behind"):
         names: Sequence[str] = p["behind"]
         shown = ", ".join(names[:8]) + (f" (+{len(names) - 8})" if len(names) > 8 else "")

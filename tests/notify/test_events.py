@@ -1,0 +1,134 @@
+"""Events from what analysis records: one message per commune router outage, flapping grouped, muting."""
+
+from __future__ import annotations
+
+import json
+
+from netmon.analysis import flags as flagmod
+from netmon.analysis.catalog import catalog_from_config
+from netmon.analysis.db import ensure_schema as analysis_schema
+from netmon.analysis.officehours import OfficeHours
+from netmon.analysis.rollups import RollupEngine
+from netmon.analysis.stability import Cause
+from netmon.cli import main
+from netmon.notify.component import Notifier
+from netmon.store import Store
+from tests.analysis.helpers import T0, rounds
+from tests.notify.conftest import VILLAGES, load
+
+NOTIFY = """  group_wait: 30s
+  group_interval: 5m
+  down_after: 3m
+  channels:
+    hook: {url: "json://127.0.0.1:9/never-used"}
+  routes:
+    - {channels: [hook]}
+"""
+
+
+def _rig(tmp_path, notify=NOTIFY):
+    config = load(tmp_path, notify)
+    store = Store.open(config.state_dir)
+    analysis_schema(store)
+    store.sync_devices(config.all_devices)
+    a = config.settings.analysis
+    engine = RollupEngine(store, catalog_from_config(config), a.bucket_s, a.settle or 120,
+                          OfficeHours(config.settings.agent.office_hours, "UTC"), a.window_trend)
+    notifier = Notifier(config)
+    notifier.open()
+    return config, store, engine, notifier
+
+
+def _outbox(store):
+    return store.conn.execute("SELECT channel, subject, body, payload FROM notify_outbox ORDER BY id").fetchall()
+
+
+def test_commune_router_outage_is_one_message_naming_the_villages_behind_it(tmp_path):
+    config, store, engine, notifier = _rig(tmp_path)
+    router = "lai-chau/sin-ho/ubnd-router"
+    cpes = [d.id for d in config.all_devices if d.commune == "Sìn Hồ" and d.kind == "cpe"]
+    assert len(cpes) == len(VILLAGES)
+    down = [(T0 + 600, T0 + 1500)]
+    results = rounds(router, T0, T0 + 2400, down=down)
+    for i, cpe in enumerate(cpes):
+        results += rounds(cpe, T0 + 5 + i, T0 + 2400, down=down, seed=i)
+    store.append(sorted(results, key=lambda r: r.ts))
+    engine.process(T0 + 2700)
+    new, _ = notifier.tick(T0 + 2700)
+    assert new >= 2  # router down and up at least
+    notifier.tick(T0 + 2700 + 31)
+    rows = _outbox(store)
+    assert len(rows) == 1, [r[1] for r in rows]
+    _channel, _subject, body, payload = rows[0]
+    assert "ubnd-router" in body and "Sìn Hồ" in body
+    for village in VILLAGES:
+        assert village in body  # the "also unreachable behind it" line
+    assert "Phía sau cũng mất kết nối" in body and "Việc cần làm" in body
+    assert len(json.loads(payload)["events"]) == 2  # the router's down and up, grouped
+    muted = store.conn.execute("SELECT count(*) FROM notify_events WHERE muted = 'upstream'").fetchone()[0]
+    assert muted == 2 * len(cpes)  # every village outage recorded, none sent
+
+
+def test_flapping_village_gives_at_most_one_message_per_group_interval(tmp_path):
+    config, store, _engine, notifier = _rig(tmp_path)
+    v = catalog_from_config(config).villages["lai-chau/sin-ho/ta-phin"]
+    now, messages = T0, []
+    for minute in range(20):  # raise / clear every minute for 20 minutes
+        with store.transaction() as conn:
+            if minute % 2 == 0:
+                fid = flagmod.raise_flag(conn, v, Cause.LINK, {"availability_pct": 97.0, "loss_pct": 8.0}, now)
+            else:
+                flagmod.clear_flag(conn, v, fid, now)
+        for step in range(2):
+            notifier.tick(now + 30 * step)
+        now += 60
+        messages = _outbox(store)
+    notifier.tick(now + 300)
+    messages = _outbox(store)
+    events = store.conn.execute("SELECT count(*) FROM notify_events WHERE kind = 'flag'").fetchone()[0]
+    assert events == 20
+    assert 1 <= len(messages) <= 20 * 60 // 300 + 1
+    keys = [k for m in messages for k in json.loads(m[3])["events"]]
+    assert len(keys) == len(set(keys)) == 20  # every event in exactly one message
+
+
+def test_flag_cause_settling_and_english_texts(tmp_path):
+    notify = NOTIFY.replace("group_wait: 30s", "group_wait: 1ms\n  language: en")
+    config, store, _engine, notifier = _rig(tmp_path, notify)
+    v = catalog_from_config(config).villages["lai-chau/phong-tho/si-lo-lau"]
+    with store.transaction() as conn:
+        fid = flagmod.raise_flag(conn, v, Cause.LINK, {"availability_pct": 96.5, "loss_pct": 9.2, "outages": 4}, T0)
+    notifier.tick(T0 + 1)
+    notifier.tick(T0 + 2)  # group_wait over: the raise goes out alone
+    with store.transaction() as conn:
+        conn.execute("UPDATE flags SET cause = 'power', updated_ts = ? WHERE id = ?", (T0 + 400, fid))
+    notifier.tick(T0 + 401)
+    notifier.tick(T0 + 402)
+    rows = _outbox(store)
+    assert [r[1] for r in rows] == ["Village Sì Lở Lầu unstable (operator link)",
+                                    "Village Sì Lở Lầu: cause settled as power cut"]
+    assert "Where: Lai Châu / Phong Thổ / Sì Lở Lầu" in rows[0][2] and "Operator: MobiFone" in rows[0][2]
+    assert "availability 96.5" in rows[0][2]
+    assert "power/UPS" in rows[1][2]
+
+
+def test_muted_village_sends_nothing_and_others_still_do(tmp_path, capsys):
+    config, store, _engine, notifier = _rig(tmp_path, NOTIFY.replace("30s", "1ms"))
+    assert main(["mute", "Tả Phìn", "4h", "--reason", "EVN cắt điện", "-c", str(config.path)]) == 0
+    assert "EVN cắt điện" in capsys.readouterr().out
+    import time
+
+    now = time.time()
+    villages = catalog_from_config(config).villages
+    with store.transaction() as conn:
+        flagmod.raise_flag(conn, villages["lai-chau/sin-ho/ta-phin"], Cause.LINK, {"availability_pct": 90.0}, now)
+        flagmod.raise_flag(conn, villages["lai-chau/phong-tho/si-lo-lau"], Cause.LINK, {"availability_pct": 90.0},
+                           now)
+    notifier.tick(now + 1)
+    notifier.tick(now + 2)
+    rows = _outbox(store)
+    assert len(rows) == 1 and "Sì Lở Lầu" in rows[0][1]
+    muted = store.conn.execute("SELECT village, muted FROM notify_events WHERE composed = 2").fetchall()
+    assert muted == [("Tả Phìn", muted[0][1])] and "EVN cắt điện" in muted[0][1]
+    assert main(["maintenance", "list", "-c", str(config.path)]) == 0
+    assert "Tả Phìn" in capsys.readouterr().out
