@@ -80,7 +80,7 @@ class AppriseChannel:
         ap = apprise.Apprise()
         if not ap.add(url):
             raise SendError(f"channel {self.name}: Apprise does not accept this URL (from {self._url.source})")
-        with apprise.LogCapture(level=logging.WARNING) as captured:
+        with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as captured:
             ok = ap.notify(title=msg.subject, body=msg.body)
         if not ok:
             reason = " | ".join(line.strip() for line in captured.getvalue().splitlines() if line.strip())[-400:]
