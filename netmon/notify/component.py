@@ -159,20 +159,7 @@ class Notifier:
                     continue
                 with self.store.transaction() as conn:
                     outbox.mark_sending(conn, row.id)
-            if isinstance(target, str):
-                error: str | None = target
-            else:
-                spec = self.settings.channels[channel]
-                msg = outbox.outgoing(row, spec.language or self.settings.language, self.tz, now_fn(),
-                                      self.settings.late_after, self.agent)
-                try:
-                    target.send(msg)
-                    error = None
-                except SendError as exc:
-                    error = str(exc)
-                except Exception as exc:  # a library bug must not lose the message
-                    log.exception("notify: channel %s raised", channel)
-                    error = f"channel {channel}: {type(exc).__name__}"
+            error = self._send(channel, target, row, now_fn())
             with self.lock, self.store.transaction() as conn:
                 if error is None:
                     outbox.mark_sent(conn, row.id, now_fn())
@@ -183,6 +170,21 @@ class Notifier:
                                 due - now_fn(), self._waiting(conn, channel))
                     return sent
         return sent
+
+    def _send(self, channel: str, target: Channel | str, row: outbox.Row, now: float) -> str | None:
+        """Send one row; the error text, or None when delivered. Never raises: the row must leave `sending`."""
+        if isinstance(target, str):
+            return target
+        try:
+            spec = self.settings.channels[channel]
+            target.send(outbox.outgoing(row, spec.language or self.settings.language, self.tz, now,
+                                        self.settings.late_after, self.agent))
+            return None
+        except SendError as exc:
+            return str(exc)
+        except Exception as exc:  # a bug (ours or a library's) must not strand the message
+            log.exception("notify: channel %s raised", channel)
+            return f"channel {channel}: {type(exc).__name__}: {exc}"
 
     @staticmethod
     def _waiting(conn: sqlite3.Connection, channel: str) -> int:

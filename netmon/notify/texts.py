@@ -87,10 +87,10 @@ T: dict[str, dict[str, str]] = {
 LANGUAGES = tuple(T)
 
 
-def t(lang: Lang, key: str, **values: Any) -> str:
+def t(lang: Lang, text_id: str, /, **values: Any) -> str:
     """One text in `lang` (falls back to Vietnamese), formatted with `values`."""
     table = T.get(lang, T["vi"])
-    return table.get(key, T["vi"][key]).format(**values)
+    return table.get(text_id, T["vi"][text_id]).format(**values)
 
 
 def local_time(ts: float, tz: str, with_date: bool = True) -> str:
