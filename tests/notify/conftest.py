@@ -62,6 +62,12 @@ class HttpReceiver:
                 self.end_headers()
                 self.wfile.write(b"ok")
 
+            def do_GET(self) -> None:  # the same server doubles as a service being monitored
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
             def log_message(self, *args) -> None:
                 pass
 
