@@ -1,0 +1,110 @@
+"""Maintenance windows: explicit timezones, crossing midnight, DST, and the flood guard's summary."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from netmon.analysis import flags as flagmod
+from netmon.analysis.catalog import catalog_from_config
+from netmon.analysis.db import ensure_schema as analysis_schema
+from netmon.analysis.stability import Cause
+from netmon.config import ConfigError
+from netmon.config.notify_schema import MaintenanceSpec
+from netmon.notify.component import Notifier
+from netmon.notify.maintenance import occurrences, windows_at
+from netmon.store import Store
+from tests.notify.conftest import load
+
+
+def _ts(text: str, zone: str) -> float:
+    return datetime.fromisoformat(text).replace(tzinfo=ZoneInfo(zone)).timestamp()
+
+
+def _covered_minutes(spec: MaintenanceSpec, start: float, hours: int) -> list[float]:
+    return [start + 60 * m for m in range(hours * 60) if windows_at([spec], None, start + 60 * m)]
+
+
+def test_nightly_window_in_vietnam_crossing_midnight_suppresses_exactly_its_minutes():
+    spec = MaintenanceSpec(timezone="Asia/Ho_Chi_Minh", start="2026-12-01 22:30", duration="4h",
+                           rrule="FREQ=DAILY", reason="EVN cắt điện", scope={"commune": "Sìn Hồ"})
+    day = _ts("2026-12-05 12:00", "Asia/Ho_Chi_Minh")
+    minutes = _covered_minutes(spec, day, 24)
+    assert len(minutes) == 240
+    assert minutes[0] == _ts("2026-12-05 22:30", "Asia/Ho_Chi_Minh")
+    assert minutes[-1] == _ts("2026-12-06 02:29", "Asia/Ho_Chi_Minh")
+    assert windows_at([spec], None, minutes[0])[0].covers({"province": "Lai Châu", "commune": "Sìn Hồ",
+                                                           "village": "Tả Phìn", "device": "x"})
+    assert not windows_at([spec], None, minutes[0])[0].covers({"province": "Lai Châu", "commune": "Phong Thổ",
+                                                               "village": "", "device": "x"})
+    # the same wall-clock window read in UTC: 15:30-19:30 UTC, not 22:30 UTC
+    assert datetime.fromtimestamp(minutes[0], ZoneInfo("UTC")).strftime("%H:%M") == "15:30"
+
+
+def test_weekly_window_keeps_its_wall_clock_across_a_dst_change():
+    # Berlin moves to summer time on 2027-03-28; the window stays at 01:00 local, two elapsed hours
+    spec = MaintenanceSpec(timezone="Europe/Berlin", start="2027-03-14 01:00", duration="2h",
+                           rrule="FREQ=WEEKLY;BYDAY=SU")
+    for day in ("2027-03-21", "2027-03-28", "2027-04-04"):
+        begin = _ts(f"{day} 01:00", "Europe/Berlin")
+        (w,) = occurrences(spec, begin, begin)
+        assert w.start_ts == begin and w.end_ts - w.start_ts == 7200
+    before = _ts("2027-03-28 00:59", "Europe/Berlin")
+    assert not windows_at([spec], None, before)
+    assert windows_at([spec], None, before + 60)
+    # 01:00 CET + 2 h = 04:00 CEST (the 02:00-03:00 hour does not exist that night)
+    assert not windows_at([spec], None, _ts("2027-03-28 04:00", "Europe/Berlin"))
+    assert windows_at([spec], None, _ts("2027-03-28 03:59", "Europe/Berlin"))
+
+
+def test_bad_windows_are_config_errors_that_say_what_to_write(tmp_path):
+    bad = """  channels: {}
+  maintenance:
+    - {timezone: Asia/Saigon_Typo, start: "2026-12-05 22:00", duration: 4h}
+    - {timezone: Asia/Ho_Chi_Minh, start: "5/12 22h", duration: 4h}
+    - {timezone: Asia/Ho_Chi_Minh, start: "2026-12-05 22:00", duration: 4h, rrule: "FREQ=SOMETIMES"}
+"""
+    with pytest.raises(ConfigError) as err:
+        load(tmp_path, bad)
+    text = str(err.value)
+    assert "not a known timezone" in text and "not a date and time" in text and "RRULE" in text
+
+
+def test_config_window_mutes_events_inside_it_and_flood_guard_summarises(tmp_path):
+    notify = """  group_wait: 1ms
+  group_interval: 10m
+  flood: {max_messages: 2, per: 1h}
+  channels:
+    it: {url: "json://127.0.0.1:9/x"}
+  routes:
+    - {channels: [it]}
+  maintenance:
+    - {timezone: Asia/Ho_Chi_Minh, start: "2027-01-15 14:00", duration: 2h, scope: {village: Hồng Thu},
+       reason: "thay thiết bị"}
+"""
+    config = load(tmp_path, notify)
+    store = Store.open(config.state_dir)
+    analysis_schema(store)
+    notifier = Notifier(config)
+    notifier.open()
+    villages = catalog_from_config(config).villages
+    t = _ts("2027-01-15 15:00", "Asia/Ho_Chi_Minh")
+    with store.transaction() as conn:
+        for v in villages.values():  # six villages in two communes flagged at once
+            flagmod.raise_flag(conn, v, Cause.LINK, {"availability_pct": 90.0}, t)
+    notifier.tick(t + 1)
+    notifier.tick(t + 2)
+    muted = store.conn.execute("SELECT village, muted FROM notify_events WHERE composed = 2").fetchall()
+    assert [m[0] for m in muted] == ["Hồng Thu"] and "thay thiết bị" in muted[0][1]
+    assert store.conn.execute("SELECT count(*) FROM notify_outbox").fetchone()[0] == 2  # one per commune
+    with store.transaction() as conn:  # more trouble: the channel is at its flood limit
+        for fid in range(1, 7):
+            conn.execute("UPDATE flags SET cleared_ts = ?, updated_ts = ? WHERE id = ?", (t + 60, t + 60, fid))
+    notifier.tick(t + 700)
+    notifier.tick(t + 701)
+    rows = store.conn.execute("SELECT commune, subject, body FROM notify_outbox ORDER BY id").fetchall()
+    assert len(rows) == 3 and rows[2][0] == "*"
+    assert rows[2][1] == "Quá nhiều cảnh báo: 5 sự kiện ở 2 xã"
+    assert rows[2][2].count("ổn định trở lại") == 5
