@@ -175,6 +175,11 @@ class NotifySettings(_Strict):
     """Consecutive failed rounds before a service is reported down."""
     device_kinds: list[str] = ["router", "cpe", "bts"]
     """Kinds whose outages are messages (PCs switch off at night; services have their own events)."""
+    no_results_after: Duration = 600.0
+    """The daemon runs but has stored no result for this long: agent trouble."""
+    output_stalled_after: Duration = 1800.0
+    """An output's cursor has not moved for this long while results wait: agent trouble."""
+    disk_free_below_pct: float = Field(default=5.0, ge=0, le=100)
     late_after: Duration = 300.0
     """A message sent this long after its event says so: `event at 14:02, sent 16:40`."""
     max_backoff: Duration = 600.0

@@ -20,6 +20,7 @@ from typing import Any
 
 from netmon.config import Config
 from netmon.notify import outbox
+from netmon.notify.agent_events import agent_events
 from netmon.notify.channels import Channel, SendError, build_channel
 from netmon.notify.compose import compose
 from netmon.notify.db import ensure_schema
@@ -56,6 +57,7 @@ class Notifier:
         self.lock = threading.Lock()
         self._stop = asyncio.Event()
         self._task: asyncio.Task | None = None
+        self.started_ts = time.time()
         self._adopt(config)
 
     def _adopt(self, config: Config) -> None:
@@ -64,6 +66,7 @@ class Notifier:
         self.settings = config.settings.notify
         self.tz = config.settings.agent.timezone
         self.agent = config.settings.agent.name
+        self.province = config.all_devices[0].province if config.all_devices else ""
         self.channels: dict[str, Channel | str] = {}
         for name, spec in self.settings.channels.items():
             try:
@@ -122,6 +125,8 @@ class Notifier:
         devices = self.config.device_by_id
         with self.lock, self.store.transaction() as conn:
             events = Deriver(conn, self.settings, devices).derive(now)
+            if now - self.started_ts > self.settings.no_results_after:  # a fresh start has no results yet
+                events += agent_events(conn, self.settings, self.agent, self.province, self.config.state_dir, now)
             for ev in events:
                 if ev.muted is None:
                     window = muting(windows_at(self.settings.maintenance, conn, ev.event_ts), ev.as_row())

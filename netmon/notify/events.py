@@ -68,9 +68,12 @@ class Deriver:
         self.settings = settings
         self.devices = devices
         self.children: dict[str, list[str]] = {}
+        self.commune_router: dict[tuple[str, str], str] = {}
         for d in devices.values():
             if d.parent:
                 self.children.setdefault(d.parent, []).append(d.id)
+            if d.kind == "router" and not d.village:
+                self.commune_router.setdefault((d.province, d.commune), d.id)
 
     # ------------------------------------------------------------ helpers
 
@@ -89,16 +92,21 @@ class Deriver:
             todo += self.children.get(d, ())
         return out
 
+    def _parent(self, d: Device) -> str | None:
+        """The declared parent; a commune-level device without one (a service check) sits behind the
+        commune's router, which is how its traffic leaves the commune."""
+        if d.parent:
+            return d.parent
+        router = self.commune_router.get((d.province, d.commune))
+        return router if router != d.id and not d.village else None
+
     def _ancestor_down(self, device_id: str, ts: float) -> bool:
         d, seen = self.devices.get(device_id), set()
-        while d is not None and d.parent and d.parent not in seen:
-            seen.add(d.parent)
-            row = self.conn.execute(
-                _OVERLAP,
-                (d.parent, ts, ts)).fetchone()
-            if row:
+        while d is not None and (parent := self._parent(d)) and parent not in seen:
+            seen.add(parent)
+            if self.conn.execute(_OVERLAP, (parent, ts, ts)).fetchone():
                 return True
-            d = self.devices.get(d.parent)
+            d = self.devices.get(parent)
         return False
 
     def _device_event(self, key: str, action: str, severity: str, ts: float, d: Device, **payload: Any) -> Event:

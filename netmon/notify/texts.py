@@ -25,6 +25,13 @@ T: dict[str, dict[str, str]] = {
         "device.repeat": "Nhắc lại: {device} vẫn mất kết nối",
         "service.down": "Dịch vụ {device} không truy cập được từ xã {commune}",
         "service.up": "Dịch vụ {device} truy cập được trở lại từ xã {commune}",
+        "agent.stalled": "Máy đo {device} không ghi được kết quả nào",
+        "agent.stalled.up": "Máy đo {device} đo lại bình thường",
+        "agent.output": "Đầu ra {output} của máy đo {device} ngừng gửi dữ liệu",
+        "agent.output.up": "Đầu ra {output} của máy đo {device} gửi lại bình thường",
+        "agent.disk": "Ổ đĩa máy đo {device} sắp đầy (còn {free_pct}%)",
+        "agent.disk.up": "Ổ đĩa máy đo {device} đã đủ chỗ",
+        "next.agent": "xem `journalctl -u netmon` và `netmon check` trên máy đo",
         "cause.link": "đường truyền nhà mạng", "cause.power": "mất điện", "cause.upstream": "thiết bị cấp trên",
         "cause.pending": "đang xác định", "cause.none": "chưa rõ",
         "where": "Địa điểm: {where}", "operator": "Nhà mạng: {operator}", "since": "Từ lúc: {since}",
@@ -59,6 +66,13 @@ T: dict[str, dict[str, str]] = {
         "device.repeat": "Reminder: {device} still down",
         "service.down": "Service {device} unreachable from {commune}",
         "service.up": "Service {device} reachable again from {commune}",
+        "agent.stalled": "Agent {device} stores no results",
+        "agent.stalled.up": "Agent {device} measures again",
+        "agent.output": "Output {output} of agent {device} stopped sending",
+        "agent.output.up": "Output {output} of agent {device} sends again",
+        "agent.disk": "Disk of agent {device} nearly full ({free_pct}% free)",
+        "agent.disk.up": "Disk of agent {device} has room again",
+        "next.agent": "see `journalctl -u netmon` and `netmon check` on the agent",
         "cause.link": "operator link", "cause.power": "power cut", "cause.upstream": "upstream device",
         "cause.pending": "being determined", "cause.none": "unknown",
         "where": "Where: {where}", "operator": "Operator: {operator}", "since": "Since: {since}",
@@ -130,13 +144,15 @@ def where(ev: Mapping[str, Any]) -> str:
 
 def _next_step(lang: Lang, ev: Mapping[str, Any], p: Mapping[str, Any]) -> str:
     operator = ev["operator"] or "?"
-    if ev["action"] in ("clear", "up"):
+    if ev["action"] in ("clear", "up") or ev["action"].endswith(".up"):
         return t(lang, "next.ok")
     if ev["kind"] == "flag":
         return t(lang, f"next.flag.{p.get('cause', 'pending')}", operator=operator) \
             if p.get("cause") in ("link", "power", "upstream", "pending") else t(lang, "next.flag.pending")
     if ev["kind"] == "service":
         return t(lang, "next.service")
+    if ev["kind"] == "agent":
+        return t(lang, "next.agent")
     key = "next.device.router" if p.get("device_kind") == "router" and not ev["village"] else "next.device.other"
     return t(lang, key, operator=operator)
 
@@ -146,8 +162,9 @@ def headline(lang: Lang, ev: Mapping[str, Any]) -> str:
     p = ev["payload"]
     cause = t(lang, f"cause.{p.get('cause') or 'none'}") if p.get("cause") in (
         "link", "power", "upstream", "pending", "none") else p.get("cause", "")
-    return t(lang, f"{ev['kind']}.{ev['action']}", village=ev["village"], commune=ev["commune"],
-             device=p.get("device_name") or ev["device"], cause=cause)
+    extra = {k: v for k, v in p.items() if isinstance(v, str | int | float) and k not in ("cause", "device")}
+    return t(lang, f"{ev['kind']}.{ev['action']}", **{**extra, "village": ev["village"], "commune": ev["commune"],
+                                                      "device": p.get("device_name") or ev["device"], "cause": cause})
 
 
 def event_lines(lang: Lang, ev: Mapping[str, Any], tz: str) -> list[str]:
