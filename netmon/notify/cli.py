@@ -89,6 +89,48 @@ def cmd_mute(config: Config, target: str, duration: str, reason: str) -> int:
     return 0
 
 
+def cmd_import(config: Config, path: str, timezone: str | None) -> int:
+    """Import planned power cuts (commune,start,end,reason; local times) as windows; all rows or none."""
+    import csv
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(timezone or config.settings.agent.timezone)
+    rows, problems = [], []
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        for n, rec in enumerate(csv.reader(fh), start=1):
+            if not rec or not "".join(rec).strip() or (n == 1 and rec[0].strip().lower() in ("commune", "xã", "xa")):
+                continue
+            if len(rec) < 3:
+                problems.append(f"{path}:{n}: need commune,start,end[,reason]")
+                continue
+            try:
+                scope = maintenance.resolve_target(rec[0].strip(), config.all_devices)
+                start = datetime.fromisoformat(rec[1].strip()).replace(tzinfo=zone).timestamp()
+                end = datetime.fromisoformat(rec[2].strip()).replace(tzinfo=zone).timestamp()
+                if end <= start:
+                    raise ValueError("end is not after start")
+            except ValueError as exc:
+                problems.append(f"{path}:{n}: {exc} (times like 2026-12-05 07:00, in {zone.key})")
+                continue
+            rows.append((scope, start, end, rec[3].strip() if len(rec) > 3 else "planned power cut"))
+    if problems:
+        print("\n".join(problems) + f"\nnetmon: {len(problems)} problem(s); nothing was imported")
+        return 2
+    store = open_conn(config.state_dir)
+    added = 0
+    with store.transaction() as conn:
+        for scope, start, end, reason in rows:
+            text = json.dumps(dict(scope), ensure_ascii=False)
+            if not conn.execute("SELECT 1 FROM maintenance WHERE scope = ? AND start_ts = ? AND end_ts = ?",
+                                (text, start, end)).fetchone():  # importing the same file twice adds nothing
+                maintenance.add_window(conn, scope, end - start, reason, start_ts=start)
+                added += 1
+    store.close()
+    print(f"imported {added} window(s) ({len(rows) - added} already known) from {path}")
+    return 0
+
+
 def cmd_list(config: Config) -> int:
     """Ad-hoc windows open now or later, and config windows open now."""
     tz = config.settings.agent.timezone
@@ -131,12 +173,19 @@ def add_parsers(add) -> None:
     mute.add_argument("target", metavar="TARGET", help="name or id of a device, village, commune or province")
     mute.add_argument("duration", metavar="DURATION", help="e.g. 4h, 90m")
     mute.add_argument("--reason", default="", help='e.g. "EVN cắt điện"')
-    maint = add("maintenance", run_maintenance, "list or end maintenance windows")
-    msub = maint.add_subparsers(dest="maint_cmd", required=True, metavar="list|end")
+    maint = add("maintenance", run_maintenance, "add, import, list or end maintenance windows")
+    msub = maint.add_subparsers(dest="maint_cmd", required=True, metavar="add|import|list|end")
+    madd = msub.add_parser("add", help="a window from now: netmon maintenance add SCOPE --for 4h --reason ...")
+    madd.add_argument("target", metavar="SCOPE")
+    madd.add_argument("--for", dest="duration", required=True, help="e.g. 4h")
+    madd.add_argument("--reason", default="")
+    mimp = msub.add_parser("import", help="CSV of planned power cuts: commune,start,end,reason (local times)")
+    mimp.add_argument("file")
+    mimp.add_argument("--timezone", help="zone of the CSV's times (default: the agent's)")
     msub.add_parser("list", help="windows open now or later")
     end = msub.add_parser("end", help="end an ad-hoc window now")
     end.add_argument("id", type=int)
-    for p in (test, log, end, *msub.choices.values()):
+    for p in (test, log, *msub.choices.values()):
         # -c also after the subcommand (`netmon notify log -c x.yaml`), as a technician types it
         if not any("--config" in a.option_strings for a in p._actions):
             p.add_argument("-c", "--config", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
@@ -158,4 +207,8 @@ def run_mute(args: argparse.Namespace) -> int:
 def run_maintenance(args: argparse.Namespace) -> int:
     """Dispatch `netmon maintenance list|end`."""
     config = load_config(args.config)
+    if args.maint_cmd == "add":
+        return cmd_mute(config, args.target, args.duration, args.reason)
+    if args.maint_cmd == "import":
+        return cmd_import(config, args.file, args.timezone)
     return cmd_list(config) if args.maint_cmd == "list" else cmd_end(config, args.id)

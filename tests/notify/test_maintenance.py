@@ -108,3 +108,41 @@ def test_config_window_mutes_events_inside_it_and_flood_guard_summarises(tmp_pat
     assert len(rows) == 3 and rows[2][0] == "*"
     assert rows[2][1] == "Quá nhiều cảnh báo: 5 sự kiện ở 2 xã"
     assert rows[2][2].count("ổn định trở lại") == 5
+
+
+def test_power_cut_csv_imports_as_windows_all_or_nothing_and_mutes_its_commune(tmp_path, capsys):
+    from netmon.cli import main
+
+    config = load(tmp_path, """  group_wait: 1ms
+  channels:
+    it: {url: "json://127.0.0.1:9/x"}
+  routes:
+    - {channels: [it]}
+""")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("commune,start,end,reason\nSìn Hồ,2027-01-15 07:00,2027-01-15 17:00,EVN\n"
+                   "Phong Thổ,15/01/2027 7h,2027-01-15 17:00,EVN\n", encoding="utf-8")
+    assert main(["maintenance", "import", str(bad), "-c", str(config.path)]) == 2
+    assert "bad.csv:3:" in capsys.readouterr().out
+    good = tmp_path / "evn.csv"
+    good.write_text("xã,bắt đầu,kết thúc,lý do\nSìn Hồ,2027-01-15 07:00,2027-01-15 17:00,EVN cắt điện bảo trì\n",
+                    encoding="utf-8")
+    assert main(["maintenance", "import", str(good), "-c", str(config.path)]) == 0
+    assert main(["maintenance", "import", str(good), "-c", str(config.path)]) == 0
+    assert "imported 0 window(s) (1 already known)" in capsys.readouterr().out
+    store = Store.open(config.state_dir)
+    analysis_schema(store)
+    assert store.conn.execute("SELECT count(*) FROM maintenance").fetchone()[0] == 1
+    notifier = Notifier(config)
+    notifier.open()
+    villages = catalog_from_config(config).villages
+    t = _ts("2027-01-15 16:59", "Asia/Ho_Chi_Minh")
+    with store.transaction() as conn:
+        flagmod.raise_flag(conn, villages["lai-chau/sin-ho/ta-phin"], Cause.POWER, {}, t)
+        flagmod.raise_flag(conn, villages["lai-chau/sin-ho/lang-mo"], Cause.LINK, {}, t + 120)  # after the window
+    notifier.tick(t + 200)
+    notifier.tick(t + 201)
+    muted = store.conn.execute("SELECT village, muted FROM notify_events WHERE composed = 2").fetchall()
+    assert [m[0] for m in muted] == ["Tả Phìn"] and "EVN cắt điện bảo trì" in muted[0][1]
+    assert [r[0] for r in store.conn.execute("SELECT subject FROM notify_outbox")] == [
+        "Thôn Làng Mô mất ổn định (đường truyền nhà mạng)"]
