@@ -23,7 +23,7 @@ from netmon.notify import outbox
 from netmon.notify.agent_events import agent_events
 from netmon.notify.channels import Channel, SendError, build_channel
 from netmon.notify.compose import compose
-from netmon.notify.db import ensure_schema
+from netmon.notify.db import ensure_schema, prune
 from netmon.notify.events import Deriver, insert_events
 from netmon.notify.maintenance import muting, windows_at
 from netmon.store import Store
@@ -31,6 +31,7 @@ from netmon.store import Store
 log = logging.getLogger(__name__)
 
 TICK_S = 2.0
+PRUNE_EVERY_S = 3600.0
 
 
 def open_conn(state_dir: Path | str) -> Store:
@@ -58,6 +59,7 @@ class Notifier:
         self._stop = asyncio.Event()
         self._task: asyncio.Task | None = None
         self.started_ts = time.time()
+        self._pruned_ts = 0.0
         self._adopt(config)
 
     def _adopt(self, config: Config) -> None:
@@ -134,6 +136,9 @@ class Notifier:
                         ev.muted = f"maintenance: {window.reason or '-'} ({window.source})"
             new = insert_events(conn, events, now)
             made = compose(conn, self.settings, now, self.tz)
+            if now - self._pruned_ts > PRUNE_EVERY_S:
+                self._pruned_ts = now
+                prune(conn, now)
         if new or made:
             log.info("notify: %d new event(s), %d message(s) queued", new, made)
         return new, made

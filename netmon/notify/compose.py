@@ -57,6 +57,7 @@ def compose(conn: sqlite3.Connection, settings: NotifySettings, now: float, tz: 
     """Turn ready events into outbox messages; returns how many messages were created. Call in a transaction."""
     created = 0
     groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    routed: dict[int, set[str]] = {}
     for ev in _pending_events(conn):
         if ev["muted"]:
             conn.execute("UPDATE notify_events SET composed = ? WHERE id = ?", (NOT_SENT_MUTED, ev["id"]))
@@ -65,11 +66,9 @@ def compose(conn: sqlite3.Connection, settings: NotifySettings, now: float, tz: 
         if not channels:
             conn.execute("UPDATE notify_events SET composed = ? WHERE id = ?", (NOT_SENT_UNROUTED, ev["id"]))
             continue
+        routed[ev["id"]] = set(channels)
         linked = {c for (c,) in conn.execute("SELECT channel FROM notify_links WHERE event_id = ?", (ev["id"],))}
-        todo = [c for c in channels if c not in linked]
-        if not todo:
-            conn.execute("UPDATE notify_events SET composed = 1 WHERE id = ?", (ev["id"],))
-        for channel in todo:
+        for channel in [c for c in channels if c not in linked]:
             groups[(channel, f"{ev['province']}/{ev['commune']}")].append(ev)
     for (channel, commune), events in groups.items():
         if now - min(e["created_ts"] for e in events) < settings.group_wait:
@@ -82,6 +81,10 @@ def compose(conn: sqlite3.Connection, settings: NotifySettings, now: float, tz: 
             created += _summary(conn, settings, channel, now, tz)
             continue
         created += _message(conn, settings, channel, commune, events, now, tz)
+    for event_id, channels in routed.items():  # done once in a message for every channel it routes to
+        linked = {c for (c,) in conn.execute("SELECT channel FROM notify_links WHERE event_id = ?", (event_id,))}
+        if channels <= linked:
+            conn.execute("UPDATE notify_events SET composed = 1 WHERE id = ?", (event_id,))
     return created
 
 

@@ -65,3 +65,19 @@ def set_meta(conn: sqlite3.Connection, key: str, value: str) -> None:
     """Persist a notify value; call inside the transaction that made it true."""
     conn.execute("INSERT INTO notify_meta (key, value) VALUES (?, ?)"
                  " ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
+
+
+KEEP_S = 90 * 86400.0
+"""Sent messages and finished events are kept this long for `netmon notify log`, then deleted."""
+
+
+def prune(conn: sqlite3.Connection, now: float, keep_s: float = KEEP_S) -> int:
+    """Delete old sent messages, finished events and windows; pending messages are never deleted."""
+    cut = now - keep_s
+    n = conn.execute("DELETE FROM notify_outbox WHERE status = 'sent' AND sent_ts < ?", (cut,)).rowcount
+    n += conn.execute("DELETE FROM notify_events WHERE composed != 0 AND created_ts < ? AND id NOT IN"
+                      " (SELECT l.event_id FROM notify_links l JOIN notify_outbox o ON o.id = l.outbox_id"
+                      " WHERE o.status != 'sent')", (cut,)).rowcount
+    n += conn.execute("DELETE FROM notify_links WHERE outbox_id NOT IN (SELECT id FROM notify_outbox)").rowcount
+    n += conn.execute("DELETE FROM maintenance WHERE coalesce(ended_ts, end_ts) < ?", (cut,)).rowcount
+    return n

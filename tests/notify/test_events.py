@@ -132,3 +132,21 @@ def test_muted_village_sends_nothing_and_others_still_do(tmp_path, capsys):
     assert muted == [("Tả Phìn", muted[0][1])] and "EVN cắt điện" in muted[0][1]
     assert main(["maintenance", "list", "-c", str(config.path)]) == 0
     assert "Tả Phìn" in capsys.readouterr().out
+
+
+def test_prune_keeps_pending_messages_and_drops_old_sent_ones(tmp_path):
+    from netmon.notify.db import prune
+
+    config, store, _engine, notifier = _rig(tmp_path, NOTIFY.replace("30s", "1ms"))
+    villages = list(catalog_from_config(config).villages.values())
+    with store.transaction() as conn:
+        flagmod.raise_flag(conn, villages[0], Cause.LINK, {}, T0)
+        flagmod.raise_flag(conn, villages[-1], Cause.LINK, {}, T0)
+    notifier.tick(T0 + 1)
+    notifier.tick(T0 + 2)
+    with store.transaction() as conn:
+        conn.execute("UPDATE notify_outbox SET status = 'sent', sent_ts = ? WHERE id = 1", (T0 + 3,))
+        assert prune(conn, T0 + 100 * 86400) >= 2
+    left = store.conn.execute("SELECT id, status FROM notify_outbox").fetchall()
+    assert left == [(2, "pending")]
+    assert store.conn.execute("SELECT count(*) FROM notify_events").fetchone()[0] == 1
