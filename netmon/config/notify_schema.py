@@ -181,7 +181,8 @@ class NotifySettings(_Strict):
     """An output's cursor has not moved for this long while results wait: agent trouble."""
     disk_free_below_pct: float = Field(default=5.0, ge=0, le=100)
     late_after: Duration = 300.0
-    """A message sent this long after its event says so: `event at 14:02, sent 16:40`."""
+    """A message delivered this long after it was queued (receiver or uplink down) says so:
+    `event at 14:02, sent 16:40`."""
     max_backoff: Duration = 600.0
     flood: FloodGuard = FloodGuard()
     maintenance: list[MaintenanceSpec] = []

@@ -98,7 +98,10 @@ def mark_failed(conn: sqlite3.Connection, row_id: int, reason: str) -> None:
 def outgoing(row: Row, lang: str, tz: str, now: float, late_after: float, agent: str) -> Outgoing:
     """The texts as sent now: a late note when the event is old, a repeat note when in doubt, the key."""
     notes = []
-    if now - row.event_ts > late_after:
+    # Late is measured from when the message was committed: waiting for siblings (group_wait,
+    # group_interval) is by design, waiting for the receiver is what the reader must be told.
+    late = now - row.created_ts > late_after
+    if late:
         notes.append(texts.t(lang, "late", event=texts.local_time(row.event_ts, tz),
                              sent=texts.local_time(now, tz, with_date=_day(row.event_ts, tz) != _day(now, tz))))
     if row.in_doubt:
@@ -108,7 +111,7 @@ def outgoing(row: Row, lang: str, tz: str, now: float, late_after: float, agent:
     fields = {"severity": row.severity, "province": payload.get("province", ""),
               "commune": payload.get("commune", ""), "village": payload.get("village", ""),
               "operator": payload.get("operator", ""), "event_ts": row.event_ts, "sent_ts": now,
-              "late": int(bool(notes and now - row.event_ts > late_after)), "repeat": row.in_doubt,
+              "late": int(late), "repeat": row.in_doubt,
               "agent": agent}
     return Outgoing(row.key, row.subject, body, fields)
 
