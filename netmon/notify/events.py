@@ -27,7 +27,7 @@ from netmon.config.notify_schema import NotifySettings
 from netmon.model import Device
 from netmon.notify.db import get_meta, set_meta
 
-RESCAN_S = 6 * 3600.0
+RESCAN_S = 3600.0
 """Closed outages and updated flags are looked at again for this long (keys make it idempotent)."""
 FIRST_LOOKBACK_S = 3600.0
 _OVERLAP = ("SELECT 1 FROM analysis_outages WHERE device_id = ? AND start_ts <= ?"

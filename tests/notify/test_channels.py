@@ -1,0 +1,38 @@
+"""Channel secrets never reach a stored or printed reason; templates fail with a clear reason."""
+
+from __future__ import annotations
+
+import pytest
+
+from netmon.config.notify_schema import WebhookSpec
+from netmon.model import Secret
+from netmon.notify.channels import AppriseChannel, Outgoing, SendError, WebhookChannel, _secret_parts, scrub
+from tests.notify.conftest import free_port
+
+MSG = Outgoing("k1", "tiêu đề", "nội dung", {"severity": "info"})
+
+
+def test_scrub_hides_userinfo_path_tokens_and_query_values():
+    url = "tgram://123456789:AAHk-bot-token-xyz/-100200300?format=markdown&key=sieu-bi-mat"
+    text = f"failed to send to {url}; token 123456789:AAHk-bot-token-xyz rejected; key=sieu-bi-mat"
+    out = scrub(text, _secret_parts(url))
+    assert "AAHk-bot-token-xyz" not in out and "sieu-bi-mat" not in out and "***" in out
+
+
+def test_unreachable_webhook_reason_names_the_channel_not_its_token():
+    port = free_port()  # nobody listens: connection refused
+    spec = WebhookSpec(url=Secret(f"http://127.0.0.1:{port}/hook/tok-9f8e7d6c5b", "env X"),
+                       headers={"Authorization": Secret("Bearer zalo-secret-42", "env Y")})
+    with pytest.raises(SendError) as err:
+        WebhookChannel("zalo", spec).send(MSG)
+    assert str(err.value).startswith("channel zalo:")
+    assert "tok-9f8e7d6c5b" not in str(err.value) and "zalo-secret-42" not in str(err.value)
+
+
+def test_bad_template_field_and_bad_apprise_url_are_clear_errors():
+    spec = WebhookSpec(url=Secret("http://127.0.0.1:9/x", "env X"), template={"t": "{no_such_field}"})
+    with pytest.raises(SendError, match="unknown field 'no_such_field'"):
+        WebhookChannel("relay", spec).send(MSG)
+    with pytest.raises(SendError, match=r"Apprise does not accept this URL \(from env NETMON_TG\)") as err:
+        AppriseChannel("tg", Secret("nosuchscheme://hunter2@127.0.0.1", "env NETMON_TG")).send(MSG)
+    assert "hunter2" not in str(err.value)
