@@ -91,6 +91,10 @@ def test_messages_arrive_with_content_then_survive_an_outage_in_order_once_marke
         shown = capsys.readouterr().out
         assert "pending" in shown and "reason:" in shown
         assert SMTP_PASS not in shown and ZALO_TOKEN not in shown
+        monkeypatch.delenv("SMTP_PASS")  # a technician without the service's secrets can still read the log
+        monkeypatch.delenv("ZALO_TOKEN")
+        assert main(["notify", "log", "--status", "pending", "-c", str(config.path)]) == 0
+        assert capsys.readouterr().out.count("pending ") == 9
 
         created = store.conn.execute("SELECT max(created_ts) FROM notify_outbox").fetchone()[0]
         wait_for(lambda: time.time() - created > 2.5, 10, "the outage to outlast late_after")
