@@ -152,6 +152,26 @@ class MaintenanceSpec(_Strict):
         return value
 
 
+class DigestSpec(_Strict):
+    """A scheduled summary in the agent's timezone: per operator daily, or for the province weekly."""
+
+    kind: Literal["operator-daily", "province-weekly"]
+    at: str = "07:30"
+    """Local time of day (agent timezone)."""
+    weekday: Literal["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"] = "Mon"
+    """For province-weekly."""
+    channels: Names = Field(min_length=1)
+    operator: Names = []
+    """operator-daily: only these operators (default: every operator with an open link flag)."""
+
+    @field_validator("at")
+    @classmethod
+    def _time_of_day(cls, value: str) -> str:
+        if not re.match(r"^([01]\d|2[0-3]):[0-5]\d$", value.strip()):
+            raise ValueError(f"{value!r} is not a time of day; write e.g. 07:30")
+        return value.strip()
+
+
 class FloodGuard(_Strict):
     max_messages: int = Field(default=20, ge=1)
     per: Duration = 600.0
@@ -186,6 +206,7 @@ class NotifySettings(_Strict):
     max_backoff: Duration = 600.0
     flood: FloodGuard = FloodGuard()
     maintenance: list[MaintenanceSpec] = []
+    digests: list[DigestSpec] = []
 
     @field_validator("channels")
     @classmethod
@@ -197,9 +218,11 @@ class NotifySettings(_Strict):
 
     @model_validator(mode="after")
     def _routes_name_channels(self) -> NotifySettings:
-        for i, route in enumerate(self.routes):
-            for name in route.channels:
+        named = [(f"routes[{i}]", r.channels) for i, r in enumerate(self.routes)]
+        named += [(f"digests[{i}]", d.channels) for i, d in enumerate(self.digests)]
+        for where, channels in named:
+            for name in channels:
                 if name not in self.channels:
                     known = ", ".join(sorted(self.channels)) or "none defined"
-                    raise ValueError(f"routes[{i}] names channel {name!r}, which is not under channels: ({known})")
+                    raise ValueError(f"{where} names channel {name!r}, which is not under channels: ({known})")
         return self

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
+import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
@@ -35,6 +36,8 @@ class Outgoing:
     subject: str
     body: str
     fields: Mapping[str, Any]
+    attachments: Mapping[str, str] = field(default_factory=dict)
+    """File name -> text (a digest's CSV); Apprise attaches them, a webhook ignores them."""
 
 
 class Channel(Protocol):
@@ -80,8 +83,17 @@ class AppriseChannel:
         ap = apprise.Apprise()
         if not ap.add(url):
             raise SendError(f"channel {self.name}: Apprise does not accept this URL (from {self._url.source})")
-        with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as captured:
-            ok = ap.notify(title=msg.subject, body=msg.body)
+        with tempfile.TemporaryDirectory(prefix="netmon-attach-") as tmp, \
+                apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as captured:
+            attach = None
+            if msg.attachments:
+                attach = apprise.AppriseAttachment()
+                for name, text in msg.attachments.items():
+                    path = Path(tmp) / Path(name).name
+                    # a BOM lets Excel, which provinces open CSVs with, read Vietnamese as UTF-8
+                    path.write_text(text, encoding="utf-8-sig" if path.suffix == ".csv" else "utf-8")
+                    attach.add(str(path))
+            ok = ap.notify(title=msg.subject, body=msg.body, attach=attach)
         if not ok:
             reason = " | ".join(line.strip() for line in captured.getvalue().splitlines() if line.strip())[-400:]
             raise SendError(f"channel {self.name}: {scrub(reason, secrets) or 'Apprise reported a failure'}")

@@ -24,6 +24,7 @@ from netmon.notify.agent_events import agent_events
 from netmon.notify.channels import Channel, SendError, build_channel
 from netmon.notify.compose import compose
 from netmon.notify.db import ensure_schema, prune
+from netmon.notify.digests import queue_digests
 from netmon.notify.events import Deriver, insert_events
 from netmon.notify.maintenance import muting, windows_at
 from netmon.store import Store
@@ -136,6 +137,8 @@ class Notifier:
                         ev.muted = f"maintenance: {window.reason or '-'} ({window.source})"
             new = insert_events(conn, events, now)
             made = compose(conn, self.settings, now, self.tz)
+            if self.settings.digests:
+                made += queue_digests(conn, self.settings, self.tz, self.agent, now)
             if now - self._pruned_ts > PRUNE_EVERY_S:
                 self._pruned_ts = now
                 prune(conn, now)

@@ -29,7 +29,7 @@ CREATE TABLE IF NOT EXISTS notify_outbox (
     created_ts REAL NOT NULL, event_ts REAL NOT NULL, severity TEXT NOT NULL,
     subject TEXT NOT NULL, body TEXT NOT NULL, payload TEXT NOT NULL,
     status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_try_ts REAL NOT NULL,
-    sent_ts REAL, last_error TEXT, in_doubt INTEGER NOT NULL DEFAULT 0
+    sent_ts REAL, last_error TEXT, in_doubt INTEGER NOT NULL DEFAULT 0, attach TEXT
 );
 CREATE INDEX IF NOT EXISTS notify_outbox_channel ON notify_outbox (channel, status, id);
 CREATE TABLE IF NOT EXISTS notify_links (

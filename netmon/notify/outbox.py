@@ -27,7 +27,7 @@ from netmon.notify.channels import Outgoing
 FIRST_RETRY_S = 5.0
 
 COLUMNS = ("id", "key", "channel", "commune", "created_ts", "event_ts", "severity", "subject", "body", "payload",
-           "status", "attempts", "next_try_ts", "sent_ts", "last_error", "in_doubt")
+           "status", "attempts", "next_try_ts", "sent_ts", "last_error", "in_doubt", "attach")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +50,8 @@ class Row:
     sent_ts: float | None
     last_error: str | None
     in_doubt: int
+    attach: str | None = None
+    """JSON {file name: text} of attachments (digests' CSV)."""
 
 
 def recover(conn: sqlite3.Connection) -> int:
@@ -113,7 +115,7 @@ def outgoing(row: Row, lang: str, tz: str, now: float, late_after: float, agent:
               "operator": payload.get("operator", ""), "event_ts": row.event_ts, "sent_ts": now,
               "late": int(late), "repeat": row.in_doubt,
               "agent": agent}
-    return Outgoing(row.key, row.subject, body, fields)
+    return Outgoing(row.key, row.subject, body, fields, json.loads(row.attach) if row.attach else {})
 
 
 def _day(ts: float, tz: str) -> str:
