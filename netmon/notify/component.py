@@ -61,6 +61,7 @@ class Notifier:
         self._task: asyncio.Task | None = None
         self.started_ts = time.time()
         self._pruned_ts = 0.0
+        self._memo: dict[str, Any] = {}
         self._adopt(config)
 
     def _adopt(self, config: Config) -> None:
@@ -127,7 +128,7 @@ class Notifier:
         now = time.time() if now is None else now
         devices = self.config.device_by_id
         with self.lock, self.store.transaction() as conn:
-            events = Deriver(conn, self.settings, devices).derive(now)
+            events = Deriver(conn, self.settings, devices, self._memo).derive(now)
             if now - self.started_ts > self.settings.no_results_after:  # a fresh start has no results yet
                 events += agent_events(conn, self.settings, self.agent, self.province, self.config.state_dir, now)
             for ev in events:

@@ -30,6 +30,7 @@ from netmon.notify.db import get_meta, set_meta
 RESCAN_S = 3600.0
 """Closed outages and updated flags are looked at again for this long (keys make it idempotent)."""
 FIRST_LOOKBACK_S = 3600.0
+MEMO_MAX = 200_000
 _OVERLAP = ("SELECT 1 FROM analysis_outages WHERE device_id = ? AND start_ts <= ?"
             " AND (end_ts IS NULL OR end_ts >= ?)")
 """On the first start, events older than this are history, not news."""
@@ -63,8 +64,11 @@ class Event:
 class Deriver:
     """Finds new events in the store on each tick; keeps its cursors in `notify_meta`."""
 
-    def __init__(self, conn: sqlite3.Connection, settings: NotifySettings, devices: Mapping[str, Device]) -> None:
+    def __init__(self, conn: sqlite3.Connection, settings: NotifySettings, devices: Mapping[str, Device],
+                 memo: dict[str, tuple[str | None, dict[str, Any]]] | None = None) -> None:
         self.conn = conn
+        self.memo = {} if memo is None else memo
+        """Events already in the store (they never change once inserted): saves a lookup per open problem per tick."""
         self.settings = settings
         self.devices = devices
         self.children: dict[str, list[str]] = {}
@@ -78,8 +82,16 @@ class Deriver:
     # ------------------------------------------------------------ helpers
 
     def _known(self, key: str) -> tuple[str | None, dict[str, Any]] | None:
+        hit = self.memo.get(key)
+        if hit is not None:
+            return hit
         row = self.conn.execute("SELECT muted, payload FROM notify_events WHERE key = ?", (key,)).fetchone()
-        return (row[0], json.loads(row[1])) if row else None
+        if row is None:
+            return None
+        if len(self.memo) > MEMO_MAX:
+            self.memo.clear()
+        found = self.memo[key] = (row[0], json.loads(row[1]))
+        return found
 
     def _descendants(self, device_id: str) -> list[str]:
         out, todo, seen = [], list(self.children.get(device_id, ())), {device_id}
@@ -150,9 +162,10 @@ class Deriver:
 
     def _last_flag_cause(self, fid: int) -> str | None:
         row = self.conn.execute(
-            "SELECT payload FROM notify_events WHERE key LIKE ? AND action IN ('raise', 'cause')"
+            # a key range (';' follows ':'), which the unique index on key serves; LIKE would scan
+            "SELECT payload FROM notify_events WHERE key >= ? AND key < ? AND action IN ('raise', 'cause')"
             " ORDER BY id DESC LIMIT 1",
-            (f"flag:{fid}:%",)).fetchone()
+            (f"flag:{fid}:", f"flag:{fid};")).fetchone()
         return json.loads(row[0]).get("cause") if row else None
 
     def outages(self, now: float) -> Iterator[Event]:
