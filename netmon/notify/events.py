@@ -145,19 +145,22 @@ class Deriver:
                 if raised < since - RESCAN_S and cleared is not None:
                     continue
                 yield Event(raise_key, "flag", "raise", "warning", raised, payload=payload, muted=muted, **base)
-                last_cause = cause
+                last_cause, raise_muted = cause, muted
             else:
                 last_cause = self._last_flag_cause(fid) or known[1].get("cause")
+                raise_muted = known[0]
+            # A problem whose raise was held back (maintenance, upstream) stays held back: its cause
+            # change, reminders and clear are recorded but not sent either.
+            follow = raise_muted or muted
             if cause != last_cause and cleared is None:
                 yield Event(f"flag:{fid}:cause:{cause}", "flag", "cause", "warning", updated, payload=payload,
-                            muted=muted, **base)
+                            muted=follow, **base)
             if cleared is not None:
-                raised_muted = (self._known(raise_key) or (muted, {}))[0]
                 yield Event(f"flag:{fid}:clear", "flag", "clear", "info", cleared, payload=payload,
-                            muted=raised_muted, **base)
+                            muted=raise_muted, **base)
             elif (n := math.floor((now - raised) / self.settings.repeat_interval)) >= 1:
                 yield Event(f"flag:{fid}:repeat:{n}", "flag", "repeat", "warning", now, payload=payload,
-                            muted=muted, **base)
+                            muted=follow, **base)
         set_meta(self.conn, "flags_scan_ts", repr(now))
 
     def _last_flag_cause(self, fid: int) -> str | None:

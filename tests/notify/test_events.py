@@ -132,6 +132,18 @@ def test_muted_village_sends_nothing_and_others_still_do(tmp_path, capsys):
     assert muted == [("Tả Phìn", muted[0][1])] and "EVN cắt điện" in muted[0][1]
     assert main(["maintenance", "list", "-c", str(config.path)]) == 0
     assert "Tả Phìn" in capsys.readouterr().out
+    # the window ends; the held-back problem's cause change and clear stay held back
+    assert main(["maintenance", "end", "1", "-c", str(config.path)]) == 0
+    with store.transaction() as conn:
+        conn.execute("UPDATE flags SET cause = 'power', updated_ts = ? WHERE village = 'Tả Phìn'", (now + 10,))
+    notifier.tick(now + 11)
+    with store.transaction() as conn:
+        conn.execute("UPDATE flags SET cleared_ts = ?, updated_ts = ? WHERE village = 'Tả Phìn'", (now + 20, now + 20))
+    notifier.tick(now + 21)
+    notifier.tick(now + 22)
+    assert len(_outbox(store)) == 1
+    assert store.conn.execute("SELECT count(*) FROM notify_events WHERE village = 'Tả Phìn' AND composed = 2"
+                              ).fetchone()[0] == 3  # raise, cause, clear: recorded, not sent
 
 
 def test_prune_keeps_pending_messages_and_drops_old_sent_ones(tmp_path):
