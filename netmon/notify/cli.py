@@ -72,6 +72,26 @@ def cmd_log(config: Config, status: str | None, limit: int, as_json: bool) -> in
     return 0
 
 
+def cmd_events(config: Config, limit: int) -> int:
+    """Recent events and what became of them: in which message, or why not sent."""
+    tz = config.settings.agent.timezone
+    store = open_conn(config.state_dir)
+    rows = store.conn.execute(
+        "SELECT e.id, e.event_ts, e.kind, e.action, e.province, e.commune, e.village, e.device, e.muted, e.composed,"
+        " group_concat(l.outbox_id) FROM notify_events e LEFT JOIN notify_links l ON l.event_id = e.id"
+        " GROUP BY e.id ORDER BY e.id DESC LIMIT ?", (limit,)).fetchall()
+    store.close()
+    fates = {0: "waiting (grouping)", 1: "in message #{m}", 2: "not sent: {muted}", 3: "not sent: no route"}
+    for eid, ts, kind, action, prov, com, vil, dev, muted, composed, msgs in rows:
+        where = " / ".join(p for p in (prov, com, vil) if p) or dev
+        fate = fates.get(composed, "?").format(m=msgs or "-", muted=muted)
+        if composed == 0 and msgs:
+            fate = f"in message #{msgs}, more channels waiting"
+        print(f"{eid:<6} {texts.local_time(ts, tz)}  {kind}.{action:<8} {where}  -> {fate}")
+    print(f"{len(rows)} event(s) shown")
+    return 0
+
+
 def cmd_mute(config: Config, target: str, duration: str, reason: str) -> int:
     """Store an ad-hoc maintenance window for a device, village, commune or province."""
     try:
@@ -169,6 +189,7 @@ def add_parsers(add) -> None:
     log.add_argument("--status", choices=["pending", "sending", "sent", "failed"])
     log.add_argument("--limit", type=int, default=50)
     log.add_argument("--format", choices=["text", "json"], default="text")
+    log.add_argument("--events", action="store_true", help="events and their fate (message, maintenance, upstream)")
     mute = add("mute", run_mute, "no messages for a device, village, commune or province for a while")
     mute.add_argument("target", metavar="TARGET", help="name or id of a device, village, commune or province")
     mute.add_argument("duration", metavar="DURATION", help="e.g. 4h, 90m")
@@ -196,7 +217,10 @@ def run_notify(args: argparse.Namespace) -> int:
     if args.notify_cmd == "test":
         return cmd_test(load_config(args.config), args.channel)
     # the log, mutes and windows need no channel secrets: a technician without them can run these
-    return cmd_log(load_config(args.config, secrets=False), args.status, args.limit, args.format == "json")
+    config = load_config(args.config, secrets=False)
+    if args.events:
+        return cmd_events(config, args.limit)
+    return cmd_log(config, args.status, args.limit, args.format == "json")
 
 
 def run_mute(args: argparse.Namespace) -> int:

@@ -144,6 +144,10 @@ def test_muted_village_sends_nothing_and_others_still_do(tmp_path, capsys):
     assert len(_outbox(store)) == 1
     assert store.conn.execute("SELECT count(*) FROM notify_events WHERE village = 'Tả Phìn' AND composed = 2"
                               ).fetchone()[0] == 3  # raise, cause, clear: recorded, not sent
+    capsys.readouterr()
+    assert main(["notify", "log", "--events", "-c", str(config.path)]) == 0
+    shown = capsys.readouterr().out
+    assert shown.count("not sent: maintenance: EVN cắt điện (mute #1)") == 3 and "in message #1" in shown
 
 
 def test_prune_keeps_pending_messages_and_drops_old_sent_ones(tmp_path):
