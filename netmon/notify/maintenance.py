@@ -97,6 +97,17 @@ def muting(windows: Iterable[Window], ev: Mapping[str, Any]) -> Window | None:
     return next((w for w in windows if w.covers(ev)), None)
 
 
+def place_in_maintenance(specs: Sequence[MaintenanceSpec], conn: sqlite3.Connection | None, ts: float,
+                         province: str, commune: str, village: str = "", device: str = "") -> Window | None:
+    """The window covering a place at `ts`, if any: the one call analysis needs to hold back a flag.
+
+    Hook (analysis evaluator, before `flags.step`): when this returns a window for the village,
+    step with `State.UNKNOWN` so streaks neither grow nor reset and no flag is raised.
+    """
+    return muting(windows_at(specs, conn, ts), {"province": province, "commune": commune, "village": village,
+                                                 "device": device})
+
+
 class TargetError(ValueError):
     """A mute target names nothing, or several things."""
 

@@ -59,6 +59,18 @@ def test_weekly_window_keeps_its_wall_clock_across_a_dst_change():
     assert windows_at([spec], None, _ts("2027-03-28 03:59", "Europe/Berlin"))
 
 
+def test_place_in_maintenance_is_what_analysis_would_ask(tmp_path):
+    from netmon.notify.component import open_conn
+    from netmon.notify.maintenance import add_window, place_in_maintenance
+
+    store = open_conn(tmp_path)
+    with store.transaction() as conn:
+        add_window(conn, {"province": "Lai Châu", "commune": "Sìn Hồ"}, 3600, "EVN", start_ts=1000.0)
+    assert place_in_maintenance([], store.conn, 1500.0, "Lai Châu", "Sìn Hồ", "Tả Phìn").reason == "EVN"
+    assert place_in_maintenance([], store.conn, 4700.0, "Lai Châu", "Sìn Hồ", "Tả Phìn") is None
+    assert place_in_maintenance([], store.conn, 1500.0, "Lai Châu", "Phong Thổ", "Mù Sang") is None
+
+
 def test_bad_windows_are_config_errors_that_say_what_to_write(tmp_path):
     bad = """  channels: {}
   maintenance:
