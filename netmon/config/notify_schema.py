@@ -114,29 +114,40 @@ class ScopeSpec(_Strict):
     device: str | None = None
 
 
+def _local_start(value: str) -> str:
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise ValueError(f"{value!r} is not a date and time; write e.g. 2026-12-05 22:00") from None
+    if parsed.tzinfo is not None:
+        raise ValueError("write the local time without an offset; the timezone: key says which zone")
+    return value.strip()
+
+
+LocalStart = Annotated[str, BeforeValidator(_local_start)]
+
+
+class FrameSpec(_Strict):
+    """One more time frame of a window (e.g. the afternoon part of a cut announced as two)."""
+
+    start: LocalStart
+    duration: Duration
+
+
 class MaintenanceSpec(_Strict):
     """A planned window: `start` + `duration` in an explicit timezone, optionally recurring (RFC 5545 RRULE)."""
 
     name: str | None = None
     scope: ScopeSpec = ScopeSpec()
     timezone: Annotated[str, BeforeValidator(_zone)]
-    start: str
+    start: LocalStart
     """Local wall-clock time in `timezone`: `2026-12-05 22:00`."""
     duration: Duration
+    frames: list[FrameSpec] = []
+    """More frames of the same window, each repeating by the same rrule."""
     rrule: str | None = None
     """e.g. `FREQ=WEEKLY;BYDAY=SA` or `FREQ=DAILY;UNTIL=20270101T000000`; wall-clock times stay fixed across DST."""
     reason: str = ""
-
-    @field_validator("start")
-    @classmethod
-    def _start_parses(cls, value: str) -> str:
-        try:
-            parsed = datetime.fromisoformat(value.strip())
-        except ValueError:
-            raise ValueError(f"{value!r} is not a date and time; write e.g. 2026-12-05 22:00") from None
-        if parsed.tzinfo is not None:
-            raise ValueError("write the local time without an offset; the timezone: key says which zone")
-        return value.strip()
 
     @field_validator("rrule")
     @classmethod

@@ -52,27 +52,28 @@ class Window:
 
 
 def occurrences(spec: MaintenanceSpec, since_ts: float, until_ts: float) -> list[Window]:
-    """The windows of one config entry that overlap [since_ts, until_ts]."""
+    """The windows of one config entry (every frame) that overlap [since_ts, until_ts]."""
     zone = ZoneInfo(spec.timezone)
-    start_local = datetime.fromisoformat(spec.start)
     scope = {k: v for k in SCOPE_KEYS if (v := getattr(spec.scope, k))}
     name = spec.name or spec.reason or spec.start
-    starts: Iterable[datetime]
-    if spec.rrule is None:
-        starts = [start_local]
-    else:
-        from dateutil.rrule import rrulestr
-
-        rule = rrulestr(spec.rrule, dtstart=start_local)
-        lo = datetime.fromtimestamp(since_ts - spec.duration, zone).replace(tzinfo=None) - timedelta(days=1)
-        hi = datetime.fromtimestamp(until_ts, zone).replace(tzinfo=None) + timedelta(days=1)
-        starts = rule.between(lo, hi, inc=True)
     out = []
-    for local in starts:
-        begin = local.replace(tzinfo=zone).timestamp()  # fold=0: the first of a repeated hour
-        end = begin + spec.duration
-        if begin <= until_ts and end > since_ts:
-            out.append(Window(begin, end, scope, spec.reason, f"config: {name}"))
+    for start, duration in [(spec.start, spec.duration)] + [(f.start, f.duration) for f in spec.frames]:
+        start_local = datetime.fromisoformat(start)
+        starts: Iterable[datetime]
+        if spec.rrule is None:
+            starts = [start_local]
+        else:
+            from dateutil.rrule import rrulestr
+
+            rule = rrulestr(spec.rrule, dtstart=start_local)
+            lo = datetime.fromtimestamp(since_ts - duration, zone).replace(tzinfo=None) - timedelta(days=1)
+            hi = datetime.fromtimestamp(until_ts, zone).replace(tzinfo=None) + timedelta(days=1)
+            starts = rule.between(lo, hi, inc=True)
+        for local in starts:
+            begin = local.replace(tzinfo=zone).timestamp()  # fold=0: the first of a repeated hour
+            end = begin + duration
+            if begin <= until_ts and end > since_ts:
+                out.append(Window(begin, end, scope, spec.reason, f"config: {name}"))
     return out
 
 

@@ -43,6 +43,16 @@ def test_nightly_window_in_vietnam_crossing_midnight_suppresses_exactly_its_minu
     assert datetime.fromtimestamp(minutes[0], ZoneInfo("UTC")).strftime("%H:%M") == "15:30"
 
 
+def test_a_window_with_two_frames_covers_both_and_not_the_gap():
+    spec = MaintenanceSpec(timezone="Asia/Ho_Chi_Minh", start="2026-12-05 07:00", duration="3h",
+                           frames=[{"start": "2026-12-05 13:30", "duration": "2h"}], reason="EVN")
+    day = _ts("2026-12-05 00:00", "Asia/Ho_Chi_Minh")
+    minutes = _covered_minutes(spec, day, 24)
+    assert len(minutes) == 300
+    assert not windows_at([spec], None, _ts("2026-12-05 12:00", "Asia/Ho_Chi_Minh"))
+    assert windows_at([spec], None, _ts("2026-12-05 15:29", "Asia/Ho_Chi_Minh"))
+
+
 def test_weekly_window_keeps_its_wall_clock_across_a_dst_change():
     # Berlin moves to summer time on 2027-03-28; the window stays at 01:00 local, two elapsed hours
     spec = MaintenanceSpec(timezone="Europe/Berlin", start="2027-03-14 01:00", duration="2h",
