@@ -93,6 +93,7 @@ class RouteSpec(_Strict):
     village: Names = []
     operator: Names = []
     severity: Names = []
+    """info | warning | critical; a recovery carries its problem's severity, so it goes where the problem went."""
     kind: Names = []
     """Event kinds: flag, device, service, agent."""
 

@@ -52,5 +52,5 @@ def agent_events(conn: sqlite3.Connection, settings: NotifySettings, agent: str,
     for what in [w for w in open_ if w not in seen]:
         since, payload = open_.pop(what)
         kind = what.split(":", 1)[0]
-        yield _event(f"agent:{what}:{since!r}:up", f"{kind}.up", "info", now, province, agent, **payload)
+        yield _event(f"agent:{what}:{since!r}:up", f"{kind}.up", "critical", now, province, agent, **payload)
     set_meta(conn, "agent_open", json.dumps(open_))

@@ -156,7 +156,7 @@ class Deriver:
                 yield Event(f"flag:{fid}:cause:{cause}", "flag", "cause", "warning", updated, payload=payload,
                             muted=follow, **base)
             if cleared is not None:
-                yield Event(f"flag:{fid}:clear", "flag", "clear", "info", cleared, payload=payload,
+                yield Event(f"flag:{fid}:clear", "flag", "clear", "warning", cleared, payload=payload,
                             muted=raise_muted, **base)
             elif (n := math.floor((now - raised) / self.settings.repeat_interval)) >= 1:
                 yield Event(f"flag:{fid}:repeat:{n}", "flag", "repeat", "warning", now, payload=payload,
@@ -189,12 +189,13 @@ class Deriver:
             down_key = f"outage:{oid}:down"
             known = self._known(down_key)
             upstream = cause == "upstream" or self._ancestor_down(dev, start)
+            # the recovery has its problem's severity, so it reaches every channel the problem reached
+            severity = "critical" if d.kind == "router" and not d.village else "warning"
             muted = "upstream" if upstream else None
             if known is None:
                 if end is not None and end < since - RESCAN_S:
                     continue
                 behind = [] if upstream else self._behind(dev, start, end, now)
-                severity = "critical" if d.kind == "router" and not d.village else "warning"
                 yield self._device_event(down_key, "down", severity, start + wait, d, since_ts=start,
                                          cause=cause, behind=behind, evidence=self._evidence(d, start),
                                          muted=muted)
@@ -202,7 +203,7 @@ class Deriver:
             else:
                 down_muted = known[0]
             if end is not None:
-                yield self._device_event(f"outage:{oid}:up", "up", "info", end, d, since_ts=start, cause=cause,
+                yield self._device_event(f"outage:{oid}:up", "up", severity, end, d, since_ts=start, cause=cause,
                                          muted=down_muted)
             elif (n := math.floor((now - start) / self.settings.repeat_interval)) >= 1:
                 yield self._device_event(f"outage:{oid}:repeat:{n}", "repeat", "warning", now, d, since_ts=start,
@@ -253,7 +254,7 @@ class Deriver:
             else:
                 if reported:
                     down = self._known(f"svc:{dev}:{check}:{first_ts!r}:down")
-                    yield self._device_event(f"svc:{dev}:{check}:{first_ts!r}:up", "up", "info", ts, d,
+                    yield self._device_event(f"svc:{dev}:{check}:{first_ts!r}:up", "up", "warning", ts, d,
                                              kind="service", since_ts=first_ts, evidence=f"{check}: {reason}",
                                              muted=down[0] if down else None)
                 streak, first_ts, reported = 0, None, False

@@ -166,3 +166,22 @@ def test_prune_keeps_pending_messages_and_drops_old_sent_ones(tmp_path):
     left = store.conn.execute("SELECT id, status FROM notify_outbox").fetchall()
     assert left == [(2, "pending")]
     assert store.conn.execute("SELECT count(*) FROM notify_events").fetchone()[0] == 1
+
+
+def test_severity_route_gets_the_recovery_of_what_it_was_told(tmp_path):
+    notify = NOTIFY.replace("    - {channels: [hook]}", "    - {channels: [hook], village: [Tả Phìn]}\n"
+                            "    - {channels: [lead], severity: [critical]}").replace(
+        "  channels:\n", "  channels:\n    lead: {url: \"json://127.0.0.1:9/lead\"}\n")
+    _config, store, engine, notifier = _rig(tmp_path, notify)
+    router = "lai-chau/phong-tho/ubnd-router"
+    results = rounds(router, T0, T0 + 2400, down=[(T0 + 600, T0 + 1500)])
+    results += rounds("lai-chau/sin-ho/ta-phin/cpe", T0 + 3, T0 + 2400, down=[(T0 + 900, T0 + 1300)])
+    store.append(sorted(results, key=lambda r: r.ts))
+    engine.process(T0 + 2700)
+    notifier.tick(T0 + 2700)
+    notifier.tick(T0 + 2731)
+    rows = store.conn.execute("SELECT channel, payload FROM notify_outbox ORDER BY id").fetchall()
+    by_channel = {c: json.loads(p)["events"] for c, p in rows}
+    assert sorted(by_channel) == ["hook", "lead"]
+    assert len(by_channel["lead"]) == 2  # the commune router's down and its recovery
+    assert len(by_channel["hook"]) == 2  # the village CPE's down and up, routed by village
