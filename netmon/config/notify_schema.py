@@ -167,11 +167,11 @@ class MaintenanceSpec(_Strict):
 class DigestSpec(_Strict):
     """A scheduled summary in the agent's timezone: per operator daily, or for the province weekly."""
 
-    kind: Literal["operator-daily", "province-weekly"]
+    kind: Literal["operator-daily", "province-weekly", "pc-weekly"]
     at: str = "07:30"
     """Local time of day (agent timezone)."""
     weekday: Literal["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"] = "Mon"
-    """For province-weekly."""
+    """For the weekly kinds."""
     channels: Names = Field(min_length=1)
     operator: Names = []
     """operator-daily: only these operators (default: every operator with an open link flag)."""

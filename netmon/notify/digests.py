@@ -1,5 +1,5 @@
-"""Scheduled digests: a daily follow-up per operator (open link flags, CSV attached) and a weekly
-province summary, at a local time in the agent's timezone.
+"""Scheduled digests: a daily follow-up per operator (open link flags, CSV attached), a weekly
+province summary and the weekly PC replacement list, at a local time in the agent's timezone.
 
 Each digest occurrence has a key (`digest:operator-daily:Viettel:2026-12-02:mail`), so a restart
 around the scheduled minute never sends it twice, and an agent that was down at 07:30 sends the
@@ -32,7 +32,7 @@ def last_occurrence(spec: DigestSpec, tz: str, now: float) -> datetime:
     local = datetime.fromtimestamp(now, zone).replace(tzinfo=None)
     hh, mm = (int(x) for x in spec.at.split(":"))
     cand = local.replace(hour=hh, minute=mm, second=0, microsecond=0)
-    if spec.kind == "province-weekly":
+    if spec.kind in ("province-weekly", "pc-weekly"):
         cand -= timedelta(days=(local.weekday() - WEEKDAYS.index(spec.weekday)) % 7)
         step = timedelta(days=7)
     else:
@@ -98,6 +98,36 @@ def _province_weekly(conn: sqlite3.Connection, lang: str, tz: str, since: float,
     return subject, "\n".join(lines), _csv(raised)
 
 
+PC_COLUMNS = ("province", "commune", "device", "host", "score", "reasons", "not_assessed")
+
+
+def _pc_weekly(conn: sqlite3.Connection, lang: str, since: float, agent: str) -> tuple[str, str, str]:
+    """Office PCs by replacement priority: the latest pc-health verdict of each, worst first."""
+    from netmon.store import decode_samples
+
+    rows = []
+    for dev, samples in conn.execute(
+            "SELECT r.device_id, r.samples FROM results r JOIN (SELECT device_id, max(seq) AS seq FROM results"
+            " WHERE check_name = 'pc-health' AND ts >= ? GROUP BY device_id) last ON last.seq = r.seq",
+            (since,)).fetchall():
+        fields = next((dict(x.fields) for x in decode_samples(samples) if x.measurement == "pc_health"), {})
+        info = conn.execute("SELECT province, commune, name, host FROM devices WHERE id = ?", (dev,)).fetchone()
+        prov, com, name, host = info or ("", "", dev, "")
+        rows.append({"province": prov, "commune": com, "device": name, "host": host or "",
+                     "score": fields.get("score", 0), "reasons": fields.get("reasons", ""),
+                     "not_assessed": fields.get("not_assessed", "")})
+    rows.sort(key=lambda r: (-float(r["score"] or 0), r["commune"], r["device"]))
+    needing = [r for r in rows if r["reasons"]]
+    subject = texts.t(lang, "digest.pcs.subject", agent=agent, count=len(needing))
+    lines = [texts.t(lang, "digest.pcs.head", count=len(needing), total=len(rows)), ""]
+    lines += [f"- {r['commune']} / {r['device']} ({r['score']}): {r['reasons']}" for r in needing[:100]]
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, PC_COLUMNS)
+    writer.writeheader()
+    writer.writerows(rows)
+    return subject, "\n".join(lines), buf.getvalue()
+
+
 def queue_digests(conn: sqlite3.Connection, settings: NotifySettings, tz: str, agent: str, now: float) -> int:
     """Queue every digest occurrence due and not yet queued; returns how many messages were added."""
     first = float(get_meta(conn, "digests_since") or now)
@@ -113,6 +143,9 @@ def queue_digests(conn: sqlite3.Connection, settings: NotifySettings, tz: str, a
             if spec.kind == "operator-daily":
                 items = _operator_daily(conn, spec, lang, tz)
                 name = "flags-{op}-{date}.csv"
+            elif spec.kind == "pc-weekly":
+                items = [("pcs", *_pc_weekly(conn, lang, when.timestamp() - 7 * 86400, agent))]
+                name = "pcs-{date}.csv"
             else:
                 items = [("province", *_province_weekly(conn, lang, tz, when.timestamp() - 7 * 86400, agent))]
                 name = "flags-week-{date}.csv"

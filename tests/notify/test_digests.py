@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -66,3 +67,34 @@ def test_operator_daily_digest_arrives_once_per_operator_with_csv(tmp_path, monk
         assert "Danh sách thôn cần MobiFone xử lý: 1 thôn" in by_subject
     finally:
         smtp.stop()
+
+
+def test_weekly_pc_list_ranks_the_latest_verdicts_and_queues_once(tmp_path):
+    from netmon.analysis.aging import PcHealth
+
+    config = load(tmp_path, """  language: en
+  channels:
+    it: {url: "json://127.0.0.1:9/x"}
+  digests:
+    - {kind: pc-weekly, at: "08:00", weekday: Mon, channels: [it]}
+""")
+    store = Store.open(config.state_dir)
+    analysis_schema(store)
+    store.sync_devices(config.all_devices)
+    monday = datetime(2026, 11, 30, 8, 0, tzinfo=ZoneInfo(TZ)).timestamp()
+    notifier = Notifier(config)
+    notifier.open()
+    notifier.tick(monday - 86400)  # running since the Sunday before
+    old, new = "lai-chau/sin-ho/ubnd-router", "lai-chau/phong-tho/ubnd-router"  # any two devices of the store
+    store.append([PcHealth(old, 80, ("disk 97% full", "Windows 7 past end of support")).to_result(monday - 7200),
+                  PcHealth(new, 10, ()).to_result(monday - 7000),
+                  PcHealth(old, 90, ("disk 99% full", "Windows 7 past end of support")).to_result(monday - 3600)])
+    notifier.tick(monday + 60)
+    notifier.tick(monday + 120)
+    rows = store.conn.execute("SELECT subject, body, attach FROM notify_outbox").fetchall()
+    assert len(rows) == 1
+    subject, body, attach = rows[0]
+    assert subject == "Office PCs to replace (test-agent): 1"
+    assert "Sìn Hồ / ubnd-router (90): disk 99% full" in body and "97%" not in body
+    (table,) = json.loads(attach).values()
+    assert table.splitlines()[1].startswith("Lai Châu,Sìn Hồ,ubnd-router,127.0.0.1,90,")
