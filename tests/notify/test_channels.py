@@ -36,3 +36,27 @@ def test_bad_template_field_and_bad_apprise_url_are_clear_errors():
     with pytest.raises(SendError, match=r"Apprise does not accept this URL \(from env NETMON_TG\)") as err:
         AppriseChannel("tg", Secret("nosuchscheme://hunter2@127.0.0.1", "env NETMON_TG")).send(MSG)
     assert "hunter2" not in str(err.value)
+
+
+def test_message_for_a_channel_removed_from_the_config_is_kept_as_failed_with_the_reason(tmp_path, capsys):
+    import asyncio
+    import json as _json
+
+    from netmon.cli import main
+    from netmon.notify.component import Notifier
+    from tests.notify.conftest import load
+
+    config = load(tmp_path, """  channels:
+    it: {url: "json://127.0.0.1:9/x"}
+""")
+    notifier = Notifier(config)
+    notifier.open()
+    with notifier.store.transaction() as conn:
+        conn.execute("INSERT INTO notify_outbox (key, channel, commune, created_ts, event_ts, severity, subject, body,"
+                     " payload, status, next_try_ts) VALUES ('k-old', 'old-zalo', 'x', 0, 0, 'warning', 's', 'b', ?,"
+                     " 'pending', 0)", (_json.dumps({}),))
+    assert asyncio.run(notifier.deliver()) == 0
+    row = notifier.store.conn.execute("SELECT status, last_error FROM notify_outbox WHERE key = 'k-old'").fetchone()
+    assert row == ("failed", "channel old-zalo is no longer in the config")
+    assert main(["notify", "log", "--status", "failed", "-c", str(config.path)]) == 0
+    assert "reason: channel old-zalo is no longer in the config" in capsys.readouterr().out
