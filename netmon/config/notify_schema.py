@@ -141,14 +141,33 @@ class MaintenanceSpec(_Strict):
     name: str | None = None
     scope: ScopeSpec = ScopeSpec()
     timezone: Annotated[str, BeforeValidator(_zone)]
-    start: LocalStart
-    """Local wall-clock time in `timezone`: `2026-12-05 22:00`."""
+    start: LocalStart | None = None
+    """Local wall-clock time in `timezone`: `2026-12-05 22:00`; with `cron:`, optional (from when it applies)."""
     duration: Duration
     frames: list[FrameSpec] = []
     """More frames of the same window, each repeating by the same rrule."""
     rrule: str | None = None
     """e.g. `FREQ=WEEKLY;BYDAY=SA` or `FREQ=DAILY;UNTIL=20270101T000000`; wall-clock times stay fixed across DST."""
+    cron: str | None = None
+    """Instead of rrule: `30 22 * * 6` (minute hour day month weekday) starts a window each match."""
     reason: str = ""
+
+    @field_validator("cron")
+    @classmethod
+    def _cron_parses(cls, value: str | None) -> str | None:
+        from netmon.config.cron import cron_to_rrule
+
+        if value is not None:
+            cron_to_rrule(value)
+        return value
+
+    @model_validator(mode="after")
+    def _one_recurrence(self) -> MaintenanceSpec:
+        if self.cron is not None and (self.rrule is not None or self.frames):
+            raise ValueError("cron: stands alone; give rrule: (with frames:) or cron:, and one window per frame")
+        if self.cron is None and self.start is None:
+            raise ValueError("start: is required (local time, e.g. 2026-12-05 22:00) unless cron: is given")
+        return self
 
     @field_validator("rrule")
     @classmethod

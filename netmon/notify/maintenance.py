@@ -53,22 +53,29 @@ class Window:
 
 def occurrences(spec: MaintenanceSpec, since_ts: float, until_ts: float) -> list[Window]:
     """The windows of one config entry (every frame) that overlap [since_ts, until_ts]."""
+    from dateutil.rrule import rrulestr
+
+    from netmon.config.cron import cron_to_rrule
+
     zone = ZoneInfo(spec.timezone)
     scope = {k: v for k in SCOPE_KEYS if (v := getattr(spec.scope, k))}
-    name = spec.name or spec.reason or spec.start
+    name = spec.name or spec.reason or spec.cron or spec.start
+    rule_text = cron_to_rrule(spec.cron) if spec.cron else spec.rrule
+    frames = [(spec.start or "2000-01-01 00:00", spec.duration)] + [(f.start, f.duration) for f in spec.frames]
     out = []
-    for start, duration in [(spec.start, spec.duration)] + [(f.start, f.duration) for f in spec.frames]:
+    for start, duration in frames:
         start_local = datetime.fromisoformat(start)
+        lo = datetime.fromtimestamp(since_ts - duration, zone).replace(tzinfo=None) - timedelta(days=1)
+        hi = datetime.fromtimestamp(until_ts, zone).replace(tzinfo=None) + timedelta(days=1)
         starts: Iterable[datetime]
-        if spec.rrule is None:
+        if rule_text is None:
             starts = [start_local]
         else:
-            from dateutil.rrule import rrulestr
-
-            rule = rrulestr(spec.rrule, dtstart=start_local)
-            lo = datetime.fromtimestamp(since_ts - duration, zone).replace(tzinfo=None) - timedelta(days=1)
-            hi = datetime.fromtimestamp(until_ts, zone).replace(tzinfo=None) + timedelta(days=1)
-            starts = rule.between(lo, hi, inc=True)
+            if spec.cron:
+                # cron matches do not depend on the start (no INTERVAL), so iterate from near the
+                # query instead of from the first day: rrule walks every occurrence from dtstart
+                start_local = max(start_local, lo.replace(hour=0, minute=0, second=0, microsecond=0))
+            starts = rrulestr(rule_text, dtstart=start_local).between(lo, hi, inc=True)
         for local in starts:
             begin = local.replace(tzinfo=zone).timestamp()  # fold=0: the first of a repeated hour
             end = begin + duration

@@ -168,3 +168,20 @@ def test_power_cut_csv_imports_as_windows_all_or_nothing_and_mutes_its_commune(t
     assert [m[0] for m in muted] == ["Tả Phìn"] and "EVN cắt điện bảo trì" in muted[0][1]
     assert [r[0] for r in store.conn.execute("SELECT subject FROM notify_outbox")] == [
         "Thôn Làng Mô mất ổn định (đường truyền nhà mạng)"]
+
+
+def test_cron_window_matches_its_minutes_and_bad_cron_is_explained():
+    from netmon.config.cron import cron_to_rrule
+
+    assert cron_to_rrule("30 22 * * 6") == "FREQ=DAILY;BYDAY=SA;BYHOUR=22;BYMINUTE=30;BYSECOND=0"
+    spec = MaintenanceSpec(timezone="Asia/Ho_Chi_Minh", cron="30 22 * * 6", duration="4h", reason="EVN")
+    saturday = _ts("2026-12-05 12:00", "Asia/Ho_Chi_Minh")
+    minutes = _covered_minutes(spec, saturday, 24)
+    assert len(minutes) == 240 and minutes[0] == _ts("2026-12-05 22:30", "Asia/Ho_Chi_Minh")
+    assert not _covered_minutes(spec, _ts("2026-12-06 12:00", "Asia/Ho_Chi_Minh"), 24)  # Sunday noon on
+    for bad, words in (("30 22 * *", "five fields"), ("61 * * * *", "outside 0-59"), ("0 1 15 * 1", "ORs them"),
+                       ("0 1 * * MON", "names like MON")):
+        with pytest.raises(ValueError, match=words):
+            MaintenanceSpec(timezone="UTC", cron=bad, duration="1h")
+    with pytest.raises(ValueError, match="start: is required"):
+        MaintenanceSpec(timezone="UTC", duration="1h")
