@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from netmon.config.values import parse_duration, to_secret
 from netmon.model import Secret
 
 _CHANNEL_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
@@ -21,14 +22,10 @@ SEVERITIES = ("info", "warning", "critical")
 
 
 def _duration(value: Any) -> float:
-    from netmon.config.schema import parse_duration
-
     return parse_duration(value)
 
 
 def _secret(value: Any) -> Secret:
-    from netmon.config.schema import to_secret
-
     return to_secret(value)
 
 

@@ -11,7 +11,7 @@ import json
 import time
 
 from netmon.config import Config, load_config
-from netmon.config.schema import parse_duration
+from netmon.config.values import parse_duration
 from netmon.notify import maintenance, outbox, texts
 from netmon.notify.channels import Outgoing, SendError, build_channel
 from netmon.notify.component import open_conn
