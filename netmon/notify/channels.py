@@ -139,18 +139,38 @@ class WebhookChannel:
             raise SendError(f"channel {self.name}: {scrub(str(reason), secrets)}") from None
 
 
+def _register(name: str, url: str, extra: list[str] = ()) -> None:
+    """Teach the log masker this channel's secrets (the URL's credentials and tokens), so no log line,
+    ours or Apprise's, can print them, whether they came from ${ENV}, a file or the config itself."""
+    from netmon.config.secrets import remember
+
+    parts = urlsplit(url)
+    pieces = [parts.password or "", parts.username or "" if parts.password else ""]
+    host = parts.netloc.rsplit("@", 1)[-1]
+    if ":" in host and not host.rsplit(":", 1)[1].isdigit():  # tgram://BOT:TOKEN/..., not host:port
+        pieces.append(host)
+    # tokens, not words: a bot token (`123:ABC...`), long path keys and query values (not `/apprise`)
+    pieces += [p for p in parts.path.split("/") if len(p) >= 16 or (":" in p and len(p) >= 8)]
+    pieces += [kv.split("=", 1)[1] for kv in parts.query.split("&") if "=" in kv and len(kv.split("=", 1)[1]) >= 8
+               and kv.split("=", 1)[0].lower() not in ("to", "from", "cc", "bcc", "name", "format", "mode")]
+    remember({piece: f"<hidden notify.channels.{name}>" for piece in [*pieces, *extra] if len(piece) >= 6})
+
+
 def build_channel(name: str, spec: ChannelSpec, config_dir: Path) -> Channel:
     """The sender for one configured channel; `url_file:` is read here (relative to the config)."""
     if spec.webhook is not None:
         url = spec.webhook.url.reveal()
         if not url.startswith(("http://", "https://")):
             raise SendError(f"channel {name}: webhook url must start with http:// or https://")
+        _register(name, url, [h.reveal() for h in spec.webhook.headers.values()])
         return WebhookChannel(name, spec.webhook)
     if spec.url is not None:
+        _register(name, spec.url.reveal())
         return AppriseChannel(name, spec.url)
     path = config_dir / str(spec.url_file)
     try:
         text = path.read_text(encoding="utf-8").strip()
     except OSError as exc:
         raise SendError(f"channel {name}: cannot read url_file {path}: {exc.strerror}") from None
+    _register(name, text)
     return AppriseChannel(name, Secret(text, f"file {path}"))

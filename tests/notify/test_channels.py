@@ -60,3 +60,20 @@ def test_message_for_a_channel_removed_from_the_config_is_kept_as_failed_with_th
     assert row == ("failed", "channel old-zalo is no longer in the config")
     assert main(["notify", "log", "--status", "failed", "-c", str(config.path)]) == 0
     assert "reason: channel old-zalo is no longer in the config" in capsys.readouterr().out
+
+
+def test_channel_secrets_are_masked_in_every_log_line(tmp_path):
+    from netmon.config.secrets import mask
+    from netmon.notify.channels import build_channel
+    from tests.notify.conftest import load
+
+    config = load(tmp_path, """  channels:
+    tg: {url: "tgram://987654321:AAF-inline-bot-token-1/-1001234"}
+    mail: {url: "mailto://kt:inline-pass-77@127.0.0.1:2525?to=kt@x.example"}
+    hook: {webhook: {url: "http://127.0.0.1:9/hook", headers: {X-Key: "inline-header-key-5"}}}
+""")
+    for name, spec in config.settings.notify.channels.items():
+        build_channel(name, spec, tmp_path)
+    line = mask("apprise: 987654321:AAF-inline-bot-token-1 kt inline-pass-77 inline-header-key-5 via 127.0.0.1:9/hook")
+    assert "AAF-inline" not in line and "inline-pass-77" not in line and "inline-header-key-5" not in line
+    assert "127.0.0.1:9/hook" in line and line.startswith("apprise: ")  # addresses and words stay readable
