@@ -185,3 +185,27 @@ def test_severity_route_gets_the_recovery_of_what_it_was_told(tmp_path):
     assert sorted(by_channel) == ["hook", "lead"]
     assert len(by_channel["lead"]) == 2  # the commune router's down and its recovery
     assert len(by_channel["hook"]) == 2  # the village CPE's down and up, routed by village
+
+
+def test_flag_raised_by_the_real_evaluator_becomes_one_message_with_its_evidence(tmp_path):
+    from netmon.analysis.evaluator import Evaluator
+
+    config, store, engine, notifier = _rig(tmp_path, NOTIFY.replace("30s", "1ms"))
+    evaluator = Evaluator(store, catalog_from_config(config), config.settings)
+    cpes = [d.id for d in config.all_devices if d.kind == "cpe"]
+    lossy = "lai-chau/sin-ho/ta-phin/cpe"
+    results = []
+    for i, cpe in enumerate(cpes):
+        results += rounds(cpe, T0 + i, T0 + 7200, loss=0.35 if cpe == lossy else 0.0, seed=i)
+    store.append(sorted(results, key=lambda r: r.ts))
+    store.mark_alive(T0, 1, T0 + 7200)
+    for k in range(6):  # evaluations every minute at the end of two lossy hours
+        now = T0 + 6900 + 60 * k
+        engine.process(now)
+        evaluator.evaluate(now)
+        notifier.tick(now)
+    rows = _outbox(store)
+    assert len(rows) == 1, [r[1] for r in rows]
+    _channel, subject, body, _payload = rows[0]
+    assert subject.startswith("Thôn Tả Phìn mất ổn định")
+    assert "Nhà mạng: Viettel" in body and "mất gói" in body and "Việc cần làm" in body
