@@ -100,6 +100,14 @@ def windows_at(specs: Sequence[MaintenanceSpec], conn: sqlite3.Connection | None
     return found
 
 
+def maintenance_windows(conn: sqlite3.Connection, settings: Any, ts: float) -> list[Window]:
+    """Windows open at `ts` for an agent config (`notify.maintenance` plus `netmon mute`); [] when there is
+    no notify section and no mute table yet. The analysis evaluator calls this once per evaluation."""
+    specs = settings.notify.maintenance if getattr(settings, "notify", None) is not None else []
+    has_table = conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='maintenance'").fetchone()
+    return windows_at(specs, conn if has_table else None, ts)
+
+
 def muting(windows: Iterable[Window], ev: Mapping[str, Any]) -> Window | None:
     """The first window covering the event's place, if any."""
     return next((w for w in windows if w.covers(ev)), None)

@@ -209,3 +209,29 @@ def test_flag_raised_by_the_real_evaluator_becomes_one_message_with_its_evidence
     _channel, subject, body, _payload = rows[0]
     assert subject.startswith("Thôn Tả Phìn mất ổn định")
     assert "Nhà mạng: Viettel" in body and "mất gói" in body and "Việc cần làm" in body
+
+
+def test_no_flag_rises_during_maintenance_and_measurement_goes_on(tmp_path):
+    from netmon.analysis.evaluator import Evaluator
+    from netmon.notify.maintenance import add_window
+
+    config, store, engine, notifier = _rig(tmp_path, NOTIFY.replace("30s", "1ms"))
+    evaluator = Evaluator(store, catalog_from_config(config), config.settings)
+    lossy = "lai-chau/sin-ho/ta-phin/cpe"
+    store.append(rounds(lossy, T0, T0 + 9000, loss=0.35, seed=3))
+    store.mark_alive(T0, 1, T0 + 9000)
+    with store.transaction() as conn:  # `netmon mute Tả Phìn` for the last evaluations' time
+        add_window(conn, {"province": "Lai Châu", "commune": "Sìn Hồ", "village": "Tả Phìn"}, 600, "EVN",
+                   start_ts=T0 + 6850)
+    flagged_at = []
+    for k in range(16):
+        now = T0 + 6900 + 60 * k
+        engine.process(now)
+        _, evals = evaluator.evaluate(now)
+        notifier.tick(now)
+        if any(e.flagged for e in evals):
+            flagged_at.append(now)
+    assert flagged_at and min(flagged_at) >= T0 + 6850 + 600  # only after the window ended
+    status = store.conn.execute("SELECT state FROM village_status WHERE village = 'Tả Phìn'").fetchone()[0]
+    assert status in ("unstable", "down")  # measured and judged all along
+    assert [r[1] for r in _outbox(store)] == ["Thôn Tả Phìn mất ổn định (đường truyền nhà mạng)"]
