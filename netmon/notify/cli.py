@@ -15,12 +15,24 @@ from netmon.config.values import parse_duration
 from netmon.notify import maintenance, outbox, texts
 from netmon.notify.channels import Outgoing, SendError, build_channel
 from netmon.notify.component import open_conn
+from netmon.notify.db import has_schema
+from netmon.store import Store
 
 
 def _notify_settings(config: Config):
     if config.settings.notify is None:
         raise SystemExit("netmon: this config has no notify: section (see config/netmon.example.yaml)")
     return config.settings.notify
+
+
+def _reader(config: Config) -> Store | None:
+    """The store opened read-only (a technician may not write the state folder); None before any notification."""
+    store = Store.open(config.state_dir, readonly=True)
+    if not has_schema(store.conn):
+        store.close()
+        print("no notifications recorded yet (the daemon creates its outbox on start)")
+        return None
+    return store
 
 
 def cmd_test(config: Config, channel: str) -> int:
@@ -49,7 +61,9 @@ def cmd_test(config: Config, channel: str) -> int:
 def cmd_log(config: Config, status: str | None, limit: int, as_json: bool) -> int:
     """Messages newest first: status, channel, event and send times, attempts, last error."""
     tz = config.settings.agent.timezone
-    store = open_conn(config.state_dir)
+    store = _reader(config)
+    if store is None:
+        return 0
     where, args = ("WHERE status = ?", (status,)) if status else ("", ())
     rows = [outbox.Row(*r) for r in store.conn.execute(
         f"SELECT {', '.join(outbox.COLUMNS)} FROM notify_outbox {where} ORDER BY id DESC LIMIT ?", (*args, limit))]
@@ -75,7 +89,9 @@ def cmd_log(config: Config, status: str | None, limit: int, as_json: bool) -> in
 def cmd_events(config: Config, limit: int) -> int:
     """Recent events and what became of them: in which message, or why not sent."""
     tz = config.settings.agent.timezone
-    store = open_conn(config.state_dir)
+    store = _reader(config)
+    if store is None:
+        return 0
     rows = store.conn.execute(
         "SELECT e.id, e.event_ts, e.kind, e.action, e.province, e.commune, e.village, e.device, e.muted, e.composed,"
         " group_concat(l.outbox_id) FROM notify_events e LEFT JOIN notify_links l ON l.event_id = e.id"
@@ -154,10 +170,11 @@ def cmd_import(config: Config, path: str, timezone: str | None) -> int:
 def cmd_list(config: Config) -> int:
     """Ad-hoc windows open now or later, and config windows open now."""
     tz = config.settings.agent.timezone
-    store = open_conn(config.state_dir)
+    store = _reader(config)
     now = time.time()
-    rows = store.conn.execute("SELECT id, scope, start_ts, end_ts, reason FROM maintenance"
-                              " WHERE ended_ts IS NULL AND end_ts > ? ORDER BY start_ts", (now,)).fetchall()
+    rows = [] if store is None else store.conn.execute(
+        "SELECT id, scope, start_ts, end_ts, reason FROM maintenance WHERE ended_ts IS NULL AND end_ts > ?"
+        " ORDER BY start_ts", (now,)).fetchall()
     settings = config.settings.notify
     for wid, scope, start, end, reason in rows:
         print(f"#{wid:<4} {' / '.join(json.loads(scope).values()) or 'agent'}  {texts.local_time(start, tz)}"
@@ -165,7 +182,8 @@ def cmd_list(config: Config) -> int:
     for w in maintenance.windows_at(settings.maintenance if settings else [], None, now):
         print(f"{w.source}  {' / '.join(w.scope.values()) or 'agent'}  until {texts.local_time(w.end_ts, tz)}"
               f"  {w.reason}")
-    store.close()
+    if store is not None:
+        store.close()
     return 0
 
 
