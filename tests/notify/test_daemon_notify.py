@@ -4,6 +4,7 @@ HTTP receiver when it goes down and when it is back."""
 from __future__ import annotations
 
 import signal
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -53,9 +54,22 @@ inventory:
         service = HttpReceiver(port=service_port).start()  # the service comes back
         wait_for(lambda: len(hook.on("/it")) >= 2, 60, "the service-back message")
         assert hook.on("/it")[1]["json"]["title"] == "Service một cửa reachable again from Sìn Hồ"
+        # a mute from the command line reaches the running daemon without a reload
+        mute = subprocess.run([sys.executable, "-m", "netmon", "mute", "một cửa", "1h", "--reason", "nâng cấp",
+                               "-c", str(config)], cwd=REPO, capture_output=True, text=True, timeout=60)
+        assert mute.returncode == 0, mute.stderr
+        service.stop()
+        db = tmp_path / "state" / "netmon.db"
+
+        def muted_down() -> bool:
+            with sqlite3.connect(db, timeout=10) as conn:
+                return bool(conn.execute("SELECT count(*) FROM notify_events WHERE kind = 'service' AND action = 'down'"
+                                         " AND muted LIKE 'maintenance: nâng cấp%'").fetchone()[0])
+
+        wait_for(muted_down, 60, "the second outage recorded as muted")
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(60) == 0
-        assert len(hook.on("/it")) == 2  # once each
+        assert len(hook.on("/it")) == 2  # once each, and nothing for the muted outage
     finally:
         if proc.poll() is None:
             proc.kill()
