@@ -211,6 +211,7 @@ class NotifySettings(_Strict):
     language: Literal["vi", "en"] = "vi"
     channels: dict[str, ChannelSpec] = {}
     routes: list[RouteSpec] = []
+    """Empty: every channel gets every event."""
     group_wait: Duration = 30.0
     """How long the first event of a commune waits for its siblings before a message goes out."""
     group_interval: Duration = 300.0

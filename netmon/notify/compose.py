@@ -58,11 +58,13 @@ def compose(conn: sqlite3.Connection, settings: NotifySettings, now: float, tz: 
     created = 0
     groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     routed: dict[int, set[str]] = {}
+    # no routes written: every channel hears everything (a silent default would lose messages)
+    routes = settings.routes or [RouteSpec(channels=list(settings.channels))] if settings.channels else []
     for ev in _pending_events(conn):
         if ev["muted"]:
             conn.execute("UPDATE notify_events SET composed = ? WHERE id = ?", (NOT_SENT_MUTED, ev["id"]))
             continue
-        channels = [c for c in route(settings.routes, ev) if c in settings.channels]
+        channels = [c for c in route(routes, ev) if c in settings.channels]
         if not channels:
             conn.execute("UPDATE notify_events SET composed = ? WHERE id = ?", (NOT_SENT_UNROUTED, ev["id"]))
             continue
@@ -133,7 +135,7 @@ def _summary(conn: sqlite3.Connection, settings: NotifySettings, channel: str, n
     if last is not None and now - last < settings.group_interval:
         return 0
     events = [ev for ev in _pending_events(conn)
-              if not ev["muted"] and channel in route(settings.routes, ev)
+              if not ev["muted"] and channel in route(settings.routes or [RouteSpec(channels=[channel])], ev)
               and not conn.execute("SELECT 1 FROM notify_links WHERE event_id = ? AND channel = ?",
                                    (ev["id"], channel)).fetchone()]
     if not events:

@@ -77,3 +77,29 @@ def test_channel_secrets_are_masked_in_every_log_line(tmp_path):
     line = mask("apprise: 987654321:AAF-inline-bot-token-1 kt inline-pass-77 inline-header-key-5 via 127.0.0.1:9/hook")
     assert "AAF-inline" not in line and "inline-pass-77" not in line and "inline-header-key-5" not in line
     assert "127.0.0.1:9/hook" in line and line.startswith("apprise: ")  # addresses and words stay readable
+
+
+def test_without_routes_every_channel_hears_everything(tmp_path):
+    from netmon.analysis import flags as flagmod
+    from netmon.analysis.catalog import catalog_from_config
+    from netmon.analysis.db import ensure_schema
+    from netmon.analysis.stability import Cause
+    from netmon.notify.component import Notifier
+    from netmon.store import Store
+    from tests.notify.conftest import load
+
+    config = load(tmp_path, """  group_wait: 1ms
+  channels:
+    a: {url: "json://127.0.0.1:9/a"}
+    b: {url: "json://127.0.0.1:9/b"}
+""")
+    store = Store.open(config.state_dir)
+    ensure_schema(store)
+    notifier = Notifier(config)
+    notifier.open()
+    now = 1_800_000_000.0
+    with store.transaction() as conn:
+        flagmod.raise_flag(conn, catalog_from_config(config).villages["lai-chau/sin-ho/ta-phin"], Cause.LINK, {}, now)
+    notifier.tick(now + 1)
+    notifier.tick(now + 2)
+    assert sorted(c for (c,) in store.conn.execute("SELECT channel FROM notify_outbox")) == ["a", "b"]
