@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from netmon.config.load import Config
+from netmon.config.shard import commune_id
 from netmon.model import Device
 
 MAX_ROWS = 30
@@ -69,6 +70,24 @@ def _inventory_table(devices: tuple[Device, ...]) -> Table:
     return table
 
 
+def _assignment_table(config: Config) -> Table:
+    """Communes per agent, and how each was placed: written `agent:`, following a parent, or hashed."""
+    assignment = config.assignment
+    assert assignment is not None
+    villages = Counter(commune_id(v) for v in {d.id.rsplit("/", 1)[0] for d in config.all_devices if d.village})
+    table = Table(box=box.SIMPLE, pad_edge=False, title="communes per agent", title_justify="left")
+    for name, justify in (("agent", "left"), ("communes", "right"), ("villages", "right"),
+                          ("placed", "left"), ("", "left")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for agent in assignment.agents:
+        communes = assignment.communes_of(agent)
+        how = Counter(assignment.how[c] for c in communes)
+        placed = ", ".join(f"{n:,} {k}" for k, n in sorted(how.items())) or "-"
+        table.add_row(agent, f"{len(communes):,}", f"{sum(villages[c] for c in communes):,}", placed,
+                      "(this agent)" if agent == assignment.me else "")
+    return table
+
+
 def _checks_table(config: Config) -> Table:
     rows: dict[tuple[str, str, float], tuple[int, set[str]]] = {}
     for profile_name, count in Counter(d.profile for d in config.devices).items():
@@ -89,12 +108,12 @@ def _checks_table(config: Config) -> Table:
 def render_check(config: Config, console: Console) -> None:
     """Print what `netmon check` shows for a configuration that loaded without problems."""
     settings, devices = config.settings, config.devices
-    shard = settings.agent.shard
     villages = {(d.province, d.commune, d.village) for d in devices if d.village}
     console.print(f"[bold]configuration OK[/bold]: {config.path}")
     console.print(f"agent [bold]{settings.agent.name}[/bold], timezone {settings.agent.timezone}, "
                   f"state in {config.state_dir}")
-    where = f" (shard {shard.index} of {shard.count}: {len(devices):,} of {len(config.all_devices):,})" \
+    shard = config.assignment if settings.agent.shard else None
+    where = f" (agent {shard.me} of {len(shard.agents)}: {len(devices):,} of {len(config.all_devices):,})" \
         if shard else ""
     console.print(f"devices: {len(devices):,}{where} in {_count(len({d.province for d in devices}), 'province')}, "
                   f"{_count(len({(d.province, d.commune) for d in devices}), 'commune')}, "
@@ -104,6 +123,8 @@ def render_check(config: Config, console: Console) -> None:
         kinds = Counter(d.kind for d in devices)
         console.print("kinds: " + ", ".join(f"{k} {n:,}" for k, n in sorted(kinds.items())))
         console.print(_checks_table(config))
+    if shard is not None:
+        console.print(_assignment_table(config))
     outputs = settings.outputs.influxdb
     if not outputs:
         console.print("outputs: none (results stay in the local store)")
