@@ -53,11 +53,19 @@ def cmd_report(args: argparse.Namespace) -> int:
     from netmon.ui import reports
 
     config = load_config(args.config)
+    if args.source == "influxdb":
+        from netmon.ui.central import run_report_central
+
+        return run_report_central(args.kind, config, args, _console(args))
     return reports.run_report(args.kind, config, args, _console(args))
 
 
 def cmd_status(args: argparse.Namespace) -> int:
     """Show the live status view (or a snapshot with --once)."""
+    if args.source == "influxdb":
+        from netmon.ui.central import run_status_central
+
+        return run_status_central(load_config(args.config), args, _console(args))
     from netmon.ui.status import run_status
 
     return run_status(load_config(args.config), args, _console(args))
@@ -91,6 +99,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(args.demo_args)
 
 
+def _central_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--from", dest="source", choices=["store", "influxdb"], default="store",
+                   help="store: this agent's own (default); influxdb: every agent's forwarded series (province view)")
+    p.add_argument("--output", help="with --from influxdb: which outputs.influxdb entry to read (default: the first)")
+    p.add_argument("--heartbeat", type=float, default=None,
+                   help="with --from influxdb: agents' heartbeat interval in seconds (default 60); an agent "
+                        "silent for two intervals has its villages shown unknown")
+    p.add_argument("--lookback-days", type=float, default=None,
+                   help="with --from influxdb: how far back villages and heartbeats are looked for (default 7)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     parser = argparse.ArgumentParser(prog="netmon", description="Monitoring agent for rural connectivity.")
@@ -117,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--commune", help="only this commune (name or id)")
     status.add_argument("--state", help="only villages in these states, comma-separated (e.g. unstable,down)")
     status.add_argument("--flagged", action="store_true", help="only villages flagged for telecom follow-up")
+    _central_options(status)
     probe = add("probe", cmd_probe, "run a device's checks now and show each result (for technicians on site)")
     probe.add_argument("target", metavar="NAME|ID|HOST", help="device id, device name or a bare host")
     probe.add_argument("--format", choices=["text", "json"], default="text")
@@ -125,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--format", choices=["table", "csv", "json", "md"], default="table")
     report.add_argument("--month", help="YYYY-MM (availability report)")
     report.add_argument("--days", type=float, default=7.0, help="period in days ending now (default 7)")
+    _central_options(report)
     lab = add("lab", cmd_lab, "virtual province in network namespaces (root): up SCENARIO | down | status",
               config=False)
     lab.add_argument("lab_args", nargs=argparse.REMAINDER)
