@@ -151,6 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_argument("lab_args", nargs=argparse.REMAINDER)
     demo = add("demo", cmd_demo, "lab, daemon and live view in one command (root)", config=False)
     demo.add_argument("demo_args", nargs=argparse.REMAINDER)
+    from netmon.sheets.cli import add_parser as add_inventory
+
+    add_inventory(sub, DEFAULT_CONFIG)
     return parser
 
 
