@@ -19,7 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from netmon.analysis.stability import State
-from netmon.central.influxql import InfluxQL
+from netmon.central.influxql import InfluxQL, Row, quote_str
 from netmon.config.resolve import slug
 from netmon.config.schema import parse_duration
 from netmon.model import Device
@@ -73,8 +73,8 @@ class Picture:
     snapshot: Snapshot
     agents: dict[str, AgentBeat]
     silent_after_s: float
-    windows: dict[str, tuple[str, str]] = field(default_factory=dict)
-    """Village id -> (now, trend) `window` tags its status came with."""
+    windows: dict[str, str] = field(default_factory=dict)
+    """Village id -> the `window` tag its status came with (`1h`)."""
 
 
 def _window_s(tag: str) -> float:
@@ -101,24 +101,42 @@ def _int(value: Any) -> int | None:
     return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
+_STATUS_FIELDS = ("state", "cause", "flagged", *_FIELDS, "lat", "lon", "operator")
+
+
+def window_tags(client: InfluxQL) -> list[str]:
+    """The `window` tags of village_status, shortest first (`1h`, `24h` with the default analysis)."""
+    rows = client.rows('SHOW TAG VALUES FROM "village_status" WITH KEY = "window"')
+    return sorted({str(r.values.get("value")) for r in rows}, key=_window_s)
+
+
 def village_statuses(client: InfluxQL, now: float, lookback_s: float) -> dict[tuple[str, str, str], _Status]:
-    """Latest village_status per village and window; a village two agents reported goes to the newer."""
-    q = (f'SELECT * FROM "village_status" WHERE {time_range(now - lookback_s, now)} '
+    """Latest village_status per village in its short window; a village two agents reported goes to the newer.
+
+    The cost of `ORDER BY time DESC LIMIT 1` is per series, so only the short ("now") windows are
+    read: every window but the longest (agents configured alike have two: now and trend), and only
+    the fields the views show.
+    """
+    tags = window_tags(client)
+    wanted = tags[:-1] if len(tags) > 1 else tags
+    if not wanted:
+        return {}
+    choice = " OR ".join(f'"window" = {quote_str(t)}' for t in wanted)
+    fields = ", ".join(f'"{f}"' for f in _STATUS_FIELDS)
+    q = (f'SELECT {fields} FROM "village_status" WHERE {time_range(now - lookback_s, now)} AND ({choice}) '
          'GROUP BY "agent", "province", "commune", "village", "window" ORDER BY time DESC LIMIT 1')
-    per: dict[tuple[str, str, str, str], _Status] = {}
+    found: dict[tuple[str, str, str], dict[str, dict[str, Row]]] = {}  # village -> agent -> window -> row
     for row in client.rows(q):
         t = row.tags
-        key = (t.get("agent", ""), t.get("province", ""), t.get("commune", ""), t.get("village", ""))
-        st = per.get(key)
-        if st is None:
-            st = per[key] = _Status(key[0], row.ts, str(row.values.get("operator") or ""))
-        st.ts = max(st.ts, row.ts)
-        st.windows[t.get("window", "")] = row.values
+        key = (t.get("province", ""), t.get("commune", ""), t.get("village", ""))
+        found.setdefault(key, {}).setdefault(t.get("agent", ""), {})[t.get("window", "")] = row
     out: dict[tuple[str, str, str], _Status] = {}
-    for (_agent, province, commune, village), st in per.items():
-        seen = out.get((province, commune, village))
-        if seen is None or st.ts > seen.ts:
-            out[(province, commune, village)] = st
+    for key, by_agent in found.items():
+        # The agent that reported last (a commune moved between agents), and its shortest window.
+        agent, windows = max(by_agent.items(), key=lambda kv: max(r.ts for r in kv[1].values()))
+        window = min(windows, key=_window_s)
+        row = windows[window]
+        out[key] = _Status(agent, row.ts, str(row.values.get("operator") or ""), {window: row.values})
     return out
 
 
@@ -160,10 +178,9 @@ def _row(key: tuple[str, str, str], st: _Status | None, operator: str, agent: st
          stale_s: float, now: float, tz: ZoneInfo) -> VillageRow:
     province, commune, village = key
     cid = f"{slug(province)}/{slug(commune)}"
-    now_fields = trend = {}
+    now_fields: dict[str, Any] = {}
     if st is not None:
-        tags = sorted(st.windows, key=_window_s)
-        now_fields, trend = st.windows[tags[0]], st.windows[tags[-1]]
+        now_fields = next(iter(st.windows.values()))
         operator, agent = st.operator or operator, st.agent
     lat, lon = now_fields.get("lat"), now_fields.get("lon")
     row = VillageRow(VillageInfo(f"{cid}/{slug(village)}", village, province, commune, cid, operator, (), lat, lon))
@@ -190,7 +207,7 @@ def _row(key: tuple[str, str, str], st: _Status | None, operator: str, agent: st
     row.source = Source.ANALYSIS
     for name in _FIELDS:
         setattr(row, name, now_fields.get(name))
-    row.evaluated_ts, row.trend = st.ts, {k: v for k, v in trend.items() if k != "time"}
+    row.evaluated_ts = st.ts  # the trend window is left out: reading it would double the series read
     row.reason = f"agent {agent}, evaluated {_clock(st.ts, tz, now)}"
     return row
 
@@ -232,8 +249,7 @@ def province_picture(client: InfluxQL, config: Any, now: float, tz: ZoneInfo, *,
         st = statuses.get(key)
         rows.append(_row(key, st, operator, agent, agents, stale_s, now, tz))
         if st is not None:
-            tags = sorted(st.windows, key=_window_s)
-            windows[rows[-1].info.id] = (tags[0], tags[-1])
+            windows[rows[-1].info.id] = next(iter(st.windows))
     pings = commune_pings(client, now, max(300.0, 3 * heartbeat_s))
     communes = _communes(pings, {(r.info.province, r.info.commune) for r in rows}, agents)
     live = [a for a in agents.values() if not a.silent]

@@ -148,7 +148,7 @@ def _villages(config: Any, args: Any, fmt: str, console: Console, tz: ZoneInfo) 
         i = r.info
         evidence = {k: getattr(r, k) for k in ("availability_pct", "loss_pct", "rtt_p95_ms", "outages",
                                                "longest_outage_s")}
-        evidence["window"] = pic.windows.get(i.id, ("", ""))[0]
+        evidence["window"] = pic.windows.get(i.id, "")
         flag = Flag(0, i.id, i.province, i.commune, i.name, i.operator, r.cause, r.evaluated_ts or 0.0, None,
                     evidence, r.evaluated_ts or 0.0, i.lat, i.lon)
         row = _flag_row(flag, r.state.value, tz)

@@ -288,3 +288,22 @@ def test_only_reads() -> None:
     out = InfluxOutput.model_validate({"url": "http://127.0.0.1:9", "api": "v1", "database": "netmon"})
     with pytest.raises(CentralError, match="only reads"):
         list(InfluxQL(out).rows('DROP DATABASE "netmon"'))
+
+
+def test_a_never_started_agent_is_listed_unknown(province_db, tmp_path: Path) -> None:
+    """The central config's inventory names a third agent that never ran: its commune's villages are
+    listed as unknown (never missing); the villages the others reported keep their state."""
+    server, configs, _root = province_db
+    text = province(7, [*AGENTS, "bac"], "bac", commune_extra={6: {"agent": "bac"}}).replace(
+        "version: 1\n", f"version: 1\noutputs:\n  influxdb: {{name: p, url: '{server.url}', api: v1, "
+        "database: netmon}\n")
+    (tmp_path / "central.yaml").write_text(text)
+    central = load_config(tmp_path / "central.yaml", environ={})
+    pic = province_picture(client(server, configs), central, T0["now"], TZ, heartbeat_s=HEARTBEAT_S)
+    rows = {r.info.id: r for r in pic.snapshot.villages}
+    assert len(rows) == 14
+    for vid in ("lai-chau/xa-6/thon-0", "lai-chau/xa-6/thon-1"):
+        assert rows[vid].state is State.UNKNOWN and rows[vid].reason == "agent bac has sent no heartbeat"
+    assert pic.agents["bac"].silent and pic.agents["bac"].last_ts is None
+    union = {vid: row for c in configs.values() for vid, row in local_rows(c, T0["now"]).items()}
+    assert {vid: rows[vid].state for vid in union} == {vid: row[0] for vid, row in union.items()}
