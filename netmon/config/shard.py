@@ -185,15 +185,23 @@ def assign(devices: Sequence[Device], agent: AgentSettings, raw_inventory: YList
         for c in communes:
             out[c] = placed[c].agent if c in placed else target
             how[c] = "explicit" if c in placed else reason
+    reported: set[tuple[str, str]] = set()
     for d in devices:
         if not d.parent or d.parent not in by_id:
             continue
         mine, theirs = commune_id(d.id), commune_id(d.parent)
-        if mine != theirs and out.get(mine) != out.get(theirs) and mine in placed and theirs in placed:
-            file, line, path = where.get(d.id, (raw_inventory.file, 0, d.id))
-            issues.append(ConfigIssue(file, line, path, (
-                f"parent '{d.parent}' is in commune '{theirs}' on agent '{out[theirs]}', but this device's "
-                f"commune '{mine}' is on agent '{out[mine]}'; a commune and the parents its devices name "
-                f"must be on one agent: write agent: {out[theirs]} on commune '{d.commune}' (or remove "
-                f"the agent: of one of them), or name a parent in '{d.commune}'")))
+        if mine == theirs or out.get(mine) == out.get(theirs) or (mine, theirs) in reported:
+            continue
+        reported.add((mine, theirs))  # one message per pair of communes, at its first device
+        linked = "linked by parents to communes on agents " + ", ".join(
+            sorted({placed[c].agent for c in groups[group_of[mine]] if c in placed}))
+        on = {c: f"on agent '{out[c]}'" if out[c] else linked for c in (mine, theirs)}
+
+        fix = f"write agent: {out[theirs]} on commune '{d.commune}' (or remove the agent: of one of them)" \
+            if out[theirs] else f"write the same agent: on '{mine}', '{theirs}' and the communes linked to them"
+        file, line, path = where.get(d.id, (raw_inventory.file, 0, d.id))
+        issues.append(ConfigIssue(file, line, path, (
+            f"parent '{d.parent}' is in commune '{theirs}' {on[theirs]}, but this device's commune '{mine}' is "
+            f"{on[mine]}; a commune and the parents its devices name must be on one agent: {fix}, or name a "
+            f"parent in '{d.commune}'")))
     return Assignment(members, me, MappingProxyType(out), MappingProxyType(how))

@@ -197,3 +197,16 @@ def test_check_shows_the_assignment(tmp_path: Path) -> None:
     mine = len(config.assignment.communes_of("tay"))
     assert int(rows["tay"][1]) == mine
     assert f"(agent tay of 3: {mine * 3:,} of 18)" in text
+
+
+def test_a_commune_between_two_placed_communes_is_refused(tmp_path: Path) -> None:
+    """A commune (no agent:) whose CPEs name routers in communes placed on two agents cannot be placed."""
+    text = province(3, ["dong", "tay"], "dong", commune_extra={0: {"agent": "dong"}, 1: {"agent": "tay"}},
+                    parent_of={(2, 0): "lai-chau/xa-0/router", (2, 1): "lai-chau/xa-1/router"})
+    with pytest.raises(ConfigError) as err:
+        load(tmp_path, text)
+    text = str(err.value).replace(f"{tmp_path}/", "")
+    assert "parent 'lai-chau/xa-0/router' is in commune 'lai-chau/xa-0' on agent 'dong', but this device's " \
+        "commune 'lai-chau/xa-2' is linked by parents to communes on agents dong, tay" in text
+    assert "write agent: tay on commune 'Xã 2'" in text
+    assert len(err.value.issues) == 2
