@@ -260,3 +260,36 @@ def province_picture(client: InfluxQL, config: Any, now: float, tz: ZoneInfo, *,
         last_round_ts=None, scheduler_lag_s=max((a.scheduler_lag_s or 0.0 for a in live), default=0.0), backlog={})
     snapshot = Snapshot(now, header, rows, communes, [], False)
     return Picture(snapshot, dict(sorted(agents.items())), silent_after, windows)
+
+
+@dataclass(slots=True)
+class VillageAvailability:
+    """One village's availability over a period, from the agents' short-window village_status points."""
+
+    province: str
+    commune: str
+    village: str
+    operator: str
+    availability_pct: float | None
+    office_availability_pct: float | None
+    evaluations: int
+
+
+def availability(client: InfluxQL, start_ts: float, end_ts: float) -> list[VillageAvailability]:
+    """Mean of each village's short-window availability over [start, end], aggregated inside InfluxDB.
+
+    Each point is the availability of the window before it, and points come every evaluation, so
+    their mean is the time-averaged availability; only one row per village crosses the wire.
+    """
+    tags = window_tags(client)
+    if not tags:
+        return []
+    q = (f'SELECT mean("availability_pct") AS "a", mean("office_availability_pct") AS "o", count("state") AS "n" '
+         f'FROM "village_status" WHERE {time_range(start_ts, end_ts)} AND "window" = {quote_str(tags[0])} '
+         'GROUP BY "province", "commune", "village", "operator"')
+    out = []
+    for row in client.rows(q):
+        t, v = row.tags, row.values
+        out.append(VillageAvailability(t.get("province", ""), t.get("commune", ""), t.get("village", ""),
+                                       t.get("operator", ""), v.get("a"), v.get("o"), int(v.get("n") or 0)))
+    return out

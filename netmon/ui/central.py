@@ -21,6 +21,7 @@ from netmon.analysis.status import Flag
 from netmon.central.influxql import CentralError, InfluxQL
 from netmon.central.province import HEARTBEAT_S, LOOKBACK_S, Picture, province_picture
 from netmon.central.services import ServiceVerdict, service_verdicts
+from netmon.config.resolve import slug
 from netmon.ui.status_model import State
 from netmon.ui.status_render import (
     Columns,
@@ -116,6 +117,8 @@ def run_report_central(kind: str, config: Any, args: Any, console: Console) -> i
     try:
         if kind == "villages":
             return _villages(config, args, fmt, console, tz)
+        if kind == "availability":
+            return _availability(config, args, fmt, console)
         if kind == "services":
             client = client_for(config, getattr(args, "output", None))
             now = time.time()
@@ -126,9 +129,50 @@ def run_report_central(kind: str, config: Any, args: Any, console: Console) -> i
     except CentralError as exc:
         print(f"netmon report: {exc}", file=sys.stderr)
         return 1
-    print(f"netmon report: {kind} --from influxdb is not available yet; use villages or services",
+    print(f"netmon report: {kind} --from influxdb is not available yet; use villages, availability or services",
           file=sys.stderr)
     return 2
+
+
+def _availability(config: Any, args: Any, fmt: str, console: Console) -> int:
+    """Monthly availability per village, commune and operator, from every agent's village_status."""
+    from netmon.central.province import availability
+    from netmon.ui.report_villages import month_range, render_availability
+
+    tz = config.settings.agent.timezone
+    month = getattr(args, "month", None) or datetime.now(ZoneInfo(tz)).strftime("%Y-%m")
+    try:
+        start, end = month_range(month, tz)
+    except ValueError as exc:
+        console.print(f"netmon: {exc}")
+        return 2
+    end = min(end, time.time())
+    expected = max(1.0, (end - start) / config.settings.analysis.evaluate_every)
+    villages = availability(client_for(config, getattr(args, "output", None)), start, end)
+    rows: list[dict[str, Any]] = []
+    groups: dict[tuple[str, str], list[Any]] = defaultdict(list)
+    for v in sorted(villages, key=lambda v: (v.province, v.commune, v.village)):
+        rows.append(_avail_row("village", f"{v.commune} / {v.village}", [v], expected)
+                    | {"id": "/".join(slug(x) for x in (v.province, v.commune, v.village)), "operator": v.operator})
+        groups[("commune", v.commune)].append(v)
+        groups[("operator", v.operator or "(no operator)")].append(v)
+    for level in ("commune", "operator"):
+        rows += [_avail_row(level, name, vs, expected) for (lv, name), vs in sorted(groups.items()) if lv == level]
+    render_availability(rows, fmt, console, month)
+    return 0
+
+
+def _avail_row(level: str, name: str, villages: list[Any], expected: float) -> dict[str, Any]:
+    """A row in the local report's shape; outages are not derivable from overlapping windows: left empty."""
+    def weighted(attr: str) -> float | None:
+        pairs = [(getattr(v, attr), v.evaluations) for v in villages if getattr(v, attr) is not None]
+        total = sum(n for _, n in pairs)
+        return round(sum(a * n for a, n in pairs) / total, 2) if total else None
+
+    watched = sum(min(1.0, v.evaluations / expected) for v in villages) / len(villages)
+    return {"level": level, "name": name, "availability_pct": weighted("availability_pct"),
+            "office_availability_pct": weighted("office_availability_pct"), "outages": None, "downtime_s": None,
+            "downtime": "", "mttr_s": None, "mttr": "", "watched_pct": round(100.0 * watched, 1)}
 
 
 def _service_window(config: Any) -> float:

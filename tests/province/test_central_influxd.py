@@ -307,3 +307,18 @@ def test_a_never_started_agent_is_listed_unknown(province_db, tmp_path: Path) ->
     assert pic.agents["bac"].silent and pic.agents["bac"].last_ts is None
     union = {vid: row for c in configs.values() for vid, row in local_rows(c, T0["now"]).items()}
     assert {vid: rows[vid].state for vid in union} == {vid: row[0] for vid, row in union.items()}
+
+
+def test_availability_report_from_influxdb(province_db, capsys: pytest.CaptureFixture[str]) -> None:
+    """Monthly availability per village equals what each agent's evaluations said, aggregated in InfluxDB."""
+    _server, configs, root = province_db
+    from datetime import datetime
+
+    month = datetime.fromtimestamp(T0["now"] - 600, TZ).strftime("%Y-%m")
+    assert cli.main(["report", "availability", "-c", str(root / "dong.yaml"), "--from", "influxdb",
+                     "--format", "json", "--month", month]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    villages = {r["id"]: r for r in doc["rows"] if r["level"] == "village"}
+    union = {vid: row for c in configs.values() for vid, row in local_rows(c, T0["now"]).items()}
+    assert {vid: r["availability_pct"] for vid, r in villages.items()} == {vid: row[3] for vid, row in union.items()}
+    assert {r["name"] for r in doc["rows"] if r["level"] == "commune"} == {f"Xã {i}" for i in range(6)}
