@@ -72,7 +72,9 @@ class Judgement:
             return (f"fails from {len(f)} of {len(f) + len(r)} vantage points: service down "
                     f"(still reached from {_join(p.label() for p in r)})")
         names = _join(", ".join(p.communes) or p.agent for p in f)
-        return f"fails from {names} only while {_join(p.label() for p in r)} reach it: {names}'s link"
+        blame = f"{names}'s link" if len(f) == 1 else f"the links of {names}"
+        return f"fails from {names} only while {_join(p.label() for p in r)} {'reach' if len(r) > 1 else 'reaches'} " \
+            f"it: {blame}"
 
 
 def _join(items: Iterable[str]) -> str:
@@ -121,6 +123,7 @@ def service_verdicts(client: InfluxQL, start_ts: float, end_ts: float, window_s:
         raise ValueError("window_s must be positive")
     # (prober, service, round) -> agent -> (ts, ok, communes): the latest result of each agent counts.
     rounds: dict[tuple[str, str, int], dict[str, tuple[float, bool, set[str]]]] = defaultdict(dict)
+    newest: dict[tuple[str, str], dict[str, tuple[float, bool, set[str]]]] = defaultdict(dict)
     for prober, measurement, keys in _QUERIES:
         q = (f'SELECT "result_code" FROM "{measurement}" WHERE {time_range(start_ts, end_ts)} '
              f'GROUP BY "agent", "commune", {", ".join(keys)}')
@@ -135,18 +138,30 @@ def service_verdicts(client: InfluxQL, start_ts: float, end_ts: float, window_s:
                 communes.add(t["commune"])
             if seen is None or seen[0] <= row.ts:
                 rounds[key][agent] = (row.ts, ok, communes)
+            last = newest[(prober, service)].get(agent)
+            if last is None or last[0] <= row.ts:
+                newest[(prober, service)][agent] = (row.ts, ok, communes | (last[2] if last else set()))
     per_service: dict[tuple[str, str], list[Judgement]] = defaultdict(list)
     for (prober, service, index), by_agent in sorted(rounds.items()):
         seen = {a: (ok, communes) for a, (_ts, ok, communes) in by_agent.items()}
         per_service[(prober, service)].append(judge(service, prober, index * window_s, seen))
-    return [_summary(prober, service, js) for (prober, service), js in sorted(per_service.items())]
+    return [_summary(prober, service, js, _latest(prober, service, newest[(prober, service)], window_s))
+            for (prober, service), js in sorted(per_service.items())]
 
 
-def _places(j: Judgement) -> int:
-    return len(j.failing) + len(j.reaching)
+def _latest(prober: str, service: str, by_agent: dict[str, tuple[float, bool, set[str]]],
+            window_s: float) -> Judgement:
+    """The verdict now: each agent's newest result, if within one window of the newest of all.
+
+    A sliding window, not the fixed rounds: agents' checks drift in phase, and a fixed boundary
+    falling between two agents' results would leave each round with one vantage point.
+    """
+    top = max(ts for ts, _ok, _c in by_agent.values())
+    seen = {a: (ok, c) for a, (ts, ok, c) in by_agent.items() if ts > top - window_s}
+    return judge(service, prober, top, seen)
 
 
-def _summary(prober: str, service: str, judgements: Sequence[Judgement]) -> ServiceVerdict:
+def _summary(prober: str, service: str, judgements: Sequence[Judgement], latest: Judgement) -> ServiceVerdict:
     blamed: dict[str, int] = defaultdict(int)
     for j in judgements:
         if j.verdict is Verdict.LINK:
@@ -154,9 +169,6 @@ def _summary(prober: str, service: str, judgements: Sequence[Judgement]) -> Serv
                 blamed[p.label()] += 1
     count = {v: sum(1 for j in judgements if j.verdict is v) for v in Verdict}
     vantages = max(len(j.failing) + len(j.reaching) for j in judgements)
-    latest = judgements[-1]
-    if len(judgements) > 1 and _places(judgements[-2]) > _places(latest):
-        latest = judgements[-2]  # the newest round is still filling: not every agent has reported in it
     return ServiceVerdict(service, prober, vantages, len(judgements), count[Verdict.OK], count[Verdict.LINK],
                           count[Verdict.DOWN] + count[Verdict.DOWN_ONE_PLACE], latest,
                           tuple(sorted(blamed, key=lambda k: (-blamed[k], k))))

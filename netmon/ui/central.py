@@ -92,6 +92,10 @@ def run_status_central(config: Any, args: Any, console: Console) -> int:
         return 1
     tz = ZoneInfo(config.settings.agent.timezone)
     snap = pic.snapshot
+    try:
+        add_service_problems(pic, client_for(config, getattr(args, "output", None)), _service_window(config))
+    except CentralError as exc:
+        print(f"netmon status: services not judged: {exc}", file=sys.stderr)
     shown = [r for r in snap.villages if flt.matches(r)]
     if args.format == "json":
         doc = json.loads(snapshot_json(snap, flt, shown))
@@ -108,6 +112,25 @@ def run_status_central(config: Any, args: Any, console: Console) -> int:
     parts += footer_text(snap, shown, width)
     console.print(Group(*parts), soft_wrap=True)
     return 0
+
+
+def add_service_problems(pic: Picture, client: InfluxQL, window_s: float) -> None:
+    """Each commune's failing services with the central verdict (its link, or the service down)."""
+    now = pic.snapshot.taken_ts
+    by_name: dict[str, list[Any]] = defaultdict(list)
+    for row in pic.snapshot.communes.values():
+        by_name[row.info.name].append(row)
+    for v in service_verdicts(client, now - 3 * window_s, now, window_s):
+        j = v.latest
+        if j.verdict.value == "ok":
+            continue
+        silent = {a.name for a in pic.agents.values() if a.silent}
+        for place in j.failing:
+            if place.agent in silent:
+                continue  # old news from an agent that stopped
+            for commune in place.communes:
+                for row in by_name.get(commune, []):
+                    row.services.append(f"{v.service}: {j.text}")
 
 
 def run_report_central(kind: str, config: Any, args: Any, console: Console) -> int:

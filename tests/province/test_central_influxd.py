@@ -237,6 +237,9 @@ def test_status_and_report_commands(province_db, capsys: pytest.CaptureFixture[s
     doc = json.loads(capsys.readouterr().out)
     assert doc["source"] == "influxdb" and {a["name"] for a in doc["agents"]} == set(AGENTS)
     assert len(doc["villages"]) == 12
+    problems = [p for c in doc["communes"] for p in c["services"]]
+    assert sum("portal.test" in p and p.endswith("'s link") for p in problems) == 1  # only from tay's commune
+    assert sum("motcua.test" in p and p.endswith("service down") for p in problems) == 2  # from both agents
     assert cli.main(["status", "-c", config, "--from", "influxdb", "--once"]) == 0
     text = capsys.readouterr().out
     assert "12 villages" in text and "agents: dong" in text and " tay " in text
@@ -259,7 +262,7 @@ def test_services_judged_from_both_agents(province_db) -> None:
     portal, motcua, single = verdicts["portal.test"], verdicts["motcua.test"], verdicts["dong-only.test"]
     assert portal.latest.verdict is Verdict.LINK and portal.vantages == 2
     assert [p.agent for p in portal.latest.failing] == ["tay"]
-    assert portal.latest.text.startswith("fails from ") and "(agent dong) reach it" in portal.latest.text
+    assert portal.latest.text.startswith("fails from ") and "(agent dong) reaches it" in portal.latest.text
     assert portal.latest.text.endswith("'s link")
     assert motcua.latest.verdict is Verdict.DOWN and motcua.latest.text == "fails from every vantage point (2): " \
         "service down"
