@@ -142,6 +142,15 @@ def run_report_central(kind: str, config: Any, args: Any, console: Console) -> i
             return _villages(config, args, fmt, console, tz)
         if kind == "availability":
             return _availability(config, args, fmt, console)
+        if kind == "pcs":
+            from netmon.central.pcs import pc_rows_central
+            from netmon.central.province import heartbeats
+            from netmon.ui.report_pcs import render_pcs
+
+            client, now = client_for(config, getattr(args, "output", None)), time.time()
+            beats = heartbeats(client, now, LOOKBACK_S, 2.0 * (getattr(args, "heartbeat", None) or HEARTBEAT_S))
+            render_pcs(pc_rows_central(client, now, beats), fmt, console)
+            return 0
         if kind == "services":
             client = client_for(config, getattr(args, "output", None))
             now = time.time()
@@ -152,8 +161,7 @@ def run_report_central(kind: str, config: Any, args: Any, console: Console) -> i
     except CentralError as exc:
         print(f"netmon report: {exc}", file=sys.stderr)
         return 1
-    print(f"netmon report: {kind} --from influxdb is not available yet; use villages, availability or services",
-          file=sys.stderr)
+    print(f"netmon report: unknown report {kind!r}", file=sys.stderr)
     return 2
 
 

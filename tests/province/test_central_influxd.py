@@ -24,6 +24,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractResolver
 
 from netmon import cli
+from netmon.analysis.aging import PcHealth
 from netmon.analysis.catalog import VillageInfo, catalog_from_config
 from netmon.analysis.evaluator import Evaluation, Evaluator
 from netmon.analysis.flags import Action
@@ -160,15 +161,19 @@ async def fill(configs: dict[str, Any]) -> None:
         now = T0["now"] = time.time() + 0.01
         for me, config in configs.items():
             results, services = probed[me]
+            pc = Device(f"{services[0].id.rsplit('/', 1)[0]}/motcua-pc", "motcua-pc", "pc", "pc",
+                        services[0].province, services[0].commune, "", host="127.0.0.9")
+            health = PcHealth(pc.id, 70 if me == "dong" else 20, ("Windows 7 is end-of-life",) if me == "dong" else (),
+                              {"ram_installed_mb": 2048 if me == "dong" else 8192})
             store = Store.open(config.state_dir)
             try:
-                store.append(results)
+                store.append([*results, health.to_result(now - 60)])
                 store.append(status_results(config, now))
                 # dong beat 10 s ago; tay 50 s ago (alive now, silent 75 s later with a 60 s heartbeat).
                 last = now - (10 if me == "dong" else 50)
                 store.append([heartbeat(last - 120, len(config.devices)), heartbeat(last, len(config.devices))])
                 output = config.settings.outputs.influxdb[0]
-                await drain(Forwarder(output, store, TagResolver(me, [*config.all_devices, *services])), store)
+                await drain(Forwarder(output, store, TagResolver(me, [*config.all_devices, *services, pc])), store)
             finally:
                 store.close()
     finally:
@@ -325,3 +330,13 @@ def test_availability_report_from_influxdb(province_db, capsys: pytest.CaptureFi
     union = {vid: row for c in configs.values() for vid, row in local_rows(c, T0["now"]).items()}
     assert {vid: r["availability_pct"] for vid, r in villages.items()} == {vid: row[3] for vid, row in union.items()}
     assert {r["name"] for r in doc["rows"] if r["level"] == "commune"} == {f"Xã {i}" for i in range(6)}
+
+
+def test_pcs_report_from_influxdb(province_db, capsys: pytest.CaptureFixture[str]) -> None:
+    """Both agents' PCs in one replacement list, worst first, with the reasons the agents scored."""
+    _server, _configs, root = province_db
+    assert cli.main(["report", "pcs", "-c", str(root / "dong.yaml"), "--from", "influxdb", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["device"], r["score"]) for r in rows] == [("motcua-pc", 70), ("motcua-pc", 20)]
+    assert rows[0]["reasons"] == "Windows 7 is end-of-life" and rows[0]["ram_installed_mb"] == 2048
+    assert rows[1]["reasons"] == "" and rows[0]["commune"] != rows[1]["commune"]
