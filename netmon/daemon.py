@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from netmon.config import Config, ConfigError, load_config
 from netmon.lab.guard import check_lab_namespace
+from netmon.logs import use_timezone
 from netmon.probers import Prober, ProberContext, build_prober
 from netmon.scheduler import ProbeSchedule, run_once
 from netmon.store import Store
@@ -288,5 +289,6 @@ class Daemon:
 def run(config_path: str | Path, once: bool = False) -> int:
     """Load the config and run the daemon; returns the exit code (2 on config errors)."""
     config = load_config(config_path)
+    use_timezone(config.settings.agent.timezone)  # logs show the same local time as the view, with offset
     return asyncio.run(Daemon(config, once=once).run())
 

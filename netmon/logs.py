@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from datetime import datetime, tzinfo
 from typing import ClassVar
+from zoneinfo import ZoneInfo
 
 
 def setup_logging(verbosity: int = 0) -> None:
@@ -15,7 +17,7 @@ def setup_logging(verbosity: int = 0) -> None:
         fmt = "<%(priority)d>%(name)s: %(message)s"
         formatter = _SyslogPriority(fmt)
     else:
-        formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S%z")
+        formatter = _Zoned("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S%z")
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)
     root = logging.getLogger()
@@ -35,3 +37,20 @@ class _SyslogPriority(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         record.priority = self._PRIORITY.get(record.levelno, 6)
         return super().format(record)
+
+
+class _Zoned(logging.Formatter):
+    """Timestamps in one time zone (the agent's, once known), always with the offset shown."""
+
+    tz: tzinfo | None = None
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        when = datetime.fromtimestamp(record.created, self.tz).astimezone(self.tz)
+        return when.strftime(datefmt or "%Y-%m-%dT%H:%M:%S%z")
+
+
+def use_timezone(name: str) -> None:
+    """Log in the agent's time zone (as the status view and reports show times), not the host's."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler.formatter, _Zoned):
+            handler.formatter.tz = ZoneInfo(name)

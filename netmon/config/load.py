@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gc
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -18,18 +18,16 @@ from urllib.parse import urlsplit
 
 from pydantic import TypeAdapter, ValidationError
 
-import netmon
 from netmon.config.errors import ConfigError, ConfigIssue
 from netmon.config.explain import explain
 from netmon.config.includes import Loader
 from netmon.config.resolve import resolve_devices
 from netmon.config.schema import AgentConfig, CheckSpec, KeySpec, Profile, Province, SnmpAuth
+from netmon.config.search import default_profile_dirs
 from netmon.config.shard import Assignment, assign
 from netmon.config.yamlload import YDict, YList
 from netmon.model import Device, Secret
 
-BUNDLED_PROFILES = Path(netmon.__file__).resolve().parent.parent / "probes"
-SYSTEM_PROFILES = Path("/etc/netmon/probes")
 _PROVINCES: TypeAdapter[list[Province]] = TypeAdapter(list[Province])
 
 
@@ -66,20 +64,50 @@ class Config:
                 f"devices={len(self.devices)}/{len(self.all_devices)}, profiles={sorted(self.profiles)})")
 
 
-def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> Config:
-    """Load and check the whole configuration; raise `ConfigError` listing every problem."""
+def load_config(path: str | Path, environ: Mapping[str, str] | None = None, *, secrets: bool = True) -> Config:
+    """Load and check the whole configuration; raise `ConfigError` listing every problem.
+
+    `secrets=False` is for readers of the store (`netmon status`, `netmon report`): a technician's
+    shell has neither the service's `${ENV}` secrets nor access to its key files, and reading needs
+    none of them, so those become placeholders instead of errors.
+    """
     # A big inventory is ~10^6 young objects that all survive; cyclic GC passes over them are
     # pure cost (they tripled load time), so collection waits until the load is done.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _load(Path(path), os.environ if environ is None else environ)
+        env = os.environ if environ is None else environ
+        return _load(Path(path), env if secrets else _ReaderEnv(env), secrets)
     finally:
         if collecting:
             gc.enable()
 
 
-def _load(path: Path, environ: Mapping[str, str]) -> Config:
+class _ReaderEnv(Mapping[str, str]):
+    """The environment as a reader sees it: every `${NAME}` resolves, unset ones to a placeholder."""
+
+    PLACEHOLDER = "not-available-to-readers"
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._env = environ
+
+    def __getitem__(self, name: str) -> str:
+        return self._env.get(name, self.PLACEHOLDER)
+
+    def __contains__(self, name: object) -> bool:
+        return True
+
+    def get(self, name: str, default: Any = None) -> Any:  # lookups of netmon's own variables stay real
+        return self._env.get(name, default)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._env)
+
+    def __len__(self) -> int:
+        return len(self._env)
+
+
+def _load(path: Path, environ: Mapping[str, str], secrets: bool = True) -> Config:
     """`load_config` without the GC pause."""
     loader = Loader(environ)
     raw = loader.load(path)
@@ -94,10 +122,10 @@ def _load(path: Path, environ: Mapping[str, str]) -> Config:
     inventory = loader.inventory(root, path)
     settings = _settings(root, loader.issues)
     provinces = _validate(_PROVINCES, list[Province], inventory, ("inventory",), loader.issues)
-    auths = _read_key_files(settings, root, config_dir, loader) if settings else {}
+    auths = _read_key_files(settings, root, config_dir, loader, environ, secrets) if settings else {}
     if settings:
         _check_output_urls(settings, root, loader.issues)
-    profiles, paths, broken = loader.profiles(_profile_dirs(root, settings, config_dir, loader))
+    profiles, paths, broken = loader.profiles(_profile_dirs(root, settings, config_dir, loader, environ))
     # With broken settings, still know the auth names written, so devices are not blamed for them.
     raw_auths = root.get("auths")
     known_auths = auths if settings else dict.fromkeys(raw_auths if isinstance(raw_auths, YDict) else ())
@@ -161,8 +189,14 @@ def _check_output_urls(settings: AgentConfig, root: YDict, issues: list[ConfigIs
 
 
 def _read_key_files(settings: AgentConfig, root: YDict, config_dir: Path,
-                    loader: Loader) -> dict[str, SnmpAuth]:
-    """Read each `key_file:` now, so a missing file stops the start rather than the first SNMPv3 poll."""
+                    loader: Loader, environ: Mapping[str, str], secrets: bool) -> dict[str, SnmpAuth]:
+    """Read each `key_file:` now, so a missing file stops the start rather than the first SNMPv3 poll.
+
+    A relative `key_file:` is first looked up among the systemd credentials ($CREDENTIALS_DIRECTORY,
+    set by `LoadCredential=NAME:/etc/netmon/NAME`), so the service reads root-only key files without
+    being root; anywhere else (e.g. `netmon check` run by root) it is relative to the config's folder.
+    """
+    credentials = environ.get("CREDENTIALS_DIRECTORY")
     out = {}
     for name, auth in settings.auths.items():
         update: dict[str, KeySpec] = {}
@@ -171,15 +205,22 @@ def _read_key_files(settings: AgentConfig, root: YDict, config_dir: Path,
             if spec is None or spec.key_file is None:
                 continue
             file = Path(spec.key_file)
-            file = file if file.is_absolute() else config_dir / file
+            if not file.is_absolute():
+                credential = Path(credentials, file) if credentials else None
+                file = credential if credential and credential.is_file() else config_dir / file
             raw = root["auths"][name][part]
             where = (raw.file, raw.key_lines.get("key_file", raw.line), f"auths.{name}.{part}.key_file")
             try:
                 key = file.read_text(encoding="utf-8").strip()
             except (OSError, UnicodeDecodeError) as exc:
+                if not secrets:
+                    update[part] = spec.model_copy(update={"key": Secret(_ReaderEnv.PLACEHOLDER, f"file {file}")})
+                    continue
                 why = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
+                hint = (f"; under systemd, hand it over with LoadCredential={file.name}:{file} and write "
+                        f"key_file: {file.name}" if isinstance(exc, PermissionError) else "")
                 loader.issues.append(ConfigIssue(*where, f"cannot read key file {loader.display(file)} "
-                                                 f"({why}); check the path and that netmon may read it"))
+                                                 f"({why}); check the path and that netmon may read it{hint}"))
                 continue
             if not key:
                 loader.issues.append(ConfigIssue(*where, f"key file {loader.display(file)} is empty; "
@@ -190,8 +231,9 @@ def _read_key_files(settings: AgentConfig, root: YDict, config_dir: Path,
     return out
 
 
-def _profile_dirs(root: YDict, settings: AgentConfig | None, config_dir: Path, loader: Loader) -> list[Path]:
-    """The config's `profiles:` folders, then the bundled `probes/`, then /etc/netmon/probes."""
+def _profile_dirs(root: YDict, settings: AgentConfig | None, config_dir: Path, loader: Loader,
+                  environ: Mapping[str, str]) -> list[Path]:
+    """The config's `profiles:` folders, then /etc/netmon/probes, then the bundled ones (see config.search)."""
     raw = root.get("profiles")
     listed = settings.profiles if settings else [p for p in raw if isinstance(p, str)] \
         if isinstance(raw, YList) else []
@@ -204,4 +246,4 @@ def _profile_dirs(root: YDict, settings: AgentConfig | None, config_dir: Path, l
                                              f"{loader.display(path)} does not exist; create it or remove "
                                              "the entry"))
         dirs.append(path)
-    return [*dirs, BUNDLED_PROFILES, SYSTEM_PROFILES]
+    return [*dirs, *(folder for _, folder in default_profile_dirs(environ))]
