@@ -22,7 +22,7 @@ from netmon.central.influxql import CentralError, InfluxQL
 from netmon.central.province import HEARTBEAT_S, LOOKBACK_S, Picture, province_picture
 from netmon.central.services import ServiceVerdict, service_verdicts
 from netmon.config.resolve import slug
-from netmon.ui.status_model import State
+from netmon.ui.status_model import PcScore, State
 from netmon.ui.status_render import (
     Columns,
     Filter,
@@ -93,9 +93,11 @@ def run_status_central(config: Any, args: Any, console: Console) -> int:
     tz = ZoneInfo(config.settings.agent.timezone)
     snap = pic.snapshot
     try:
-        add_service_problems(pic, client_for(config, getattr(args, "output", None)), _service_window(config))
+        client = client_for(config, getattr(args, "output", None))
+        add_service_problems(pic, client, _service_window(config))
+        snap.worst_pcs = worst_pcs(client, snap.taken_ts, pic)
     except CentralError as exc:
-        print(f"netmon status: services not judged: {exc}", file=sys.stderr)
+        print(f"netmon status: services and PCs not read: {exc}", file=sys.stderr)
     shown = [r for r in snap.villages if flt.matches(r)]
     if args.format == "json":
         doc = json.loads(snapshot_json(snap, flt, shown))
@@ -131,6 +133,14 @@ def add_service_problems(pic: Picture, client: InfluxQL, window_s: float) -> Non
             for commune in place.communes:
                 for row in by_name.get(commune, []):
                     row.services.append(f"{v.service}: {j.text}")
+
+
+def worst_pcs(client: InfluxQL, now: float, pic: Picture, limit: int = 5) -> list[PcScore]:
+    """The footer's worst office PCs, across every agent."""
+    from netmon.central.pcs import pc_rows_central
+
+    rows = pc_rows_central(client, now, pic.agents)[:limit]
+    return [PcScore(r.device.id, r.device.name, r.health.score, "; ".join(r.health.reasons)) for r in rows]
 
 
 def run_report_central(kind: str, config: Any, args: Any, console: Console) -> int:

@@ -242,6 +242,7 @@ def test_status_and_report_commands(province_db, capsys: pytest.CaptureFixture[s
     doc = json.loads(capsys.readouterr().out)
     assert doc["source"] == "influxdb" and {a["name"] for a in doc["agents"]} == set(AGENTS)
     assert len(doc["villages"]) == 12
+    assert [p["score"] for p in doc["worst_pcs"]] == [70, 20]
     problems = [p for c in doc["communes"] for p in c["services"]]
     assert sum("portal.test" in p and p.endswith("'s link") for p in problems) == 1  # only from tay's commune
     assert sum("motcua.test" in p and p.endswith("service down") for p in problems) == 2  # from both agents
