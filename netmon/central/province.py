@@ -19,7 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from netmon.analysis.stability import State
-from netmon.central.influxql import InfluxQL, Row, quote_str
+from netmon.central.influxql import InfluxQL, quote_str
 from netmon.config.resolve import slug
 from netmon.config.schema import parse_duration
 from netmon.model import Device
@@ -60,10 +60,16 @@ class AgentBeat:
 
 @dataclass(slots=True)
 class _Status:
+    """A village's latest short-window status; values in `_STATUS_FIELDS` order (a tuple: 100k of them)."""
+
     agent: str
     ts: float
-    operator: str
-    windows: dict[str, dict[str, Any]] = field(default_factory=dict)
+    window: str
+    values: tuple[Any, ...]
+
+    def fields(self) -> dict[str, Any]:
+        """The values by field name."""
+        return dict(zip(_STATUS_FIELDS, self.values, strict=True))
 
 
 @dataclass(slots=True)
@@ -125,18 +131,19 @@ def village_statuses(client: InfluxQL, now: float, lookback_s: float) -> dict[tu
     fields = ", ".join(f'"{f}"' for f in _STATUS_FIELDS)
     q = (f'SELECT {fields} FROM "village_status" WHERE {time_range(now - lookback_s, now)} AND ({choice}) '
          'GROUP BY "agent", "province", "commune", "village", "window" ORDER BY time DESC LIMIT 1')
-    found: dict[tuple[str, str, str], dict[str, dict[str, Row]]] = {}  # village -> agent -> window -> row
-    for row in client.rows(q):
-        t = row.tags
-        key = (t.get("province", ""), t.get("commune", ""), t.get("village", ""))
-        found.setdefault(key, {}).setdefault(t.get("agent", ""), {})[t.get("window", "")] = row
     out: dict[tuple[str, str, str], _Status] = {}
-    for key, by_agent in found.items():
-        # The agent that reported last (a commune moved between agents), and its shortest window.
-        agent, windows = max(by_agent.items(), key=lambda kv: max(r.ts for r in kv[1].values()))
-        window = min(windows, key=_window_s)
-        row = windows[window]
-        out[key] = _Status(agent, row.ts, str(row.values.get("operator") or ""), {window: row.values})
+    newest: dict[tuple[str, str, str], dict[str, float]] = {}  # village -> agent -> its newest point
+    for row in client.rows(q):
+        t, v = row.tags, row.values
+        key, agent, window = (t.get("province", ""), t.get("commune", ""), t.get("village", "")), \
+            t.get("agent", ""), t.get("window", "")
+        by_agent = newest.setdefault(key, {})
+        by_agent[agent] = max(by_agent.get(agent, 0.0), row.ts)
+        seen = out.get(key)
+        if seen is None or (seen.agent == agent and _window_s(window) < _window_s(seen.window)) or (
+                seen.agent != agent and by_agent[agent] > by_agent[seen.agent]):
+            # The agent that reported last (a commune moved between agents), in its shortest window.
+            out[key] = _Status(agent, row.ts, window, tuple(v.get(f) for f in _STATUS_FIELDS))
     return out
 
 
@@ -180,8 +187,8 @@ def _row(key: tuple[str, str, str], st: _Status | None, operator: str, agent: st
     cid = f"{slug(province)}/{slug(commune)}"
     now_fields: dict[str, Any] = {}
     if st is not None:
-        now_fields = next(iter(st.windows.values()))
-        operator, agent = st.operator or operator, st.agent
+        now_fields = st.fields()
+        operator, agent = str(now_fields.get("operator") or operator), st.agent
     lat, lon = now_fields.get("lat"), now_fields.get("lon")
     row = VillageRow(VillageInfo(f"{cid}/{slug(village)}", village, province, commune, cid, operator, (), lat, lon))
     beat = agents.get(agent)
@@ -249,7 +256,7 @@ def province_picture(client: InfluxQL, config: Any, now: float, tz: ZoneInfo, *,
         st = statuses.get(key)
         rows.append(_row(key, st, operator, agent, agents, stale_s, now, tz))
         if st is not None:
-            windows[rows[-1].info.id] = next(iter(st.windows))
+            windows[rows[-1].info.id] = st.window
     pings = commune_pings(client, now, max(300.0, 3 * heartbeat_s))
     communes = _communes(pings, {(r.info.province, r.info.commune) for r in rows}, agents)
     live = [a for a in agents.values() if not a.silent]
