@@ -341,3 +341,34 @@ def test_pcs_report_from_influxdb(province_db, capsys: pytest.CaptureFixture[str
     assert [(r["device"], r["score"]) for r in rows] == [("motcua-pc", 70), ("motcua-pc", 20)]
     assert rows[0]["reasons"] == "Windows 7 is end-of-life" and rows[0]["ram_installed_mb"] == 2048
     assert rows[1]["reasons"] == "" and rows[0]["commune"] != rows[1]["commune"]
+
+
+def test_a_moved_commune_follows_its_newest_agent(tmp_path: Path) -> None:
+    """A village reported first by one agent, then (after a re-assignment) by another: the newer agent's
+    status in its short window counts; the old agent's stale series is not shown."""
+    from netmon.sinks.lineproto import join_tags, line, tag_pairs
+
+    _need_influxd()
+    server = InfluxServer(tmp_path / "influxd").start()
+    try:
+        server.create_database("netmon")
+        now = time.time()
+        lines = []
+        for agent, ts, state in (("old", now - 900, "down"), ("new", now - 30, "good")):
+            lines.append(line("netmon_agent", join_tags(tag_pairs({"agent": agent})), {"targets": 1},
+                              int((now - 10) * 1000)))
+            for window in ("1h", "24h"):
+                tags = join_tags(tag_pairs({"agent": agent, "province": "Lai Châu", "commune": "Sìn Hồ",
+                                            "village": "Tả Phìn", "window": window, "operator": "Viettel"}))
+                lines.append(line("village_status", tags, {"state": state if window == "1h" else "unstable",
+                                                           "flagged": 0, "availability_pct": 99.9}, int(ts * 1000)))
+        assert server.write("\n".join(lines))[0] == 204
+        from netmon.config.schema import InfluxOutput
+
+        out = InfluxOutput.model_validate({"url": server.url, "api": "v1", "database": "netmon"})
+        pic = province_picture(InfluxQL(out), None, now, TZ, heartbeat_s=HEARTBEAT_S)
+        (row,) = pic.snapshot.villages
+        assert (row.state, row.reason.split(",")[0], row.info.operator) == (State.GOOD, "agent new", "Viettel")
+        assert pic.windows[row.info.id] == "1h"
+    finally:
+        server.stop()
