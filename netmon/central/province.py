@@ -12,6 +12,7 @@ listed as unknown too, so a silent agent's villages are never silently missing.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -83,6 +84,7 @@ class Picture:
     """Village id -> the `window` tag its status came with (`1h`)."""
 
 
+@functools.lru_cache(maxsize=64)
 def _window_s(tag: str) -> float:
     try:
         return parse_duration(tag)
