@@ -196,7 +196,6 @@ def assign(devices: Sequence[Device], agent: AgentSettings, raw_inventory: YList
         linked = "linked by parents to communes on agents " + ", ".join(
             sorted({placed[c].agent for c in groups[group_of[mine]] if c in placed}))
         on = {c: f"on agent '{out[c]}'" if out[c] else linked for c in (mine, theirs)}
-
         fix = f"write agent: {out[theirs]} on commune '{d.commune}' (or remove the agent: of one of them)" \
             if out[theirs] else f"write the same agent: on '{mine}', '{theirs}' and the communes linked to them"
         file, line, path = where.get(d.id, (raw_inventory.file, 0, d.id))
