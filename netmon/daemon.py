@@ -22,7 +22,7 @@ from netmon.config import Config, ConfigError, load_config
 from netmon.lab.guard import check_lab_namespace
 from netmon.logs import use_timezone
 from netmon.probers import Prober, ProberContext, build_prober
-from netmon.scheduler import ProbeSchedule, run_once
+from netmon.scheduler import PlanError, ProbeSchedule, run_once
 from netmon.store import Store
 from netmon.writer import RateMeter, ResultWriter, StateChangeLog
 
@@ -235,8 +235,13 @@ class Daemon:
         new_probers = probers_for(new, old_probers)  # may fail: nothing has been swapped yet
         schedule = self.agent.schedule
         assert schedule is not None
-        self.probers = schedule.probers = new_probers
-        jobs = schedule.load(new)
+        try:
+            jobs = schedule.load(new, new_probers)  # plans completely before it swaps anything
+        except PlanError as exc:
+            await self._retire([p for n, p in new_probers.items() if old_probers.get(n) is not p], [])
+            log.error("reload rejected, keeping the running config: %s", exc)
+            return
+        self.probers = new_probers
         stale = [p for name, p in old_probers.items() if new_probers.get(name) is not p]
         if stale:
             self._spawn(self._retire(stale, schedule.running()), "retire-probers")

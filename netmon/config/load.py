@@ -20,10 +20,12 @@ from pydantic import TypeAdapter, ValidationError
 
 from netmon.config.errors import ConfigError, ConfigIssue
 from netmon.config.explain import explain
+from netmon.config.files import MAX_KEY_BYTES, FileProblem, read_text
 from netmon.config.includes import Loader
 from netmon.config.resolve import resolve_devices
-from netmon.config.schema import AgentConfig, CheckSpec, KeySpec, Profile, Province, SnmpAuth
+from netmon.config.schema import AgentConfig, CheckSpec, KeySpec, Profile, Province, SnmpAuth, check_v3_key
 from netmon.config.search import default_profile_dirs
+from netmon.config.secrets import label_file, mask, remember
 from netmon.config.shard import Assignment, assign
 from netmon.config.yamlload import YDict, YList
 from netmon.model import Device, Secret
@@ -112,11 +114,12 @@ def _load(path: Path, environ: Mapping[str, str], secrets: bool = True) -> Confi
     loader = Loader(environ)
     raw = loader.load(path)
     if raw is None and loader.issues:
-        raise ConfigError(loader.issues)  # unreadable or not YAML: anything further would be noise
+        # unreadable or not YAML: anything further would be noise
+        raise ConfigError(_masked(loader.issues, loader.masks))
     if not isinstance(raw, YDict):
         what = "the file is empty; start from config/netmon.example.yaml" if raw is None else \
             "the top level must be a mapping (version: 1, agent:, inventory:, ...)"
-        raise ConfigError([ConfigIssue(loader.display(path), 0 if raw is None else 1, "", what)])
+        raise ConfigError([ConfigIssue(loader.display(path), 1, "", what)])
     root = raw
     config_dir = path.resolve().parent
     inventory = loader.inventory(root, path)
@@ -131,8 +134,11 @@ def _load(path: Path, environ: Mapping[str, str], secrets: bool = True) -> Confi
     known_auths = auths if settings else dict.fromkeys(raw_auths if isinstance(raw_auths, YDict) else ())
     devices = resolve_devices(inventory, provinces, profiles, broken, known_auths, loader.issues)
     assignment = assign(devices, settings.agent, inventory, loader.issues) if settings else None
+    if settings:
+        _inline_secrets(settings, auths, loader.masks)
+    remember(loader.masks)
     if loader.issues or settings is None or assignment is None:
-        raise ConfigError(sorted(loader.issues, key=lambda i: (i.file, i.line)))
+        raise ConfigError(sorted(_masked(loader.issues, loader.masks), key=lambda i: (i.file, i.line)))
     settings = settings.model_copy(update={"auths": auths, "inventory": provinces or []})
     mine = assignment.mine(devices)
     state_dir = Path(settings.agent.state_dir)
@@ -142,6 +148,26 @@ def _load(path: Path, environ: Mapping[str, str], secrets: bool = True) -> Confi
         profiles=MappingProxyType(profiles), state_dir=state_dir,
         device_by_id=MappingProxyType({d.id: d for d in devices}), profile_paths=MappingProxyType(paths),
         assignment=assignment)
+
+
+def _masked(issues: list[ConfigIssue], masks: Mapping[str, str]) -> list[ConfigIssue]:
+    """The issues with every value taken from the environment or a key file replaced by its origin."""
+    return [ConfigIssue(mask(i.file, masks), i.line, mask(i.path, masks), mask(i.message, masks))
+            for i in issues]
+
+
+def _inline_secrets(settings: AgentConfig, auths: Mapping[str, SnmpAuth], masks: dict[str, str]) -> None:
+    """Credentials written into the file itself are masked too, under the key that holds them."""
+    found: list[tuple[str, Secret | None]] = []
+    for name, auth in auths.items():
+        found += [(f"auths.{name}.community", auth.community)]
+        found += [(f"auths.{name}.{part}.key", getattr(getattr(auth, part), "key", None)) for part in ("auth", "priv")]
+    for out in settings.outputs.influxdb:
+        found += [(f"outputs.influxdb '{out.name}' token", out.token), (f"outputs.influxdb '{out.name}' password",
+                                                                        out.password)]
+    for where, secret in found:
+        if secret is not None:
+            masks.setdefault(secret.reveal(), f"<hidden {where}>")
 
 
 def _validate(adapter: TypeAdapter[Any], tp: Any, raw: Any, prefix: tuple[Any, ...],
@@ -177,10 +203,10 @@ def _check_output_urls(settings: AgentConfig, root: YDict, issues: list[ConfigIs
     """A URL is printed and logged freely, so it must not carry a credential."""
     raw = root["outputs"]["influxdb"] if settings.outputs.influxdb else None
     for i, out in enumerate(settings.outputs.influxdb):
-        parts = urlsplit(out.url)
+        parts = urlsplit(out.url)  # parses: the schema checked it
         if parts.username is None and parts.password is None and not parts.query:
             continue
-        item = raw[i] if isinstance(raw, YList) else raw
+        item = raw[i] if isinstance(raw, YList) and i < len(raw) else raw
         line = item.key_lines.get("url", item.line) if isinstance(item, YDict) else root.line
         path = f"outputs.influxdb[{i}].url" if isinstance(raw, YList) else "outputs.influxdb.url"
         issues.append(ConfigIssue(root.file, line, path, "the URL must not carry user info or a query "
@@ -210,21 +236,31 @@ def _read_key_files(settings: AgentConfig, root: YDict, config_dir: Path,
                 file = credential if credential and credential.is_file() else config_dir / file
             raw = root["auths"][name][part]
             where = (raw.file, raw.key_lines.get("key_file", raw.line), f"auths.{name}.{part}.key_file")
+            shown = loader.display(file)
             try:
-                key = file.read_text(encoding="utf-8").strip()
-            except (OSError, UnicodeDecodeError) as exc:
+                key = read_text(file, MAX_KEY_BYTES).strip()
+            except (FileNotFoundError, FileProblem) as exc:
                 if not secrets:
                     update[part] = spec.model_copy(update={"key": Secret(_ReaderEnv.PLACEHOLDER, f"file {file}")})
                     continue
-                why = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
+                why = "No such file or directory" if isinstance(exc, FileNotFoundError) else exc.strerror
+                if why is None:  # opened, but not a usable key file (a FIFO, too big, not UTF-8)
+                    loader.issues.append(ConfigIssue(*where, f"key file {shown} {exc}"))
+                    continue
                 hint = (f"; under systemd, hand it over with LoadCredential={file.name}:{file} and write "
-                        f"key_file: {file.name}" if isinstance(exc, PermissionError) else "")
-                loader.issues.append(ConfigIssue(*where, f"cannot read key file {loader.display(file)} "
-                                                 f"({why}); check the path and that netmon may read it{hint}"))
+                        f"key_file: {file.name}" if getattr(exc, "permission", False) else "")
+                loader.issues.append(ConfigIssue(*where, f"cannot read key file {shown} ({why}); check the path "
+                                                 f"and that netmon may read it{hint}"))
                 continue
             if not key:
-                loader.issues.append(ConfigIssue(*where, f"key file {loader.display(file)} is empty; "
-                                                 "put the key on its first line"))
+                loader.issues.append(ConfigIssue(*where, f"key file {shown} is empty; put the key on its "
+                                                 "first line"))
+                continue
+            loader.masks.setdefault(key, label_file(shown))
+            try:
+                check_v3_key(key)
+            except ValueError as exc:
+                loader.issues.append(ConfigIssue(*where, f"key file {shown}: {exc}"))
                 continue
             update[part] = spec.model_copy(update={"key": Secret(key, f"file {file}")})
         out[name] = auth.model_copy(update=update) if update else auth

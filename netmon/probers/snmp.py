@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from netmon.config.schema import SnmpCheck
+from netmon.config.secrets import mask
 from netmon.model import Device, ProbeResult, Sample, Status
 from netmon.probers.base import Emit, ProberBase, ProberContext, failed
 from netmon.probers.snmp_client import MISSING, Answer, SnmpClient
@@ -64,11 +65,11 @@ class SnmpProber(ProberBase):
             except (KeyError, OSError, ValueError) as exc:
                 # Bad credentials config (unknown protocol name, unreadable key file)
                 result = failed(device, check, self.name, Status.ERROR,
-                                f"cannot build SNMP request: {type(exc).__name__}: {exc}", started, t0)
+                                f"cannot build SNMP request: {type(exc).__name__}: {mask(str(exc))}", started, t0)
             except Exception as exc:  # a bug in netmon or pysnmp: say so, keep the agent going
                 log.exception("snmp probe of %s failed unexpectedly", device.id)
                 result = failed(device, check, self.name, Status.ERROR,
-                                f"internal error: {type(exc).__name__}: {exc}", started, t0)
+                                f"internal error: {type(exc).__name__}: {mask(str(exc))}", started, t0)
         self._log_change(device, check, result)
         return result
 

@@ -2,10 +2,13 @@
 
 Short on purpose: a province of 5,000 villages prints a screenful of totals, not a line per
 village. Outputs show their URL only (never tokens or passwords, not even in a URL's user info).
+Every line and cell goes through `secrets.mask`: a value taken from the environment or a key file
+shows as `<from env NAME>`, whatever field it was written into.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections import Counter
 from urllib.parse import urlsplit, urlunsplit
 
@@ -14,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from netmon.config.load import Config
+from netmon.config.secrets import mask
 from netmon.config.shard import commune_id
 from netmon.model import Device
 
@@ -56,7 +60,7 @@ def _inventory_table(devices: tuple[Device, ...]) -> Table:
     if per_commune:
         for (province, commune), group in communes.items():
             villages = len({d.village for d in group if d.village})
-            table.add_row(province, commune, f"{villages:,}", f"{len(group):,}")
+            table.add_row(mask(province), mask(commune), f"{villages:,}", f"{len(group):,}")
         return table
     provinces: dict[str, list[Device]] = {}
     for device in devices:
@@ -66,7 +70,7 @@ def _inventory_table(devices: tuple[Device, ...]) -> Table:
             table.add_row(f"... and {len(provinces) - MAX_ROWS:,} more provinces", "", "", "")
             break
         villages = len({(d.commune, d.village) for d in group if d.village})
-        table.add_row(province, f"{len({d.commune for d in group}):,}", f"{villages:,}", f"{len(group):,}")
+        table.add_row(mask(province), f"{len({d.commune for d in group}):,}", f"{villages:,}", f"{len(group):,}")
     return table
 
 
@@ -83,7 +87,7 @@ def _assignment_table(config: Config) -> Table:
         communes = assignment.communes_of(agent)
         how = Counter(assignment.how[c] for c in communes)
         placed = ", ".join(f"{n:,} {k}" for k, n in sorted(how.items())) or "-"
-        table.add_row(agent, f"{len(communes):,}", f"{sum(villages[c] for c in communes):,}", placed,
+        table.add_row(mask(agent), f"{len(communes):,}", f"{sum(villages[c] for c in communes):,}", placed,
                       "(this agent)" if agent == assignment.me else "")
     return table
 
@@ -100,8 +104,8 @@ def _checks_table(config: Config) -> Table:
                           ("devices", "right"), ("probes/s", "right"), ("profiles", "left")):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for (prober, check, interval), (devices, profiles) in sorted(rows.items()):
-        table.add_row(prober, check, format_duration(interval), f"{devices:,}",
-                      f"{devices / interval:,.3g}", ", ".join(sorted(profiles)))
+        table.add_row(prober, mask(check), format_duration(interval), f"{devices:,}",
+                      f"{devices / interval:,.3g}", mask(", ".join(sorted(profiles))))
     return table
 
 
@@ -109,11 +113,11 @@ def render_check(config: Config, console: Console) -> None:
     """Print what `netmon check` shows for a configuration that loaded without problems."""
     settings, devices = config.settings, config.devices
     villages = {(d.province, d.commune, d.village) for d in devices if d.village}
-    console.print(f"[bold]configuration OK[/bold]: {config.path}")
-    console.print(f"agent [bold]{settings.agent.name}[/bold], timezone {settings.agent.timezone}, "
-                  f"state in {config.state_dir}")
+    console.print(f"[bold]configuration OK[/bold]: {mask(str(config.path))}")
+    console.print(mask(f"agent [bold]{settings.agent.name}[/bold], timezone {settings.agent.timezone}, "
+                       f"state in {config.state_dir}"))
     shard = config.assignment if settings.agent.shard else None
-    where = f" (agent {shard.me} of {len(shard.agents)}: {len(devices):,} of {len(config.all_devices):,})" \
+    where = mask(f" (agent {shard.me} of {len(shard.agents)}: {len(devices):,} of {len(config.all_devices):,})") \
         if shard else ""
     console.print(f"devices: {len(devices):,}{where} in {_count(len({d.province for d in devices}), 'province')}, "
                   f"{_count(len({(d.province, d.commune) for d in devices}), 'commune')}, "
@@ -121,7 +125,7 @@ def render_check(config: Config, console: Console) -> None:
     if devices:
         console.print(_inventory_table(devices))
         kinds = Counter(d.kind for d in devices)
-        console.print("kinds: " + ", ".join(f"{k} {n:,}" for k, n in sorted(kinds.items())))
+        console.print(mask("kinds: " + ", ".join(f"{k} {n:,}" for k, n in sorted(kinds.items()))))
         console.print(_checks_table(config))
     if shard is not None:
         console.print(_assignment_table(config))
@@ -130,10 +134,33 @@ def render_check(config: Config, console: Console) -> None:
         console.print("outputs: none (results stay in the local store)")
     for out in outputs:
         target = f"bucket {out.bucket}" if out.api == "v2" else f"database {out.database}"
-        console.print(f"output influxdb '{out.name}': {safe_url(out.url)} (api {out.api}, {target})")
+        console.print(mask(f"output influxdb '{out.name}': {safe_url(out.url)} (api {out.api}, {target})"))
     folders: dict[str, list[str]] = {}
     for name in sorted({d.profile for d in devices}):
         path = config.profile_paths.get(name)
         folders.setdefault(str(path.parent) if path else "?", []).append(name)
-    console.print("profiles used: " + ("; ".join(
-        f"{', '.join(names)} from {folder}" for folder, names in folders.items()) or "none"))
+    console.print(mask("profiles used: " + ("; ".join(
+        f"{', '.join(names)} from {folder}" for folder, names in folders.items()) or "none")))
+    for line in open_flag_warnings(config):
+        console.print(f"[yellow]warning[/yellow]: {mask(line)}")
+
+
+def open_flag_warnings(config: Config) -> list[str]:
+    """Open flags in the store whose village this config no longer has (renamed or removed): best effort."""
+    from netmon.analysis.catalog import catalog_from_config
+    from netmon.analysis.status import flags_outside
+    from netmon.store import Store
+
+    try:
+        store = Store.open(config.state_dir, readonly=True)
+    except (FileNotFoundError, OSError):
+        return []  # no store yet: nothing can be flagged
+    try:
+        orphans = flags_outside(store, set(catalog_from_config(config).villages))
+    except sqlite3.Error as exc:  # a warning must never make a valid config fail the check
+        return [f"could not read the open flags in {config.state_dir}: {exc}"]
+    finally:
+        store.close()
+    return [f"village '{f.commune} / {f.village}' ({f.village_id}) has an open {f.cause} flag but is not in"
+            " this inventory (renamed or removed?); its flag will be closed as 'no longer in the inventory'"
+            " at the next evaluation" for f in orphans]

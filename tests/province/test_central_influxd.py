@@ -83,7 +83,7 @@ def status_results(config: Any, now: float) -> list[ProbeResult]:
                               outages=i % 3, longest_outage_s=30.0 * i)
             windows = {"1h": (state, cause, m), "24h": (state, cause, m)}
             ev = Evaluation(info, windows, flagged, Action.NONE, now - 3600 if flagged else None)
-            result, _ = evaluator._result(ev, "1h", now - minutes_ago * 60)
+            result, _ = evaluator._result(ev, "1h", now - minutes_ago * 60, 3600.0)
             out.append(result)
     return out
 
