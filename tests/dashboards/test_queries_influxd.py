@@ -127,7 +127,7 @@ def village_results(store: Store, devices: list[Device], now: float) -> list[Pro
             windows = {"1h": (state, cause, m), "24h": (state, cause, m)}
             action = flagmod.Action.NONE
             ev = Evaluation(info, windows, flagged, action, now - 3600 if flagged else None)
-            result, _ = evaluator._result(ev, "1h", now - minutes_ago * 60)
+            result, _ = evaluator._result(ev, "1h", now - minutes_ago * 60, 3600.0)
             out.append(result)
     return out
 
