@@ -17,6 +17,8 @@ from rich.table import Table
 
 from netmon.config.load import Config
 from netmon.config.secrets import mask
+from netmon.i18n import N_, _, ngettext, number
+from netmon.i18n import localise as loc
 from netmon.model import Device
 
 MAX_ROWS = 30
@@ -42,7 +44,13 @@ def safe_url(url: str) -> str:
 
 
 def _count(n: int, word: str) -> str:
-    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
+    if word == "province":
+        text = ngettext("{n} province", "{n} provinces", n)
+    elif word == "commune":
+        text = ngettext("{n} commune", "{n} communes", n)
+    else:
+        text = ngettext("{n} village", "{n} villages", n)
+    return text.format(n=number(n))
 
 
 def _inventory_table(devices: tuple[Device, ...]) -> Table:
@@ -51,24 +59,24 @@ def _inventory_table(devices: tuple[Device, ...]) -> Table:
         communes.setdefault((device.province, device.commune), []).append(device)
     per_commune = len(communes) <= MAX_ROWS
     table = Table(box=box.SIMPLE, pad_edge=False)
-    table.add_column("province")
-    table.add_column("commune" if per_commune else "communes", justify="left" if per_commune else "right")
-    table.add_column("villages", justify="right")
-    table.add_column("devices", justify="right")
+    table.add_column(_("province"))
+    table.add_column(_("commune") if per_commune else _("communes"), justify="left" if per_commune else "right")
+    table.add_column(_("villages"), justify="right")
+    table.add_column(_("devices"), justify="right")
     if per_commune:
         for (province, commune), group in communes.items():
             villages = len({d.village for d in group if d.village})
-            table.add_row(mask(province), mask(commune), f"{villages:,}", f"{len(group):,}")
+            table.add_row(mask(province), mask(commune), number(villages), number(len(group)))
         return table
     provinces: dict[str, list[Device]] = {}
     for device in devices:
         provinces.setdefault(device.province, []).append(device)
     for i, (province, group) in enumerate(provinces.items()):
         if i == MAX_ROWS:
-            table.add_row(f"... and {len(provinces) - MAX_ROWS:,} more provinces", "", "", "")
+            table.add_row(_("... and {n} more provinces").format(n=number(len(provinces) - MAX_ROWS)), "", "", "")
             break
         villages = len({(d.commune, d.village) for d in group if d.village})
-        table.add_row(mask(province), f"{len({d.commune for d in group}):,}", f"{villages:,}", f"{len(group):,}")
+        table.add_row(mask(province), number(len({d.commune for d in group})), number(villages), number(len(group)))
     return table
 
 
@@ -80,12 +88,12 @@ def _checks_table(config: Config) -> Table:
             devices, profiles = rows.get(key, (0, set()))
             rows[key] = (devices + count, profiles | {profile_name})
     table = Table(box=box.SIMPLE, pad_edge=False)
-    for name, justify in (("prober", "left"), ("check", "left"), ("every", "right"),
-                          ("devices", "right"), ("probes/s", "right"), ("profiles", "left")):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for name, justify in ((N_("prober"), "left"), (N_("check"), "left"), (N_("every"), "right"),
+                          (N_("devices"), "right"), (N_("probes/s"), "right"), (N_("profiles"), "left")):
+        table.add_column(_(name), justify=justify)  # type: ignore[arg-type]
     for (prober, check, interval), (devices, profiles) in sorted(rows.items()):
-        table.add_row(prober, mask(check), format_duration(interval), f"{devices:,}",
-                      f"{devices / interval:,.3g}", mask(", ".join(sorted(profiles))))
+        table.add_row(prober, mask(check), format_duration(interval), number(devices),
+                      loc(f"{devices / interval:,.3g}"), mask(", ".join(sorted(profiles))))
     return table
 
 
@@ -94,28 +102,33 @@ def render_check(config: Config, console: Console) -> None:
     settings, devices = config.settings, config.devices
     shard = settings.agent.shard
     villages = {(d.province, d.commune, d.village) for d in devices if d.village}
-    console.print(f"[bold]configuration OK[/bold]: {mask(str(config.path))}")
-    console.print(mask(f"agent [bold]{settings.agent.name}[/bold], timezone {settings.agent.timezone}, "
-                       f"state in {config.state_dir}"))
-    where = f" (shard {shard.index} of {shard.count}: {len(devices):,} of {len(config.all_devices):,})" \
-        if shard else ""
-    console.print(f"devices: {len(devices):,}{where} in {_count(len({d.province for d in devices}), 'province')}, "
-                  f"{_count(len({(d.province, d.commune) for d in devices}), 'commune')}, "
-                  f"{_count(len(villages), 'village')}")
+    console.print(_("[bold]configuration OK[/bold]: {path}").format(path=mask(str(config.path))))
+    console.print(mask(_("agent [bold]{name}[/bold], timezone {timezone}, state in {folder}").format(
+        name=settings.agent.name, timezone=settings.agent.timezone, folder=config.state_dir)))
+    where = _(" (shard {index} of {count}: {devices} of {total})").format(
+        index=shard.index, count=shard.count, devices=number(len(devices)),
+        total=number(len(config.all_devices))) if shard else ""
+    console.print(_("devices: {devices}{where} in {provinces}, {communes}, {villages}").format(
+        devices=number(len(devices)), where=where, provinces=_count(len({d.province for d in devices}), "province"),
+        communes=_count(len({(d.province, d.commune) for d in devices}), "commune"),
+        villages=_count(len(villages), "village")))
     if devices:
         console.print(_inventory_table(devices))
         kinds = Counter(d.kind for d in devices)
-        console.print(mask("kinds: " + ", ".join(f"{k} {n:,}" for k, n in sorted(kinds.items()))))
+        console.print(mask(_("kinds: ") + ", ".join(f"{k} {number(n)}" for k, n in sorted(kinds.items()))))
         console.print(_checks_table(config))
     outputs = settings.outputs.influxdb
     if not outputs:
-        console.print("outputs: none (results stay in the local store)")
+        console.print(_("outputs: none (results stay in the local store)"))
     for out in outputs:
-        target = f"bucket {out.bucket}" if out.api == "v2" else f"database {out.database}"
-        console.print(mask(f"output influxdb '{out.name}': {safe_url(out.url)} (api {out.api}, {target})"))
+        target = _("bucket {name}").format(name=out.bucket) if out.api == "v2" else \
+            _("database {name}").format(name=out.database)
+        console.print(mask(_("output influxdb '{name}': {url} (api {api}, {target})").format(
+            name=out.name, url=safe_url(out.url), api=out.api, target=target)))
     folders: dict[str, list[str]] = {}
     for name in sorted({d.profile for d in devices}):
         path = config.profile_paths.get(name)
         folders.setdefault(str(path.parent) if path else "?", []).append(name)
-    console.print(mask("profiles used: " + ("; ".join(
-        f"{', '.join(names)} from {folder}" for folder, names in folders.items()) or "none")))
+    console.print(mask(_("profiles used: ") + ("; ".join(
+        _("{names} from {folder}").format(names=", ".join(names), folder=folder)
+        for folder, names in folders.items()) or _("none"))))
