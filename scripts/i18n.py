@@ -39,9 +39,9 @@ def extract(root: Path = ROOT) -> Catalog:
     return template
 
 
-def catalogs() -> list[Path]:
+def catalogs(locale_dir: Path = LOCALE_DIR) -> list[Path]:
     """The .po file of every language."""
-    return sorted(LOCALE_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.po"))
+    return sorted(locale_dir.glob(f"*/LC_MESSAGES/{DOMAIN}.po"))
 
 
 def read(path: Path) -> Catalog:
@@ -76,11 +76,11 @@ def compile_all() -> None:
         print(f"compiled {path.with_suffix('.mo').relative_to(ROOT)}")
 
 
-def problems() -> list[str]:
+def problems(locale_dir: Path = LOCALE_DIR) -> list[str]:
     """Missing, empty, fuzzy translations and stale .mo files, one line each."""
     template = extract()
     found = []
-    for path in catalogs():
+    for path in catalogs(locale_dir):
         catalog = read(path)
         for message in template:
             if not message.id:
@@ -96,14 +96,20 @@ def problems() -> list[str]:
                 found.append(f"{path.parent.parent.name}: not translated: {key!r} ({where})")
         mo = path.with_suffix(".mo")
         if not mo.is_file():
-            found.append(f"{mo.relative_to(ROOT)}: missing; run scripts/i18n.py compile")
+            found.append(f"{mo}: missing; run scripts/i18n.py compile")
         else:
             with mo.open("rb") as fh:
-                shipped = {(m.id, m.context): m.string for m in read_mo(fh) if m.id}
-            wanted = {(m.id, m.context): m.string for m in read_mo(io.BytesIO(compiled(path))) if m.id}
-            if shipped != wanted:
-                found.append(f"{mo.relative_to(ROOT)}: out of date with the .po; run scripts/i18n.py compile")
+                shipped = _entries(read_mo(fh))
+            if shipped != _entries(read_mo(io.BytesIO(compiled(path)))):
+                found.append(f"{mo}: out of date with the .po; run scripts/i18n.py compile")
     return found
+
+
+def _entries(catalog: Catalog) -> dict:
+    """msgid -> msgstr of a compiled catalog, hashable (plural ids come back as lists)."""
+    def frozen(value):
+        return tuple(value) if isinstance(value, list | tuple) else value
+    return {(frozen(m.id), m.context): frozen(m.string) for m in catalog if m.id}
 
 
 def main(argv: list[str]) -> int:
