@@ -8,6 +8,7 @@ shows as `<from env NAME>`, whatever field it was written into.
 
 from __future__ import annotations
 
+import sqlite3
 from collections import Counter
 from urllib.parse import urlsplit, urlunsplit
 
@@ -132,3 +133,27 @@ def render_check(config: Config, console: Console) -> None:
     console.print(mask(_("profiles used: ") + ("; ".join(
         _("{names} from {folder}").format(names=", ".join(names), folder=folder)
         for folder, names in folders.items()) or _("none"))))
+    for line in open_flag_warnings(config):
+        console.print(_("[yellow]warning[/yellow]: {text}").format(text=mask(line)))
+
+
+def open_flag_warnings(config: Config) -> list[str]:
+    """Open flags in the store whose village this config no longer has (renamed or removed): best effort."""
+    from netmon.analysis.catalog import catalog_from_config
+    from netmon.analysis.status import flags_outside
+    from netmon.store import Store
+
+    try:
+        store = Store.open(config.state_dir, readonly=True)
+    except (FileNotFoundError, OSError):
+        return []  # no store yet: nothing can be flagged
+    try:
+        orphans = flags_outside(store, set(catalog_from_config(config).villages))
+    except sqlite3.Error as exc:  # a warning must never make a valid config fail the check
+        return [_("could not read the open flags in {folder}: {error}").format(folder=config.state_dir, error=exc)]
+    finally:
+        store.close()
+    return [_("village '{commune} / {village}' ({id}) has an open {cause} flag but is not in this inventory "
+              "(renamed or removed?); its flag will be closed as 'no longer in the inventory' at the next "
+              "evaluation").format(commune=f.commune, village=f.village, id=f.village_id, cause=_(f.cause))
+            for f in orphans]
