@@ -11,6 +11,7 @@ import calendar
 import csv
 import io
 import json
+import re
 import time
 from collections import defaultdict
 from collections.abc import Sequence
@@ -41,7 +42,7 @@ _AVAIL_COLUMNS = (("name", N_("Name")), ("availability_pct", N_("Availability %"
                   ("downtime", N_("Downtime")), ("mttr", N_("MTTR")), ("watched_pct", N_("Watched %")))
 _STATES = {"good": N_("good"), "degraded": N_("degraded"), "unstable": N_("unstable"), "down": N_("down"),
            "unknown": N_("unknown")}
-NO_OPERATOR = "(no operator)"
+NO_OPERATOR = N_("(no operator)")
 
 
 def human_s(seconds: float | None) -> str:
@@ -95,6 +96,15 @@ def _human(key: str, row: dict[str, Any]) -> str:
     if key == "name" and row.get("level") == "operator" and value == NO_OPERATOR:
         return _(NO_OPERATOR)
     return display(str(value))
+
+
+def window_words(tag: str) -> str:
+    """A window tag (`30m`, `24h`, the evaluator's) in words of the language in use (`30 phút`)."""
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)([hms])", tag or "")
+    if not match:
+        return tag
+    n, unit = localise(match.group(1)), match.group(2)
+    return (_("{n}h") if unit == "h" else _("{n}m") if unit == "m" else _("{n}s")).format(n=n)
 
 
 def _note(row: dict[str, Any]) -> str:
@@ -228,7 +238,7 @@ def render_villages(report: VillagesReport, fmt: str, console: Console, title: s
         for heading, rows in _sections(report):
             window = rows[0]["window"]
             lines += [f"## {heading}", "", _("{n} village(s), worst first; figures over the last {window}.").format(
-                n=len(rows), window=window), "", *_md_table(rows, _FLAG_COLUMNS), ""]
+                n=len(rows), window=window_words(window)), "", *_md_table(rows, _FLAG_COLUMNS), ""]
         console.out("\n".join(lines).rstrip() + "\n", highlight=False)
     else:
         if report.empty:

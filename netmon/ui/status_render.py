@@ -282,7 +282,9 @@ def _village_text(row: VillageRow, cols: Columns) -> Text:
         value, style = cells[key]
         text.append(" " + _fit(value, width, right), style=style)
     if cols.note:
-        note = f"{FLAG} {_(row.cause)} {display(row.info.operator)}" if row.flagged else ""
+        # The template lets a language put the operator first, so a narrow column still shows it.
+        note = _("{flag} {cause} {operator}").format(flag=FLAG, cause=_(row.cause),
+                                                      operator=display(row.info.operator)) if row.flagged else ""
         text.append(" " + _fit(note, cols.note_w), style="bold" if row.flagged else "")
     return text
 
