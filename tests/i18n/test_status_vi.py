@@ -1,0 +1,100 @@
+"""`netmon status --once` in Vietnamese at 80 and 120 columns: translated, NFC, and columns aligned
+by terminal cells with precomposed, decomposed (NFD) and wide (CJK) letters in the names."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import unicodedata
+from pathlib import Path
+
+import pytest
+from rich.cells import cell_len
+
+from netmon.store import Store
+from tests.ui.conftest import CONFIG, fill_store
+
+REPO = Path(__file__).resolve().parents[2]
+SYMBOLS = "✓▲≈✗?"
+WIDE_VILLAGE = "Bản 富 Xuân"
+
+
+@pytest.fixture
+def decomposed(tmp_path: Path) -> Path:
+    """The loopback province written in NFD (as some spreadsheets export it), plus a village with a wide letter."""
+    extra = (f"          - name: {WIDE_VILLAGE}\n            devices:\n"
+             "              - {name: cpe-c, kind: cpe, profile: ping, host: 127.0.31.3}\n")
+    text = unicodedata.normalize("NFD", CONFIG + extra)
+    assert text != CONFIG + extra  # really decomposed
+    path = tmp_path / "netmon.yaml"
+    path.write_text(text, encoding="utf-8")
+    store = Store.open(tmp_path / "state")
+    try:
+        fill_store(store, time.time())
+    finally:
+        store.close()
+    return path
+
+
+def status(config: Path, width: int, *lang: str) -> str:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "NO_COLOR": "1", "COLUMNS": str(width), "LINES": "40"}
+    env.pop("NETMON_LANG", None)
+    out = subprocess.run([sys.executable, "-m", "netmon", *lang, "status", "-c", str(config), "--once"],
+                         capture_output=True, text=True, env=env, timeout=60, check=False)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def _cells_before(line: str, index: int) -> int:
+    return cell_len(line[:index])
+
+
+def _village_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith("    ") and any(s in line for s in SYMBOLS)]
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_status_once_in_vietnamese_is_aligned(decomposed: Path, width: int) -> None:
+    text = status(decomposed, width, "--lang", "vi")
+    assert unicodedata.is_normalized("NFC", text)
+    assert "7 thôn" not in text and "8 thôn: ✓ 1 tốt, ▲ 2 suy giảm, ≈ 2 chập chờn, ✗ 1 mất mạng, ? 2 chưa rõ" in text
+    assert "⚑ có cờ 3" in text and "máy tính kém nhất: ketoan-pc 75" in text
+    for line in text.splitlines():
+        assert cell_len(line) <= width, line
+    title = next(line for line in text.splitlines() if line.startswith("địa điểm"))
+    state_at = _cells_before(title, title.index("trạng thái"))
+    avail_end = _cells_before(title, title.index("k.dụng%") + len("k.dụng%"))
+    villages = _village_lines(text)
+    names = ("Tả Phìn", "Làng Mô, Nậm Tăm", "Nậm Cuổi", "Sì Lở Lầu", "Mù Sang", "Huổi Luông", "Chung Chải",
+             WIDE_VILLAGE)
+    assert [next(n for n in names if n in line) for line in villages] == list(names)
+    for line in villages:
+        symbol = min(line.index(s) for s in SYMBOLS if s in line)
+        assert _cells_before(line, symbol) == state_at, line
+        # the availability figure sits right-aligned under its title, with a decimal comma
+        column = _slice_cells(line, avail_end - len("k.dụng%"), avail_end)
+        assert column.strip() in ("100", "99,31", "96,50", "41,00", "98,20", "-"), (column, line)
+        assert column.endswith(column.strip()), (column, line)
+    nam_cuoi = next(line for line in villages if "Nậm Cuổi" in line)
+    assert "96,50" in nam_cuoi and "7,2" in nam_cuoi
+    # the operator comes first in Vietnamese so that a narrow flag column still shows who to call
+    assert "⚑ Viettel: đường truyền" in nam_cuoi if width >= 120 else "⚑ Viettel:" in nam_cuoi
+
+
+def _slice_cells(line: str, start: int, end: int) -> str:
+    """The characters of `line` occupying terminal cells [start, end)."""
+    out, at = [], 0
+    for ch in line:
+        w = cell_len(ch)
+        if at >= start and at + w <= end:
+            out.append(ch)
+        at += w
+    return "".join(out)
+
+
+def test_status_once_in_english_is_unchanged_in_words(decomposed: Path) -> None:
+    text = status(decomposed, 120)
+    assert "8 villages: ✓ 1 good, ▲ 2 degraded, ≈ 2 unstable, ✗ 1 down, ? 2 unknown" in text
+    assert "⚑ link Viettel" in text and "96.50" in text and unicodedata.is_normalized("NFC", text)
