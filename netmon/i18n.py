@@ -15,10 +15,11 @@ in the wheel). `python scripts/i18n.py update|compile|check` extracts, merges an
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import gettext
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from importlib import resources
 
 DOMAIN = "netmon"
@@ -82,6 +83,18 @@ def use_config_language(language: str | None) -> None:
         lang = normalise(language) or DEFAULT
         if lang != _lang:
             setup(lang, explicit=False)
+
+
+@contextlib.contextmanager
+def language(lang: str) -> Iterator[None]:
+    """Use `lang` inside the block (JSON built with English words), then the language before it."""
+    global _translation, _lang
+    saved = _translation, _lang
+    _translation, _lang = load(lang), lang
+    try:
+        yield
+    finally:
+        _translation, _lang = saved
 
 
 def current() -> str:
@@ -155,5 +168,5 @@ def display(text: str) -> str:
     return unicodedata.normalize("NFC", text)
 
 
-__all__ = ["LANGUAGES", "N_", "_", "choose", "current", "date", "datetime", "display", "load", "localise",
+__all__ = ["LANGUAGES", "N_", "_", "choose", "current", "date", "datetime", "display", "language", "load", "localise",
            "ngettext", "normalise", "number", "percent", "setup", "use_config_language"]

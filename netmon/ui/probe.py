@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import difflib
 import json
+import re
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -19,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from netmon import i18n
 from netmon.config.resolve import slug
 from netmon.config.schema import StabilityThresholds, check_host
 from netmon.config.secrets import mask
@@ -148,13 +150,14 @@ def run_probe(config: Any, args: Any, console: Console) -> int:
     started = time.monotonic()
     results = asyncio.run(probe_device(config, device))
     elapsed_s = time.monotonic() - started
-    notes = [explain(config, device, r) for r in results]
     if args.format == "json":
+        with i18n.language("en"):  # JSON is for programs: the same words and numbers in every language
+            notes = [explain(config, device, r) for r in results]
         # masked: a value from the environment (a host, a name) never prints, nor a key in a reason
         console.out(mask(json.dumps(_as_json(device, results, notes, elapsed_s), ensure_ascii=False, indent=2)),
                     highlight=False)
     else:
-        _print_text(console, device, results, notes, elapsed_s)
+        _print_text(console, device, results, [explain(config, device, r) for r in results], elapsed_s)
     return 0 if all(r.up for r in results) else 1
 
 
@@ -186,7 +189,7 @@ def _print_text(console: Console, device: Device, results: Sequence[ProbeResult]
         symbol = "✓" if r.up else "✗"
         table.add_row(r.check, r.prober, Text(f"{symbol} {_(r.status.value)}",
                                               style=_STATUS_STYLE.get(r.status, "red")),
-                      _duration(r.duration_s), mask(r.reason))
+                      _duration(r.duration_s), mask(reason_words(r.reason)))
         for line in note:
             table.add_row("", "", "", "", Text(line, style="dim"))
     console.print(table)
@@ -194,6 +197,25 @@ def _print_text(console: Console, device: Device, results: Sequence[ProbeResult]
     console.print(Text(_("{ok}/{total} checks ok in {time}").format(ok=ok, total=len(results),
                                                                     time=_duration(elapsed_s)),
                        style="green" if ok == len(results) else "bold red"))
+
+
+_REPLIES = re.compile(r"(\d+)/(\d+) replies, avg ([\d.]+) ms")
+_NO_REPLY = re.compile(r"0/(\d+) replies within (\S+?)(; .*)?")
+
+
+def reason_words(reason: str) -> str:
+    """A prober's reason in the language in use, where it has a known shape (the ping summaries).
+
+    Probers write their reasons in English (they are stored and logged); the text view translates
+    the common ones here, and the JSON output keeps them as stored.
+    """
+    if match := _REPLIES.fullmatch(reason):
+        got, sent, avg = match.groups()
+        return _("{got}/{sent} replies, avg {avg} ms").format(got=got, sent=sent, avg=loc(avg))
+    if match := _NO_REPLY.fullmatch(reason):
+        sent, timeout, rest = match.groups()
+        return _("0/{sent} replies within {timeout}").format(sent=sent, timeout=loc(timeout)) + (rest or "")
+    return reason
 
 
 def _duration(seconds: float) -> str:
