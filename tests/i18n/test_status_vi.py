@@ -15,6 +15,7 @@ from rich.cells import cell_len
 
 from netmon.store import Store
 from tests.ui.conftest import CONFIG, fill_store
+from tests.ui.test_status_cli import tmux  # noqa: F401  (a tmux session killed by name afterwards)
 
 REPO = Path(__file__).resolve().parents[2]
 SYMBOLS = "✓▲≈✗?"
@@ -98,3 +99,25 @@ def test_status_once_in_english_is_unchanged_in_words(decomposed: Path) -> None:
     text = status(decomposed, 120)
     assert "8 villages: ✓ 1 good, ▲ 2 degraded, ≈ 2 unstable, ✗ 1 down, ? 2 unknown" in text
     assert "⚑ link Viettel" in text and "96.50" in text and unicodedata.is_normalized("NFC", text)
+
+
+@pytest.mark.parametrize(("width", "height"), [(80, 24), (120, 40)])
+def test_live_view_in_vietnamese_in_tmux(decomposed: Path, tmux, width: int, height: int) -> None:  # noqa: F811
+    command = f"cd {REPO} && NO_COLOR=1 {sys.executable} -m netmon --lang vi status -c {decomposed}"
+    tmux.run("new-session", "-d", "-s", tmux.name, "-x", str(width), "-y", str(height), command)
+    screen = tmux.wait_for("q thoát · / tìm")
+    lines = screen.splitlines()
+    assert len(lines) <= height and all(cell_len(line) <= width for line in lines)
+    assert "8 thôn: ✓ 1 tốt" in screen and WIDE_VILLAGE in screen and "Nậm Cuổi" in screen
+    title = next(line for line in lines if line.startswith("địa điểm"))
+    state_at = _cells_before(title, title.index("trạng thái"))
+    villages = _village_lines(screen)
+    assert len(villages) == 8
+    for line in villages:
+        symbol = min(line.index(s) for s in SYMBOLS if s in line)
+        assert _cells_before(line, symbol) == state_at, line
+    tmux.keys("q")
+    deadline = time.monotonic() + 10
+    while tmux.alive() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not tmux.alive(), "q did not quit the live view"
