@@ -113,11 +113,12 @@ def cmd_demo_config(args: argparse.Namespace) -> int:
 
     config, written = write_demo(Path(args.folder).absolute())
     if not written:
-        print(f"netmon: kept your edited {config} (remove it to get the shipped demo back)", file=sys.stderr)
+        print(_("netmon: kept your edited {config} (remove it to get the shipped demo back)").format(config=config),
+              file=sys.stderr)
     print(config)
     if sys.stdout.isatty():
-        print(f"\nRun it:                        netmon run -c {config}\n"
-              f"In another terminal, watch it: netmon status -c {config}", file=sys.stderr)
+        print(_("\nRun it:                        netmon run -c {config}\n"
+                "In another terminal, watch it: netmon status -c {config}").format(config=config), file=sys.stderr)
     return 0
 
 
