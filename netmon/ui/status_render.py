@@ -289,6 +289,24 @@ def _village_text(row: VillageRow, cols: Columns) -> Text:
     return text
 
 
+_SERVICE_SHAPES = (
+    (" unreachable from this place only (other places reach it): link?",
+     N_("{name} unreachable from this place only (other places reach it): link?")),
+    (" failing now and then (seen from one place)", N_("{name} failing now and then (seen from one place)")),
+    (": service down (seen from one place)", N_("{name}: service down (seen from one place)")),
+    (" down from every place that checks it: the service itself",
+     N_("{name} down from every place that checks it: the service itself")),
+)
+
+
+def service_words(text: str) -> str:
+    """A commune's service problem (status_model writes it in English, as the JSON keeps it) in the language in use."""
+    for ending, template in _SERVICE_SHAPES:
+        if text.endswith(ending):
+            return _(template).format(name=display(text[: -len(ending)]))
+    return text
+
+
 def _commune_text(line: Line, cols: Columns) -> Text:
     commune = line.commune
     assert commune is not None
@@ -299,7 +317,7 @@ def _commune_text(line: Line, cols: Columns) -> Text:
         summary = _("office {up}/{total} up").format(up=commune.up, total=total)
         summary += _(", down: {names}").format(names=", ".join(commune.down)) if commune.down else ""
         summary += _(", {n} unknown").format(n=commune.unknown) if commune.unknown else ""
-        summary += "; " + "; ".join(commune.services) if commune.services else ""
+        summary += "; " + "; ".join(service_words(t) for t in commune.services) if commune.services else ""
         style = "red" if commune.down or commune.services else ("dim" if commune.unknown == total else "")
         text.append(" " + _fit(summary, cols.width - cols.name_w - 1), style=style)
     return text

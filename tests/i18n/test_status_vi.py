@@ -121,3 +121,30 @@ def test_live_view_in_vietnamese_in_tmux(decomposed: Path, tmux, width: int, hei
     while tmux.alive() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not tmux.alive(), "q did not quit the live view"
+
+
+def test_commune_service_problems_are_shown_in_vietnamese(tmp_path: Path) -> None:
+    from netmon import i18n
+    from netmon.ui.status_model import Inventory, load_snapshot
+    from netmon.ui.status_render import service_words
+    from tests.ui.test_status_services import PROFILES, devices, http, tcp
+
+    devs = devices()
+    store = Store.open(tmp_path / "state")
+    ts = time.time() // 60 * 60 + 5
+    portals, ports = [d for d in devs if d.kind == "service"], [d for d in devs if d.kind == "port"]
+    store.append([http(portals[0], False, ts), http(portals[1], True, ts), http(portals[2], True, ts)]
+                 + [tcp(d, False, ts) for d in ports])
+    texts = [t for row in load_snapshot(store, Inventory(devs, PROFILES), "t", [], now=ts + 1).communes.values()
+             for t in row.services]
+    store.close()
+    assert texts
+    try:
+        assert [service_words(t) for t in texts] == texts  # English as the model wrote it
+        i18n.setup("vi")
+        shown = [service_words(t) for t in texts]
+    finally:
+        i18n.setup("en")
+    assert "dichvucong lúc được lúc không (thấy từ một nơi)" in shown
+    assert "mot-cua: dịch vụ ngừng (thấy từ một nơi)" in shown
+    assert not set(shown) & set(texts)  # every shape the model writes has a translation
