@@ -24,6 +24,7 @@ from netmon.analysis.pc_facts import size_text
 from netmon.i18n import N_, _, display
 from netmon.i18n import localise as loc
 from netmon.model import Device
+from netmon.ui.pc_words import reason_words, unknown_words
 
 FORMATS = ("table", "csv", "json", "md")
 _COLUMNS = ("score", "device", "commune", "village", "host", "os", "ram_mb", "ram_installed_mb",
@@ -131,9 +132,13 @@ def render_pcs(rows: Sequence[PcRow], fmt: str, console: Console) -> None:
 
 
 def _reasons(health: PcHealth) -> str:
+    """`PcHealth.summary()` in the language in use (the same text in English)."""
     if health.pending:
-        return _("not scored yet: ") + ", ".join(health.not_assessed)
-    return health.summary() or _("ok")
+        return _("not scored yet: ") + ", ".join(unknown_words(u) for u in health.not_assessed)
+    parts = [reason_words(r) for r in health.reasons]
+    if health.not_assessed:
+        parts.append(_("not assessed: ") + ", ".join(unknown_words(u) for u in health.not_assessed))
+    return "; ".join(parts) or _("ok")
 
 
 def _md(value: Any) -> str:
