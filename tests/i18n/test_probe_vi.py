@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from argparse import Namespace
 from pathlib import Path
 
@@ -47,5 +48,7 @@ def test_probe_json_keeps_english_reasons_and_dot_decimals(province: Path) -> No
         assert result["status"] == "ok" and result["reason"].startswith("3/3 replies, avg ")
         assert isinstance(result["duration_s"], float)
     assert docs[0].keys() == docs[1].keys()
-    assert docs[0]["results"][0]["thresholds"] == docs[1]["results"][0]["thresholds"]
-    assert "avail < 99.5 %" in docs[1]["results"][0]["thresholds"][0]
+    en, vi = (doc["results"][0]["thresholds"] for doc in docs)
+    assert en[:2] == vi[:2] and "avail < 99.5 %" in vi[0]  # the limits, word for word
+    # the measured line differs only by the measurement (two real pings)
+    assert re.fullmatch(r"this probe: loss 0 %, max RTT \d+\.\d ms: within the good limits", vi[2]), vi[2]
