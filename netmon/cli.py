@@ -237,9 +237,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         i18n.setup(*i18n.choose(_lang_option(argv)))
-    except (ValueError, OSError) as exc:
-        print(f"netmon: {exc}", file=sys.stderr)
-        return 2
+    except ValueError as exc:
+        # A bad NETMON_LANG must not stop a daemon: say so and speak English (a bad --lang is refused below).
+        print(f"netmon: {exc}; using English", file=sys.stderr)
+        i18n.setup("en", explicit=False)
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     # `netmon demo --rootless ...`: argparse's REMAINDER does not take options that come first.

@@ -130,7 +130,9 @@ def test_check_and_help_in_vietnamese_from_option_environment_and_config(tmp_pat
     helped = _netmon("--lang", "vi", "--help")
     assert "kiểm tra cấu hình và tóm tắt danh mục thiết bị" in helped.stdout
     bad = _netmon("--lang", "fr", "check", "-c", demo)
-    assert bad.returncode == 2
+    assert bad.returncode == 2 and "invalid choice: 'fr'" in bad.stderr
+    odd = _netmon("check", "-c", demo, env={"NETMON_LANG": "fr"})
+    assert odd.returncode == 0 and "unknown language 'fr'" in odd.stderr and "configuration OK" in odd.stdout
 
 
 def test_example_config_sets_vietnamese_and_the_setting_is_checked() -> None:
