@@ -28,6 +28,7 @@ DEFAULT = "en"
 _LOCALES = {"en": "en_US", "vi": "vi_VN"}
 _DATETIME = {"en": "yyyy-MM-dd HH:mm", "vi": "dd/MM/yyyy HH:mm"}
 _DATE = {"en": "yyyy-MM-dd", "vi": "dd/MM/yyyy"}
+_MONTH = {"en": "yyyy-MM", "vi": "MM/yyyy"}
 
 _translation: gettext.NullTranslations = gettext.NullTranslations()
 _lang = DEFAULT
@@ -161,6 +162,13 @@ def date(value: dt.date) -> str:
     return format_date(value, _DATE[_lang], locale=_LOCALES[_lang])
 
 
+def month(value: dt.date) -> str:
+    """`2026-12` (en) / `12/2026` (vi): a report's month."""
+    from babel.dates import format_date
+
+    return format_date(value, _MONTH[_lang], locale=_LOCALES[_lang])
+
+
 def display(text: str) -> str:
     """A name as shown: NFC, so a decomposed `ồ` (o + two combining marks) is one letter wide and sorts."""
     import unicodedata
@@ -169,4 +177,4 @@ def display(text: str) -> str:
 
 
 __all__ = ["LANGUAGES", "N_", "_", "choose", "current", "date", "datetime", "display", "language", "load", "localise",
-           "ngettext", "normalise", "number", "percent", "setup", "use_config_language"]
+           "month", "ngettext", "normalise", "number", "percent", "setup", "use_config_language"]

@@ -107,6 +107,14 @@ def window_words(tag: str) -> str:
     return (_("{n}h") if unit == "h" else _("{n}m") if unit == "m" else _("{n}s")).format(n=n)
 
 
+def _month_words(month: str) -> str:
+    """`2026-11` as people write it in the language in use (`11/2026` in Vietnamese)."""
+    try:
+        return i18n.month(datetime.strptime(month, "%Y-%m").date())
+    except ValueError:
+        return month
+
+
 def _note(row: dict[str, Any]) -> str:
     """The row's note in the language in use (village_report writes it in English for CSV and JSON)."""
     note, down = row.get("note") or "", human_duration(row.get("down_for_s"))
@@ -339,14 +347,14 @@ def render_availability(rows: Sequence[dict[str, Any]], fmt: str, console: Conso
         return
     levels = (("village", N_("Villages")), ("commune", N_("Communes")), ("operator", N_("Operators")))
     if fmt == "md":
-        lines = [_("# Coverage availability, {month}").format(month=month), ""]
+        lines = [_("# Coverage availability, {month}").format(month=_month_words(month)), ""]
         for level, heading in levels:
             lines += [f"## {_(heading)}", "", *_md_table([r for r in rows if r["level"] == level], _AVAIL_COLUMNS)]
             lines.append("")
         console.out("\n".join(lines).rstrip() + "\n", highlight=False)
         return
     for level, heading in levels:
-        table = Table(title=f"{_(heading)}, {month}")
+        table = Table(title=f"{_(heading)}, {_month_words(month)}")
         for _key, header in _AVAIL_COLUMNS:
             table.add_column(_(header), overflow="fold")
         for r in rows:

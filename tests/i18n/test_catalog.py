@@ -92,6 +92,7 @@ def test_numbers_and_times_follow_the_language() -> None:
     assert (i18n.percent(99.5), i18n.number(12345), i18n.number(0.25, 2), i18n.datetime(when)) == \
         ("99,5 %", "12.345", "0,25", "02/12/2026 14:05")
     assert i18n.percent(100.0) == "100 %" and i18n.date(when.date()) == "02/12/2026"
+    assert i18n.month(when.date()) == "12/2026"
     assert i18n.localise("1,234.5 ms") == "1.234,5 ms"
 
 

@@ -84,7 +84,9 @@ def test_availability_tables_follow_vietnamese_conventions(filled) -> None:  # n
     month = datetime.fromtimestamp(T0, ZoneInfo("Asia/Ho_Chi_Minh")).strftime("%Y-%m")
     csv_text = _run(filled, "availability", "csv", "vi", month=month)
     md = _run(filled, "availability", "md", "vi", month=month)
-    assert f"# Độ khả dụng vùng phủ sóng, tháng {month}" in md and "## Nhà mạng" in md
+    year, mon = month.split("-")
+    assert f"# Độ khả dụng vùng phủ sóng, tháng {mon}/{year}" in md and "## Nhà mạng" in md
+    assert f"# Coverage availability, {month}" in _run(filled, "availability", "md", "en", month=month)
     assert "| # | Tên | Độ khả dụng % |" in md
     # a figure with decimals: a dot in the CSV, a comma in the Markdown
     row = next(line for line in csv_text.splitlines() if line.startswith("village,") and "." in line.split(",")[4])
