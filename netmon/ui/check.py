@@ -18,7 +18,7 @@ from rich.table import Table
 
 from netmon.config.load import Config
 from netmon.config.secrets import mask
-from netmon.i18n import N_, _, ngettext, number
+from netmon.i18n import N_, _, display, ngettext, number
 from netmon.i18n import localise as loc
 from netmon.model import Device
 
@@ -67,7 +67,7 @@ def _inventory_table(devices: tuple[Device, ...]) -> Table:
     if per_commune:
         for (province, commune), group in communes.items():
             villages = len({d.village for d in group if d.village})
-            table.add_row(mask(province), mask(commune), number(villages), number(len(group)))
+            table.add_row(mask(display(province)), mask(display(commune)), number(villages), number(len(group)))
         return table
     provinces: dict[str, list[Device]] = {}
     for device in devices:
@@ -77,7 +77,8 @@ def _inventory_table(devices: tuple[Device, ...]) -> Table:
             table.add_row(_("... and {n} more provinces").format(n=number(len(provinces) - MAX_ROWS)), "", "", "")
             break
         villages = len({(d.commune, d.village) for d in group if d.village})
-        table.add_row(mask(province), number(len({d.commune for d in group})), number(villages), number(len(group)))
+        table.add_row(mask(display(province)), number(len({d.commune for d in group})), number(villages),
+                      number(len(group)))
     return table
 
 
