@@ -436,6 +436,12 @@ def render_once(snapshot: Snapshot, flt: Filter, tz: ZoneInfo, width: int,
     return Group(*parts)
 
 
+def _describe_in_english(flt: Filter) -> str:
+    """The filter as JSON carries it: the same words in every language (scripts compare it)."""
+    with i18n.language("en"):
+        return flt.describe()
+
+
 def snapshot_json(snapshot: Snapshot, flt: Filter, shown: Sequence[VillageRow]) -> str:
     """`--format json`: everything the text view shows, as one JSON document."""
     h = snapshot.header
@@ -444,7 +450,7 @@ def snapshot_json(snapshot: Snapshot, flt: Filter, shown: Sequence[VillageRow]) 
         "agent": {"name": h.name, "heartbeat_ts": h.heartbeat_ts, "targets": h.targets,
                   "results_per_s": h.results_per_s, "last_round_ts": h.last_round_ts,
                   "scheduler_lag_s": h.scheduler_lag_s, "backlog": h.backlog, "outputs": h.outputs},
-        "filter": flt.describe(),
+        "filter": _describe_in_english(flt),
         "villages": [dict(r.as_dict(), last_hour=r.spark) for r in shown],
         "communes": [c.as_dict() for c in snapshot.communes.values()],
         "state_counts": {s.value: n for s, n in snapshot.state_counts(shown).items()},

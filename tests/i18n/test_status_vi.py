@@ -148,3 +148,20 @@ def test_commune_service_problems_are_shown_in_vietnamese(tmp_path: Path) -> Non
     assert "dichvucong lúc được lúc không (thấy từ một nơi)" in shown
     assert "mot-cua: dịch vụ ngừng (thấy từ một nơi)" in shown
     assert not set(shown) & set(texts)  # every shape the model writes has a translation
+
+
+def test_status_json_is_the_same_in_both_languages(decomposed: Path) -> None:
+    import json
+
+    docs = []
+    for lang in ("en", "vi"):
+        env = {**os.environ, "PYTHONPATH": str(REPO), "NO_COLOR": "1", "NETMON_LANG": lang}
+        out = subprocess.run([sys.executable, "-m", "netmon", "status", "-c", str(decomposed), "--format", "json",
+                              "--state", "unstable,down", "--flagged"], capture_output=True, text=True, env=env,
+                             timeout=60, check=False)
+        assert out.returncode == 0, out.stderr
+        docs.append(json.loads(out.stdout))
+    en, vi = docs
+    assert en["filter"] == vi["filter"] == "state=unstable,down flagged"
+    assert en["state_counts"] == vi["state_counts"] and en["villages"] == vi["villages"]
+    assert en["communes"] == vi["communes"] and en.keys() == vi.keys()
