@@ -22,6 +22,7 @@ from netmon import i18n
 from netmon.config.resolve import slug
 from netmon.i18n import N_, _, display, localise
 from netmon.ui.status_model import CommuneRow, Snapshot, Source, State, VillageRow
+from netmon.ui.status_words import service_words, state_word
 
 SYMBOL = {State.GOOD: "✓", State.DEGRADED: "▲", State.UNSTABLE: "≈", State.DOWN: "✗", State.UNKNOWN: "?"}
 STYLE = {State.GOOD: "green", State.DEGRADED: "yellow", State.UNSTABLE: "bold dark_orange",
@@ -34,19 +35,6 @@ STALE_HEARTBEAT_S = 90.0
 # (key, title, width, right-aligned); the order they are dropped in narrow terminals is _DROP.
 _COLUMNS = (("state", N_("state"), 11, False), ("avail", N_("avail%"), 6, True), ("loss", N_("loss%"), 5, True),
             ("p95", N_("p95ms"), 5, True), ("spark", N_("last hour"), 12, False))
-STATE_WORDS = {State.GOOD: N_("good"), State.DEGRADED: N_("degraded"), State.UNSTABLE: N_("unstable"),
-               State.DOWN: N_("down"), State.UNKNOWN: N_("unknown")}
-
-
-CAUSE_WORDS = (N_("link"), N_("power"), N_("upstream"), N_("pending"))
-"""Flag causes as shown beside a flagged village (translated where shown; the JSON keeps the code)."""
-
-
-def state_word(state: State) -> str:
-    """The state as shown in the language in use (the JSON keeps `state.value`)."""
-    return _(STATE_WORDS[state])
-
-
 def _columns_in_language() -> list[tuple[str, str, int, bool]]:
     """The columns with translated titles, each at least as wide as its title and its widest value."""
     out = []
@@ -286,24 +274,6 @@ def _village_text(row: VillageRow, cols: Columns) -> Text:
         note = _("{flag} {cause} {operator}").format(flag=FLAG, cause=_(row.cause),
                                                       operator=display(row.info.operator)) if row.flagged else ""
         text.append(" " + _fit(note, cols.note_w), style="bold" if row.flagged else "")
-    return text
-
-
-_SERVICE_SHAPES = (
-    (" unreachable from this place only (other places reach it): link?",
-     N_("{name} unreachable from this place only (other places reach it): link?")),
-    (" failing now and then (seen from one place)", N_("{name} failing now and then (seen from one place)")),
-    (": service down (seen from one place)", N_("{name}: service down (seen from one place)")),
-    (" down from every place that checks it: the service itself",
-     N_("{name} down from every place that checks it: the service itself")),
-)
-
-
-def service_words(text: str) -> str:
-    """A commune's service problem (status_model writes it in English, as the JSON keeps it) in the language in use."""
-    for ending, template in _SERVICE_SHAPES:
-        if text.endswith(ending):
-            return _(template).format(name=display(text[: -len(ending)]))
     return text
 
 
