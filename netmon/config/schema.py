@@ -87,6 +87,8 @@ class AgentSettings(Strict):
     """Relative paths are taken relative to the config file's folder."""
     office_hours: str = "Mon-Fri 07:30-11:30,13:30-17:00"
     shard: Shard | None = None
+    language: Literal["vi", "en"] | None = None
+    """Language of messages and reports; `netmon --lang` and NETMON_LANG override it, None: the locale."""
 
     @model_validator(mode="after")
     def _listed(self) -> AgentSettings:
