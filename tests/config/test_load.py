@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import ipaddress
 import time
-import zlib
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ from rich.console import Console
 
 from netmon.config import ConfigError, load_config
 from netmon.config.resolve import slug
+from netmon.config.shard import commune_id, rendezvous
 from netmon.config.yamlload import YDict, load_yaml
 from netmon.model import Secret
 from netmon.ui.check import render_check
@@ -63,13 +63,15 @@ def test_example_config_loads_with_its_env_and_key_files(tmp_path: Path) -> None
         (tmp_path / name).write_text(f"example-{name}-value\n")
         text = text.replace(f"/etc/netmon/{name}", str(tmp_path / name))
     (tmp_path / "netmon.yaml").write_text(text, encoding="utf-8")
-    env = {"NETMON_INFLUX_TOKEN": "example-t0ken", "NETMON_SNMP_COMMUNITY": "example-c0mmunity"}
+    env = {"NETMON_INFLUX_TOKEN": "example-t0ken", "NETMON_SNMP_COMMUNITY": "example-c0mmunity",
+           "NETMON_SMTP_PASSWORD": "example-smtp-pw", "NETMON_ZALO_TOKEN": "example-zalo-tok"}
     config = load_config(tmp_path / "netmon.yaml", environ=env)
     assert config.settings.agent.name == "lai-chau-01"
     assert config.auths["office-v3"].auth.key.reveal() == "example-auth.key-value"
     assert config.settings.outputs.influxdb[0].token.source == "env NETMON_INFLUX_TOKEN"
     shown = _render(config) + repr(config) + repr(config.settings)
-    for secret in ("example-t0ken", "example-c0mmunity", "example-auth.key-value", "example-priv.key-value"):
+    for secret in ("example-t0ken", "example-c0mmunity", "example-auth.key-value", "example-priv.key-value",
+                   "example-smtp-pw", "example-zalo-tok"):
         assert secret not in shown
 
 
@@ -165,7 +167,7 @@ def test_check_summary_lists_what_matters(province) -> None:
 
 
 def test_shards_split_the_devices(tmp_path: Path) -> None:
-    """Two shards are disjoint, cover every device, and follow crc32(id) % count."""
+    """Two shards are disjoint, cover every device, and keep communes whole (rendezvous by commune)."""
     pieces = []
     for index in (0, 1):
         (tmp_path / f"s{index}.yaml").write_text(
@@ -173,9 +175,9 @@ def test_shards_split_the_devices(tmp_path: Path) -> None:
             f"auths: {{office-v2: {{version: 2c, community: x}}, office-v3: {{version: 3, user: u}}}}\n"
             f"inventory: [{{include: {GOOD / 'inventory' / '*.yaml'}}}]\n")
         config = load_config(tmp_path / f"s{index}.yaml", environ={})
-        assert all(zlib.crc32(d.id.encode()) % 2 == index for d in config.devices)
+        assert all(rendezvous(["0", "1"], commune_id(d.id)) == str(index) for d in config.devices)
         pieces.append({d.id for d in config.devices})
-    assert pieces[0] and pieces[1] and not pieces[0] & pieces[1]
+    assert not pieces[0] & pieces[1]
     assert pieces[0] | pieces[1] == {d.id for d in config.all_devices}
 
 
