@@ -176,10 +176,41 @@ def _v3_checked_values_and_replayable_letters(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX IF NOT EXISTS dead_letters_pending ON dead_letters (output, replayed_ts)")
 
 
+V4_NOTIFY_TABLES = """
+CREATE TABLE IF NOT EXISTS notify_events (
+    id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, action TEXT NOT NULL,
+    severity TEXT NOT NULL, event_ts REAL NOT NULL, created_ts REAL NOT NULL,
+    province TEXT NOT NULL, commune TEXT NOT NULL, village TEXT NOT NULL, operator TEXT NOT NULL,
+    device TEXT NOT NULL, payload TEXT NOT NULL,
+    muted TEXT, composed INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS notify_events_open ON notify_events (composed, event_ts);
+CREATE TABLE IF NOT EXISTS notify_outbox (
+    id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, channel TEXT NOT NULL, commune TEXT NOT NULL,
+    created_ts REAL NOT NULL, event_ts REAL NOT NULL, severity TEXT NOT NULL,
+    subject TEXT NOT NULL, body TEXT NOT NULL, payload TEXT NOT NULL,
+    status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_try_ts REAL NOT NULL,
+    sent_ts REAL, last_error TEXT, in_doubt INTEGER NOT NULL DEFAULT 0, attach TEXT
+);
+CREATE INDEX IF NOT EXISTS notify_outbox_channel ON notify_outbox (channel, status, id);
+CREATE TABLE IF NOT EXISTS notify_links (
+    event_id INTEGER NOT NULL, channel TEXT NOT NULL, outbox_id INTEGER NOT NULL,
+    PRIMARY KEY (event_id, channel)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS maintenance (
+    id INTEGER PRIMARY KEY, scope TEXT NOT NULL, start_ts REAL NOT NULL, end_ts REAL NOT NULL,
+    reason TEXT NOT NULL, created_ts REAL NOT NULL, ended_ts REAL
+);
+CREATE TABLE IF NOT EXISTS notify_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+"""Notifications (issue 18): events, the durable outbox, event-to-message links, maintenance, cursors."""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "tables of netmon 83cbe8f (stores from before schema versions)", _script(V1_TABLES_OF_83CBE8F)),
     Migration(2, "indexes that let retention delete by age in bounded steps", _script(V2_RETENTION_INDEXES)),
     Migration(3, "checked field types; dead letters that can be replayed", _v3_checked_values_and_replayable_letters),
+    Migration(4, "notifications: events, outbox, links, maintenance windows, notify cursors",
+              _script(V4_NOTIFY_TABLES)),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -200,6 +231,11 @@ TABLE_RETENTION: dict[str, str] = {
     "analysis_meta": "one row per key",
     "village_eval": "one row per village",
     "field_types": "one row per measurement and field ever stored",
+    "notify_events": "notify prune: events of sent messages after 90 days (netmon.notify.db.prune)",
+    "notify_outbox": "notify prune: sent messages after 90 days; pending ones are kept until sent",
+    "notify_links": "one row per event and channel, deleted with their message",
+    "maintenance": "notify prune: ad-hoc windows 90 days after they end",
+    "notify_meta": "one row per key",
 }
 """How each table is kept from growing without bound; tests check every table is listed."""
 

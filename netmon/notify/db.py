@@ -15,38 +15,12 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS notify_events (
-    id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, action TEXT NOT NULL,
-    severity TEXT NOT NULL, event_ts REAL NOT NULL, created_ts REAL NOT NULL,
-    province TEXT NOT NULL, commune TEXT NOT NULL, village TEXT NOT NULL, operator TEXT NOT NULL,
-    device TEXT NOT NULL, payload TEXT NOT NULL,
-    muted TEXT, composed INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS notify_events_open ON notify_events (composed, event_ts);
-CREATE TABLE IF NOT EXISTS notify_outbox (
-    id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, channel TEXT NOT NULL, commune TEXT NOT NULL,
-    created_ts REAL NOT NULL, event_ts REAL NOT NULL, severity TEXT NOT NULL,
-    subject TEXT NOT NULL, body TEXT NOT NULL, payload TEXT NOT NULL,
-    status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_try_ts REAL NOT NULL,
-    sent_ts REAL, last_error TEXT, in_doubt INTEGER NOT NULL DEFAULT 0, attach TEXT
-);
-CREATE INDEX IF NOT EXISTS notify_outbox_channel ON notify_outbox (channel, status, id);
-CREATE TABLE IF NOT EXISTS notify_links (
-    event_id INTEGER NOT NULL, channel TEXT NOT NULL, outbox_id INTEGER NOT NULL,
-    PRIMARY KEY (event_id, channel)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS maintenance (
-    id INTEGER PRIMARY KEY, scope TEXT NOT NULL, start_ts REAL NOT NULL, end_ts REAL NOT NULL,
-    reason TEXT NOT NULL, created_ts REAL NOT NULL, ended_ts REAL
-);
-CREATE TABLE IF NOT EXISTS notify_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"""
-
 
 def ensure_schema(conn: sqlite3.Connection) -> None:
-    """Create the notification tables if missing (idempotent)."""
-    conn.executescript(SCHEMA)
+    """Bring the store to the current schema; the notification tables are migration 4 of netmon.schema."""
+    from netmon.schema import migrate
+
+    migrate(conn)
 
 
 def has_schema(conn: sqlite3.Connection) -> bool:
