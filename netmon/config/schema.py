@@ -6,21 +6,35 @@ feeds them YAML that remembers line numbers and turns pydantic's errors into
 did-you-mean, never a silently ignored setting.
 """
 
+# RUF012: ruff cannot see that `Strict` (from checks.py) is a pydantic model, whose list defaults are copied.
+# ruff: noqa: RUF012
+
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
-    AfterValidator,
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     field_validator,
     model_validator,
 )
 
+from netmon.config.checks import (
+    CheckBase,
+    Duration,
+    Host,
+    HttpCheck,
+    IcmpCheck,
+    Name,
+    Oid,
+    SecretValue,
+    SnmpCheck,
+    Strict,
+    TcpCheck,
+    _CheckBase,
+)
 from netmon.config.values import (
     MAX_DURATION_S,
     MIN_V3_KEY,
@@ -30,28 +44,15 @@ from netmon.config.values import (
     check_v3_key,
     check_web_url,
     compile_or_explain,
-    host_field,
     parse_duration,
     to_secret,
 )
-from netmon.model import Secret
+from netmon.kinds.registry import check_union
 
-__all__ = ["MAX_DURATION_S", "MIN_V3_KEY", "check_host", "check_oid", "check_url_has_no_credentials",
-           "check_v3_key", "check_web_url", "parse_duration", "to_secret"]
-
-Duration = Annotated[float, BeforeValidator(parse_duration)]
-Host = Annotated[str, BeforeValidator(host_field)]
-Oid = Annotated[str, AfterValidator(check_oid)]
-SecretValue = Annotated[Secret, BeforeValidator(to_secret)]
-Name = Annotated[str, Field(min_length=1)]
-
-
-class Strict(BaseModel):
-    """Base of every config model: unknown keys are errors, values are immutable."""
-
-    # allow_inf_nan=False: `.nan`/`.inf` would pass every range check and then break planning.
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True, allow_inf_nan=False)
-
+# The check models moved to checks.py (so probe kinds can build on them); importers keep this path.
+__all__ = ["MAX_DURATION_S", "MIN_V3_KEY", "CheckBase", "Duration", "Host", "HttpCheck", "IcmpCheck", "Name",
+           "Oid", "SecretValue", "SnmpCheck", "Strict", "TcpCheck", "_CheckBase", "check_host", "check_oid",
+           "check_url_has_no_credentials", "check_v3_key", "check_web_url", "parse_duration", "to_secret"]
 
 # ---------------------------------------------------------------- agent-level settings
 
@@ -303,59 +304,8 @@ class AgentConfig(Strict):
 # ---------------------------------------------------------------- profiles (probes/*.yaml)
 
 
-class _CheckBase(Strict):
-    name: Name
-    interval: Duration = 60.0
-    timeout: Duration = 2.0
-
-
-class IcmpCheck(_CheckBase):
-    prober: Literal["icmp"]
-    count: int = Field(default=3, ge=1, le=100)
-    packet_interval: Duration = 0.2
-    """Gap between the packets to one target (Smokeping/fping pace, never a burst)."""
-
-
-class SnmpCheck(_CheckBase):
-    prober: Literal["snmp"]
-    get: dict[str, Oid] = {}
-    walk: dict[str, Oid] = {}
-    retries: int = Field(default=1, ge=0, le=5)
-    max_repetitions: int = Field(default=25, ge=1, le=200)
-
-    @model_validator(mode="after")
-    def _has_oids(self) -> SnmpCheck:
-        if not self.get and not self.walk:
-            raise ValueError("an snmp check needs get: or walk: (name: numeric OID)")
-        return self
-
-
-class TcpCheck(_CheckBase):
-    prober: Literal["tcp"]
-    port: int | None = Field(default=None, ge=1, le=65535)
-    send: str | None = None
-    expect: str | None = None
-
-
-class HttpCheck(_CheckBase):
-    prober: Literal["http"]
-    method: Literal["GET", "HEAD", "POST"] = "GET"
-    expect_status: list[Annotated[int, Field(ge=100, le=599)]] = [200]
-    body_contains: str | None = None
-    body_regex: str | None = None
-    follow_redirects: bool = True
-    verify_tls: bool = True
-    ca_bundle: str | None = None
-
-    @field_validator("body_regex")
-    @classmethod
-    def _regex_compiles(cls, value: str | None) -> str | None:
-        if value is not None:
-            compile_or_explain(value)
-        return value
-
-
-CheckSpec = Annotated[IcmpCheck | SnmpCheck | TcpCheck | HttpCheck, Field(discriminator="prober")]
+CheckSpec = check_union()
+"""One check of a profile: the model of the probe kind its `prober:` names (netmon/kinds/registry.py)."""
 
 
 class AgingRules(Strict):
