@@ -8,6 +8,10 @@ from pathlib import Path
 import pytest
 
 from netmon.config import ConfigError, load_config
+from netmon.kinds.registry import names
+
+KNOWN_PROBERS = ", ".join(names())
+"""The registered probe kinds, in registry order (icmp, snmp, tcp, http first)."""
 
 INVALID = Path(__file__).resolve().parent.parent / "testdata" / "invalid"
 SECRETS = {"NETMON_SNMP_COMMUNITY": "s3cret-c0mmunity", "NETMON_INFLUX_TOKEN": "t0ken-value",
@@ -68,7 +72,7 @@ CASES = [
         "profile-errors/probes/fast-ping.yaml:5: check 'silly' (tcp).timeout: '3 secs' is not a duration; write e.g. 500ms, 60s, 5m, 1h, 1d",
         "profile-errors/probes/uplink.yaml:5: check 'uplink' (snmp): unknown key 'intervall'; did you mean 'interval'?",
         "profile-errors/probes/uplink.yaml:8: check 'uplink' (snmp).get.if_speed: '1.3.6.1.2.1.2.2.1.x' is not a numeric OID; write it like 1.3.6.1.2.1.1.3.0",
-        "profile-errors/probes/uplink.yaml:9: check 'reachability' (icmpp): prober 'icmpp' is not known; did you mean 'icmp'? use one of: icmp, snmp, tcp, http",
+        f"profile-errors/probes/uplink.yaml:9: check 'reachability' (icmpp): prober 'icmpp' is not known; did you mean 'icmp'? use one of: {KNOWN_PROBERS}",
         "profile-errors/probes/uplink.yaml:10: check 'web' (http).method: 'PUT' is not allowed here; use one of: GET, HEAD, POST",
     ]),
     ('several-errors.yaml', [
