@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import Annotated, Any, Union
 
 from pydantic import Field
 
-from netmon.kinds import builtin
 from netmon.kinds.base import ProbeKind
 
-KINDS: dict[str, ProbeKind] = {kind.name: kind for kind in (
-    *builtin.KINDS,
-)}
+KIND_MODULES = (
+    "netmon.kinds.builtin",
+)
+"""Each module declares `KINDS`, a tuple of `ProbeKind`s; its prober is imported only when used."""
+
+KINDS: dict[str, ProbeKind] = {kind.name: kind for module in KIND_MODULES
+                               for kind in importlib.import_module(module).KINDS}
 
 
 def kind_of(prober: str) -> ProbeKind | None:
