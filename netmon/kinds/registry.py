@@ -11,6 +11,7 @@ from netmon.kinds.base import ProbeKind
 
 KIND_MODULES = (
     "netmon.kinds.builtin",
+    "netmon.kinds.dns",
 )
 """Each module declares `KINDS`, a tuple of `ProbeKind`s; its prober is imported only when used."""
 
