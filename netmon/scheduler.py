@@ -26,6 +26,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from netmon.config import Config
+from netmon.errors import ConfigurationError
 from netmon.kinds.base import default_packets, default_worst_s
 from netmon.kinds.registry import KINDS
 from netmon.model import Device, ProbeResult, Status
@@ -117,7 +118,7 @@ async def run_batch(prober: Prober, batch_devices: Sequence[Device], check: obje
                          started, time.time() - started))
 
 
-class PlanError(ValueError):
+class PlanError(ConfigurationError, ValueError):
     """A config whose schedule cannot be built; the running schedule was not touched."""
 
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import os
 
+from netmon.errors import LabError
+
 LAB_AGENT_PREFIX = "nmlab-"
 
 
-class OutsideLabError(RuntimeError):
+class OutsideLabError(LabError, RuntimeError):
     """A lab config was about to be probed from outside the lab's agent namespace."""
 
 

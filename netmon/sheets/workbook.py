@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from netmon.errors import ConfigurationError
 from netmon.sheets.columns import Column, column_for
 
 _HEADER_SEARCH_ROWS = 10
 """Workbooks often start with a title row or two ("DANH SÁCH THIẾT BỊ ..."): look this far for the header."""
 
 
-class SheetError(Exception):
+class SheetError(ConfigurationError):
     """The file cannot be read as an inventory sheet at all (format, header)."""
 
 

@@ -22,6 +22,7 @@ from rich.text import Text
 from netmon.config.resolve import slug
 from netmon.config.schema import StabilityThresholds, check_host
 from netmon.config.secrets import mask
+from netmon.errors import ConfigurationError
 from netmon.model import Device, ProbeResult, Status
 from netmon.probers import ProberContext, build_prober
 
@@ -29,7 +30,7 @@ _STATUS_STYLE = {Status.OK: "green"}
 BARE_PROFILE = "ping"
 
 
-class TargetError(Exception):
+class TargetError(ConfigurationError):
     """The target named no device and is no host; the message says what to type instead."""
 
 
