@@ -188,6 +188,8 @@ class AgentHeader:
     last_round_ts: float | None
     scheduler_lag_s: float | None
     backlog: dict[str, int]
+    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per output, the forwarder's health as it last saved it (netmon/sinks/health.py)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,7 +289,8 @@ def read_header(store: Store, name: str, outputs: Sequence[str]) -> AgentHeader:
         name=str(state.get("agent") or name), heartbeat_ts=state.get("heartbeat_ts"),
         targets=state.get("targets"), results_per_s=state.get("results_per_s"),
         last_round_ts=state.get("last_round_ts") or None, scheduler_lag_s=state.get("scheduler_lag_s"),
-        backlog=backlog)
+        backlog=backlog, outputs={o: state[f"output:{o}"] for o in outputs
+                                  if isinstance(state.get(f"output:{o}"), dict)})
 
 
 def _fields_by_window(samples: Sequence[Any], tags: tuple[str, str] | None = None
