@@ -83,7 +83,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_probe(args: argparse.Namespace) -> int:
     """Run a device's checks now and explain each result."""
-    from netmon.lab.guard import check_lab_namespace
+    from netmon.guard import check_lab_namespace
     from netmon.ui.probe import run_probe
 
     config = load_config(args.config)

@@ -14,7 +14,7 @@
     ├── StoreError                      1  the SQLite store cannot be opened or written
     ├── OutputError                     1  an output (InfluxDB, ...) refused its configuration for good
     └── LabError                        1  lab/netns.py: a lab step failed (its command and output)
-        └── OutsideLabError                lab/guard.py: a lab config run outside the lab's namespace
+        └── OutsideLabError                guard.py: a lab config run outside the lab's namespace
 
 A failing target is never an exception: probers return a result with a status and a reason.
 Classes keep their historical standard bases too (`IcmpPermissionError` is still a

@@ -346,7 +346,7 @@ class AnalysisComponent:
     @staticmethod
     def _score_pcs(path: Any, config: Any) -> list[ProbeResult]:
         """pc_health results for every device whose profile has aging rules (a week of raw results each)."""
-        from netmon.ui.report_pcs import pc_rows
+        from netmon.analysis.pcs import pc_rows
 
         store = Store.open(path)
         try:

@@ -88,7 +88,7 @@ class AgentSettings(Strict):
     @field_validator("office_hours")
     @classmethod
     def _office_hours_parse(cls, value: str) -> str:
-        from netmon.analysis.officehours import OfficeHours
+        from netmon.config.officehours import OfficeHours
 
         try:
             OfficeHours(value, "UTC")  # only the syntax here; the timezone is checked on its own

@@ -12,7 +12,7 @@ from netmon.cli import exit_code
 from netmon.config.errors import ConfigError, ConfigIssue
 from netmon.config.files import FileProblem
 from netmon.errors import ConfigurationError, LabError, NetmonError, OutputError, ProbeError, StoreError
-from netmon.lab.guard import OutsideLabError
+from netmon.guard import OutsideLabError
 from netmon.lab.netns import LabError as NetnsLabError
 from netmon.probers.icmp import ResolveError
 from netmon.probers.icmp_socket import IcmpPermissionError
