@@ -12,7 +12,8 @@
     │   ├── ResolveError                   probers/icmp.py: a host name gave no address
     │   └── WireError, BadValue, TransportClosed   probers/snmp_*: a malformed or lost SNMP exchange
     ├── StoreError                      1  the SQLite store cannot be opened or written
-    ├── OutputError                     1  an output (InfluxDB, ...) refused its configuration for good
+    ├── OutputError                     1  an output (InfluxDB, ...) cannot deliver
+    │   └── Halt                           sinks/influx.py: delivery stops for now (server fault, outage)
     └── LabError                        1  lab/netns.py: a lab step failed (its command and output)
         └── OutsideLabError                guard.py: a lab config run outside the lab's namespace
 

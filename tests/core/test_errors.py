@@ -22,6 +22,7 @@ from netmon.probers.snmp_wire import WireError
 from netmon.scheduler import PlanError
 from netmon.sheets.importer import ImportRefused
 from netmon.sheets.workbook import SheetError
+from netmon.sinks.influx import Halt
 from netmon.ui.probe import TargetError
 
 NETMON = Path(__file__).resolve().parents[2] / "netmon"
@@ -29,6 +30,7 @@ BRANCHES = {
     ConfigurationError: (ConfigError, FileProblem, PlanError, SheetError, ImportRefused, TargetError),
     ProbeError: (IcmpPermissionError, ResolveError, WireError, BadValue, TransportClosed),
     LabError: (OutsideLabError,),
+    OutputError: (Halt,),
 }
 
 
