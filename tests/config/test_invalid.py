@@ -11,6 +11,8 @@ from netmon.config import ConfigError, load_config
 from netmon.kinds.registry import names
 
 KNOWN_PROBERS = ", ".join(names())
+BUNDLED = ", ".join(sorted(p.stem for p in (Path(__file__).resolve().parents[2] / "probes").glob("*.yaml")))
+"""The bundled profiles (probes/*.yaml): a new probe kind's profile joins the list without editing this table."""
 """The registered probe kinds, in registry order (icmp, snmp, tcp, http first)."""
 
 INVALID = Path(__file__).resolve().parent.parent / "testdata" / "invalid"
@@ -104,8 +106,8 @@ CASES = [
         "unknown-parent.yaml:11: inventory[0].communes[0].villages[0].devices[0].parent: parent 'ubnd-ruoter' matches no device in village 'Tả Phìn' or commune 'Sìn Hồ' and no device id; did you mean 'ubnd-router'?",
     ]),
     ('unknown-profile.yaml', [
-        "unknown-profile.yaml:7: inventory[0].communes[0].devices[0].kind: kind 'routr' has no profile (probes/routr.yaml); did you mean 'router'? set profile: to one of: bts, camera, cpe, pc, ping, port, router, service",
-        "unknown-profile.yaml:8: inventory[0].communes[0].devices[1].profile: profile 'cammera' is not known; did you mean 'camera'? known: bts, camera, cpe, pc, ping, port, router, service",
+        f"unknown-profile.yaml:7: inventory[0].communes[0].devices[0].kind: kind 'routr' has no profile (probes/routr.yaml); did you mean 'router'? set profile: to one of: {BUNDLED}",
+        f"unknown-profile.yaml:8: inventory[0].communes[0].devices[1].profile: profile 'cammera' is not known; did you mean 'camera'? known: {BUNDLED}",
     ]),
     ('url-credentials.yaml', [
         "url-credentials.yaml:5: outputs.influxdb[0].url: the URL must not carry user info or a query (URLs are shown in logs); use token: (api v2) or username:/password: (api v1) with ${NAME}",
