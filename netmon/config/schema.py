@@ -11,6 +11,7 @@ did-you-mean, never a silently ignored setting.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -35,6 +36,7 @@ from netmon.config.checks import (
     TcpCheck,
     _CheckBase,
 )
+from netmon.config.officehours import OfficeHours, _minutes, check_spans, parse_days
 from netmon.config.values import (
     MAX_DURATION_S,
     MIN_V3_KEY,
@@ -68,12 +70,29 @@ class Shard(Strict):
         return self
 
 
+class OfficeSpan(Strict):
+    """One span of office hours: `{days: Mon-Fri, from: "07:30", to: "11:30"}`."""
+
+    days: str | list[str]
+    start: str = Field(alias="from")
+    end: str = Field(alias="to")
+
+    @model_validator(mode="after")
+    def _parses(self) -> OfficeSpan:
+        parse_days(self.days)
+        check_spans([(set(), _minutes(self.start), _minutes(self.end))])
+        return self
+
+
 class AgentSettings(Strict):
     name: Name = "netmon"
     timezone: str = "Asia/Ho_Chi_Minh"
     state_dir: str = "/var/lib/netmon"
     """Relative paths are taken relative to the config file's folder."""
-    office_hours: str = "Mon-Fri 07:30-11:30,13:30-17:00"
+    office_hours: str | list[OfficeSpan] = "Mon-Fri 07:30-11:30,13:30-17:00"
+    """The old one-line form, or a list of {days, from, to} (netmon/config/officehours.py)."""
+    public_holidays: list[date] = []
+    """Dates (YYYY-MM-DD) that are not office days whatever the weekday, e.g. Tết."""
     shard: Shard | None = None
 
     @field_validator("timezone")
@@ -87,13 +106,13 @@ class AgentSettings(Strict):
 
     @field_validator("office_hours")
     @classmethod
-    def _office_hours_parse(cls, value: str) -> str:
-        from netmon.config.officehours import OfficeHours
-
+    def _office_hours_parse(cls, value: str | list[OfficeSpan]) -> str | list[OfficeSpan]:
         try:
-            OfficeHours(value, "UTC")  # only the syntax here; the timezone is checked on its own
+            OfficeHours(value, "UTC")  # only the spans here; the timezone is checked on its own
         except ValueError as exc:
-            raise ValueError(f"{exc} (e.g. 'Mon-Fri 07:30-11:30,13:30-17:00')") from None
+            example = "'Mon-Fri 07:30-11:30,13:30-17:00'" if isinstance(value, str) else \
+                "- {days: Mon-Fri, from: '07:30', to: '11:30'}"
+            raise ValueError(f"{exc} (e.g. {example})") from None
         return value
 
 

@@ -119,7 +119,8 @@ def explain(config: Any, device: Device, result: ProbeResult) -> list[str]:
                  f" CPU >= {aging.cpu_load_pct:g} %, >= {aging.reboots_per_week} boots/week,"
                  f" {len(aging.eol_os)} end-of-life OS patterns"]
         agent = config.settings.agent
-        health = score_pc(device.id, [result], aging, time.time(), OfficeHours(agent.office_hours, agent.timezone))
+        office = OfficeHours(agent.office_hours, agent.timezone, agent.public_holidays)
+        health = score_pc(device.id, [result], aging, time.time(), office)
         lines.append(f"this probe: aging score {health.score}"
                      + (f": {'; '.join(health.reasons)}" if health.reasons else ": no aging problem found"))
         return lines
