@@ -13,7 +13,8 @@
     │   └── WireError, BadValue, TransportClosed   probers/snmp_*: a malformed or lost SNMP exchange
     ├── StoreError                      1  the SQLite store cannot be opened or written
     ├── OutputError                     1  an output (InfluxDB, ...) cannot deliver
-    │   └── Halt                           sinks/influx.py: delivery stops for now (server fault, outage)
+    │   ├── Halt                           sinks/influx.py: delivery stops for now (server fault, outage)
+    │   └── CentralError                   central/influxql.py: the central InfluxDB cannot answer a query
     └── LabError                        1  lab/netns.py: a lab step failed (its command and output)
         └── OutsideLabError                guard.py: a lab config run outside the lab's namespace
 

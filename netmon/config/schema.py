@@ -60,11 +60,24 @@ __all__ = ["MAX_DURATION_S", "MIN_V3_KEY", "CheckBase", "Duration", "Host", "Htt
 
 
 class Shard(Strict):
-    index: int = Field(ge=0)
-    count: int = Field(ge=1, le=1_000_000)
+    """The agents that share one inventory: `agents: [names]` (explicit `agent:` placement by name), or
+    the older `index/count` (agents are 0 .. count-1). Communes are placed by `netmon.config.shard`."""
+
+    agents: list[Name] | None = Field(default=None, min_length=1, max_length=100_000)
+    index: int | None = Field(default=None, ge=0)
+    count: int | None = Field(default=None, ge=1, le=1_000_000)
 
     @model_validator(mode="after")
-    def _index_in_range(self) -> Shard:
+    def _one_form(self) -> Shard:
+        if self.agents is not None:
+            if self.index is not None or self.count is not None:
+                raise ValueError("give either agents: [names] or index:/count:, not both")
+            dupes = sorted({a for a in self.agents if self.agents.count(a) > 1})
+            if dupes:
+                raise ValueError(f"agent names must be unique; {', '.join(dupes)} appears twice")
+            return self
+        if self.index is None or self.count is None:
+            raise ValueError("needs agents: [every agent of the province] (or index: and count:)")
         if self.index >= self.count:
             raise ValueError(f"index {self.index} must be below count {self.count}")
         return self
@@ -94,6 +107,15 @@ class AgentSettings(Strict):
     public_holidays: list[date] = []
     """Dates (YYYY-MM-DD) that are not office days whatever the weekday, e.g. Tết."""
     shard: Shard | None = None
+    language: Literal["vi", "en"] | None = None
+    """Language of messages and reports; `netmon --lang` and NETMON_LANG override it, None: the locale."""
+
+    @model_validator(mode="after")
+    def _listed(self) -> AgentSettings:
+        if self.shard is not None and self.shard.agents is not None and self.name not in self.shard.agents:
+            raise ValueError(f"name '{self.name}' is not in shard.agents ({', '.join(self.shard.agents)}); "
+                             "add it there, or set name: to one of them")
+        return self
 
     @field_validator("timezone")
     @classmethod
@@ -291,8 +313,13 @@ class Village(Strict):
     devices: list[DeviceSpec] = []
 
 
+AgentName = Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, int) and not isinstance(v, bool) else v)]
+
+
 class Commune(Strict):
     name: Name
+    agent: AgentName | None = None
+    """The agent that probes this commune (one of agent.shard.agents); default: its province's, else hashed."""
     operator: str | None = None
     location: Location | None = None
     devices: list[DeviceSpec] = []
@@ -301,6 +328,8 @@ class Commune(Strict):
 
 class Province(Strict):
     name: Name
+    agent: AgentName | None = None
+    """The agent that probes this province's communes, unless a commune names its own."""
     operator: str | None = None
     communes: list[Commune] = []
 

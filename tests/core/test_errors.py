@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from netmon.central.influxql import CentralError
 from netmon.cli import exit_code
 from netmon.config.errors import ConfigError, ConfigIssue
 from netmon.config.files import FileProblem
@@ -30,7 +31,7 @@ BRANCHES = {
     ConfigurationError: (ConfigError, FileProblem, PlanError, SheetError, ImportRefused, TargetError),
     ProbeError: (IcmpPermissionError, ResolveError, WireError, BadValue, TransportClosed),
     LabError: (OutsideLabError,),
-    OutputError: (Halt,),
+    OutputError: (Halt, CentralError),
 }
 
 
