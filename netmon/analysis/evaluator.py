@@ -122,7 +122,8 @@ class Evaluator:
         self.store = store
         self.catalog = catalog
         self.settings = settings
-        self.office = OfficeHours(settings.agent.office_hours, settings.agent.timezone, settings.agent.public_holidays)
+        agent = settings.agent
+        self.office = OfficeHours(agent.office_hours, agent.timezone, getattr(agent, "public_holidays", ()))
         self._all_down: dict[str, float] = {}
 
     def metrics(self, now: float) -> dict[str, dict[str, WindowMetrics]]:
@@ -288,7 +289,8 @@ class AnalysisComponent:
         settings: AgentConfig = self.config.settings
         catalog = catalog_from_config(self.config)
         a = settings.analysis
-        office = OfficeHours(settings.agent.office_hours, settings.agent.timezone, settings.agent.public_holidays)
+        agent = settings.agent
+        office = OfficeHours(agent.office_hours, agent.timezone, getattr(agent, "public_holidays", ()))
         settle = a.settle if a.settle is not None else default_settle_s(catalog)
         if self.engine is None:
             self.engine = RollupEngine(store, catalog, a.bucket_s, settle, office, a.window_trend)

@@ -56,7 +56,7 @@ def pc_rows(config: Any, store: Any, now: float, pending: bool = False) -> list[
     A PC without an SNMP answer in the window is not scored; it is listed only with `pending`.
     """
     agent = config.settings.agent
-    office = OfficeHours(agent.office_hours, agent.timezone, agent.public_holidays)
+    office = OfficeHours(agent.office_hours, agent.timezone, getattr(agent, "public_holidays", ()))
     rows = []
     for device in config.devices:
         profile = config.profiles.get(device.profile)

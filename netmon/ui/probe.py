@@ -130,7 +130,7 @@ def explain(config: Any, device: Device, result: ProbeResult) -> list[str]:
                      disk=loc(f"{aging.disk_used_pct:g}"), ram=aging.min_ram_mb, cpu=loc(f"{aging.cpu_load_pct:g}"),
                      boots=aging.reboots_per_week, eol=len(aging.eol_os))]
         agent = config.settings.agent
-        office = OfficeHours(agent.office_hours, agent.timezone, agent.public_holidays)
+        office = OfficeHours(agent.office_hours, agent.timezone, getattr(agent, "public_holidays", ()))
         health = score_pc(device.id, [result], aging, time.time(), office)
         lines.append(_("this probe: aging score {score}").format(score=health.score)
                      + (f": {'; '.join(health.reasons)}" if health.reasons else _(": no aging problem found")))
