@@ -246,6 +246,9 @@ def build_parser() -> argparse.ArgumentParser:
     from netmon.sheets.cli import add_parser as add_inventory
 
     add_inventory(sub, DEFAULT_CONFIG)
+    from netmon.notify.cli import add_parsers as add_notify_parsers
+
+    add_notify_parsers(add)  # notify test|log, mute, maintenance list|end (issue 18)
     return parser
 
 

@@ -66,6 +66,7 @@ ComponentFactory = Callable[[Config], list[Component]]
 COMPONENT_FACTORIES: dict[str, str] = {
     "analysis": "netmon.analysis.evaluator:analysis_components",
     "outputs": "netmon.sinks.influx:components_for",
+    "notify": "netmon.notify.component:components_for",
 }
 """Background parts of the daemon: each factory returns the components a config needs.
 

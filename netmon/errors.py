@@ -6,7 +6,7 @@
     │   ├── FileProblem                    config/files.py: a config, profile or key file cannot be read
     │   ├── PlanError                      scheduler.py: the checks cannot be planned (bad interval, ...)
     │   ├── SheetError, ImportRefused      sheets/: the inventory spreadsheet is unreadable or refused
-    │   └── TargetError                    ui/probe.py: `netmon probe NAME` names no device
+    │   └── TargetError                    ui/probe.py, notify/maintenance.py: a name matches no device (or several)
     ├── ProbeError                      1  a prober cannot work at all (not one target's failure)
     │   ├── IcmpPermissionError            probers/icmp_socket.py: no ICMP socket (ping_group_range, CAP_NET_RAW)
     │   ├── ResolveError                   probers/icmp.py: a host name gave no address
@@ -14,7 +14,8 @@
     ├── StoreError                      1  the SQLite store cannot be opened or written
     ├── OutputError                     1  an output (InfluxDB, ...) cannot deliver
     │   ├── Halt                           sinks/influx.py: delivery stops for now (server fault, outage)
-    │   └── CentralError                   central/influxql.py: the central InfluxDB cannot answer a query
+    │   ├── CentralError                   central/influxql.py: the central InfluxDB cannot answer a query
+    │   └── SendError                      notify/channels.py: a notification channel refused a message
     └── LabError                        1  lab/netns.py: a lab step failed (its command and output)
         └── OutsideLabError                guard.py: a lab config run outside the lab's namespace
 

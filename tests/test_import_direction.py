@@ -52,6 +52,9 @@ KNOWN = {
     ("netmon.central.province", "netmon.ui.status_model"):
         "the province view reuses the status view model's classes; they move into analysis with "
         "'analysis owns its answers' (issue 20 item 2, status part)",
+    ("netmon.analysis.evaluator", "netmon.notify.maintenance"):
+        "maintenance windows (just landed with notify) are an analysis input; they belong in config or "
+        "analysis, not in the notify output",
     ("netmon.sinks.influx", "netmon.daemon"):
         "outputs subclass daemon.Component and get daemon.Agent; goes with the component interface "
         "(issue 20 item 3), not done yet",

@@ -25,6 +25,7 @@ from netmon.analysis.stability import MIN_AGENT_COVERAGE, Cause, Judgement, Stat
 from netmon.analysis.windows import all_down_since, outage_rows, window_metrics, worst_hours
 from netmon.config.schema import AgentConfig
 from netmon.model import ProbeResult, Sample, Status
+from netmon.notify.maintenance import maintenance_windows, muting
 from netmon.store import Store
 
 log = logging.getLogger(__name__)
@@ -159,6 +160,7 @@ class Evaluator:
         with self.store.transaction() as conn:
             flagmod.close_removed(conn, set(self.catalog.villages), now)
             streaks = flagmod.load_streaks(conn)
+            held = maintenance_windows(conn, self.settings, now)
             status_rows = []
             for vid, v in self.catalog.villages.items():
                 th = v.thresholds or a.thresholds
@@ -171,7 +173,10 @@ class Evaluator:
                     windows[tag], judged[tag] = (judgement.state, cause, m), judgement
                 s = streaks.setdefault(vid, flagmod.Streaks())
                 state, cause, m_now = windows[tag_now]
-                action = flagmod.step(s, state, a.raise_after, a.clear_after)
+                # in a maintenance window (issue 18) measurement goes on, but the flag neither rises nor clears
+                in_window = held and muting(held, {"province": v.province, "commune": v.commune,
+                                                   "village": v.village, "device": ""}) is not None
+                action = flagmod.step(s, State.UNKNOWN if in_window else state, a.raise_after, a.clear_after)
                 self._apply(conn, v, s, action, (judged[tag_now], cause, m_now, tag_now),
                             windows[tag_trend][2], vid in undecided, now)
                 since = None

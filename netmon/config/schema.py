@@ -36,6 +36,7 @@ from netmon.config.checks import (
     TcpCheck,
     _CheckBase,
 )
+from netmon.config.notify_schema import NotifySettings
 from netmon.config.officehours import OfficeHours, _minutes, check_spans, parse_days
 from netmon.config.values import (
     MAX_DURATION_S,
@@ -347,6 +348,8 @@ class AgentConfig(Strict):
     profiles: list[str] = []
     """Extra folders of profiles, searched before the bundled `probes/`."""
     inventory: list[Province] = []
+    notify: NotifySettings | None = None
+    """Notifications and maintenance windows (netmon/config/notify_schema.py); absent: no messages."""
 
 
 # ---------------------------------------------------------------- profiles (probes/*.yaml)

@@ -63,13 +63,15 @@ def test_example_config_loads_with_its_env_and_key_files(tmp_path: Path) -> None
         (tmp_path / name).write_text(f"example-{name}-value\n")
         text = text.replace(f"/etc/netmon/{name}", str(tmp_path / name))
     (tmp_path / "netmon.yaml").write_text(text, encoding="utf-8")
-    env = {"NETMON_INFLUX_TOKEN": "example-t0ken", "NETMON_SNMP_COMMUNITY": "example-c0mmunity"}
+    env = {"NETMON_INFLUX_TOKEN": "example-t0ken", "NETMON_SNMP_COMMUNITY": "example-c0mmunity",
+           "NETMON_SMTP_PASSWORD": "example-smtp-pw", "NETMON_ZALO_TOKEN": "example-zalo-tok"}
     config = load_config(tmp_path / "netmon.yaml", environ=env)
     assert config.settings.agent.name == "lai-chau-01"
     assert config.auths["office-v3"].auth.key.reveal() == "example-auth.key-value"
     assert config.settings.outputs.influxdb[0].token.source == "env NETMON_INFLUX_TOKEN"
     shown = _render(config) + repr(config) + repr(config.settings)
-    for secret in ("example-t0ken", "example-c0mmunity", "example-auth.key-value", "example-priv.key-value"):
+    for secret in ("example-t0ken", "example-c0mmunity", "example-auth.key-value", "example-priv.key-value",
+                   "example-smtp-pw", "example-zalo-tok"):
         assert secret not in shown
 
 

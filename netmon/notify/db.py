@@ -1,0 +1,83 @@
+"""The notification tables: events, the outbox, ad-hoc maintenance windows, and notify's own cursors.
+
+Until netmon/schema.py owns every table through its migrations, this module creates its tables
+IF NOT EXISTS when the notifier starts (and when the CLI writes), like analysis/db.py does.
+
+- `notify_events`: one row per thing worth telling, unique by `key` (the idempotency key: the same
+  flag raise or outage found again after a restart inserts nothing).
+- `notify_outbox`: one row per message and channel, committed *before* it is sent; `status` goes
+  pending -> sending -> sent (or back to pending with `next_try_ts` after a failure). A row found
+  in `sending` after a crash is in doubt and is sent again with the same key.
+- `maintenance`: windows added from the CLI (`netmon mute`), read by the running daemon every tick.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS notify_events (
+    id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, action TEXT NOT NULL,
+    severity TEXT NOT NULL, event_ts REAL NOT NULL, created_ts REAL NOT NULL,
+    province TEXT NOT NULL, commune TEXT NOT NULL, village TEXT NOT NULL, operator TEXT NOT NULL,
+    device TEXT NOT NULL, payload TEXT NOT NULL,
+    muted TEXT, composed INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS notify_events_open ON notify_events (composed, event_ts);
+CREATE TABLE IF NOT EXISTS notify_outbox (
+    id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, channel TEXT NOT NULL, commune TEXT NOT NULL,
+    created_ts REAL NOT NULL, event_ts REAL NOT NULL, severity TEXT NOT NULL,
+    subject TEXT NOT NULL, body TEXT NOT NULL, payload TEXT NOT NULL,
+    status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_try_ts REAL NOT NULL,
+    sent_ts REAL, last_error TEXT, in_doubt INTEGER NOT NULL DEFAULT 0, attach TEXT
+);
+CREATE INDEX IF NOT EXISTS notify_outbox_channel ON notify_outbox (channel, status, id);
+CREATE TABLE IF NOT EXISTS notify_links (
+    event_id INTEGER NOT NULL, channel TEXT NOT NULL, outbox_id INTEGER NOT NULL,
+    PRIMARY KEY (event_id, channel)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS maintenance (
+    id INTEGER PRIMARY KEY, scope TEXT NOT NULL, start_ts REAL NOT NULL, end_ts REAL NOT NULL,
+    reason TEXT NOT NULL, created_ts REAL NOT NULL, ended_ts REAL
+);
+CREATE TABLE IF NOT EXISTS notify_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+def ensure_schema(conn: sqlite3.Connection) -> None:
+    """Create the notification tables if missing (idempotent)."""
+    conn.executescript(SCHEMA)
+
+
+def has_schema(conn: sqlite3.Connection) -> bool:
+    """True when the tables exist (a read-only reader of a fresh store finds none)."""
+    row = conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='notify_outbox'").fetchone()
+    return row is not None
+
+
+def get_meta(conn: sqlite3.Connection, key: str, default: str | None = None) -> str | None:
+    """A persisted notify value (scan cursors, service streaks)."""
+    row = conn.execute("SELECT value FROM notify_meta WHERE key = ?", (key,)).fetchone()
+    return row[0] if row else default
+
+
+def set_meta(conn: sqlite3.Connection, key: str, value: str) -> None:
+    """Persist a notify value; call inside the transaction that made it true."""
+    conn.execute("INSERT INTO notify_meta (key, value) VALUES (?, ?)"
+                 " ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
+
+
+KEEP_S = 90 * 86400.0
+"""Sent messages and finished events are kept this long for `netmon notify log`, then deleted."""
+
+
+def prune(conn: sqlite3.Connection, now: float, keep_s: float = KEEP_S) -> int:
+    """Delete old sent messages, finished events and windows; pending messages are never deleted."""
+    cut = now - keep_s
+    n = conn.execute("DELETE FROM notify_outbox WHERE status = 'sent' AND sent_ts < ?", (cut,)).rowcount
+    n += conn.execute("DELETE FROM notify_events WHERE composed != 0 AND created_ts < ? AND id NOT IN"
+                      " (SELECT l.event_id FROM notify_links l JOIN notify_outbox o ON o.id = l.outbox_id"
+                      " WHERE o.status != 'sent')", (cut,)).rowcount
+    n += conn.execute("DELETE FROM notify_links WHERE outbox_id NOT IN (SELECT id FROM notify_outbox)").rowcount
+    n += conn.execute("DELETE FROM maintenance WHERE coalesce(ended_ts, end_ts) < ?", (cut,)).rowcount
+    return n
