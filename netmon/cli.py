@@ -1,6 +1,8 @@
 """`netmon` command line: parses arguments and calls the rest; no logic of its own.
 
-Exit codes: 0 success, 1 runtime failure (e.g. no ICMP permission), 2 bad configuration or usage.
+Exit codes: 0 success, 1 runtime failure (e.g. no ICMP permission), 2 bad configuration or usage,
+130 interrupted. They are mapped from netmon's exception tree (netmon/errors.py) in one place,
+`EXIT_CODES`, and `main` is the only place that catches for an exit code.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Callable, Sequence
 from netmon import __version__, i18n
 from netmon.config import ConfigError
 from netmon.config import load_config as _load_config
+from netmon.errors import ConfigurationError, LabError, NetmonError, OutputError, ProbeError, StoreError
 from netmon.i18n import _
 from netmon.logs import setup_logging
 from netmon.schema import StoreVersionError
@@ -21,6 +24,23 @@ from netmon.schema import StoreVersionError
 log = logging.getLogger("netmon")
 
 DEFAULT_CONFIG = os.environ.get("NETMON_CONFIG", "/etc/netmon/netmon.yaml")
+
+EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
+    (ConfigurationError, 2),
+    (FileNotFoundError, 2),  # a config or store path that does not exist: the command line is wrong
+    (ProbeError, 1),
+    (StoreVersionError, 2),  # a store written by a newer netmon: install that release (or another state_dir)
+    (StoreError, 1),
+    (OutputError, 1),
+    (LabError, 1),
+    (NetmonError, 1),
+)
+"""Exception -> exit code, most specific first; the first class that matches wins."""
+
+
+def exit_code(exc: BaseException) -> int:
+    """The exit code for `exc` (1 for a NetmonError not listed)."""
+    return next((code for cls, code in EXIT_CODES if isinstance(exc, cls)), 1)
 
 
 def load_config(path, **kwargs):
@@ -39,19 +59,13 @@ def _console(args: argparse.Namespace):
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the daemon (or one round with --once)."""
     from netmon.daemon import run
-    from netmon.lab.guard import OutsideLabError
-    from netmon.probers.icmp import IcmpPermissionError
 
     if not args.once and sys.stderr.isatty():
         config = os.path.abspath(args.config)
         print(_("netmon: watch it from another terminal: netmon status -c {config}\n"
                 "        the telecom follow-up list:     netmon report villages -c {config} --format md")
               .format(config=config), file=sys.stderr)
-    try:
-        return run(args.config, once=args.once)
-    except (IcmpPermissionError, OutsideLabError) as exc:
-        log.error("%s", exc)
-        return 1
+    return run(args.config, once=args.once)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -88,15 +102,11 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_probe(args: argparse.Namespace) -> int:
     """Run a device's checks now and explain each result."""
-    from netmon.lab.guard import OutsideLabError, check_lab_namespace
+    from netmon.guard import check_lab_namespace
     from netmon.ui.probe import run_probe
 
     config = load_config(args.config)
-    try:
-        check_lab_namespace(config.settings.agent.name)
-    except OutsideLabError as exc:
-        log.error("%s", exc)
-        return 1
+    check_lab_namespace(config.settings.agent.name)
     return run_probe(config, args, _console(args))
 
 
@@ -281,12 +291,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(i18n.ngettext("netmon: {n} problem in the configuration; nothing was started.",
                             "netmon: {n} problems in the configuration; nothing was started.",
                             len(exc.issues)).format(n=len(exc.issues)), file=sys.stderr)
-        return 2
+        return exit_code(exc)
+    except NetmonError as exc:
+        log.error("%s", exc)
+        return exit_code(exc)
     except FileNotFoundError as exc:
         print(f"netmon: {exc}", file=sys.stderr)
-        return 2
-    except StoreVersionError as exc:
-        print(f"netmon: {exc}", file=sys.stderr)
-        return 2
+        return exit_code(exc)
     except KeyboardInterrupt:
         return 130

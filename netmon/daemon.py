@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from netmon.config import Config, ConfigError, load_config
-from netmon.lab.guard import check_lab_namespace
+from netmon.guard import check_lab_namespace
 from netmon.logs import use_timezone
 from netmon.probers import Prober, ProberContext, build_prober
 from netmon.retention import Policy, Retention
@@ -214,7 +214,7 @@ class Daemon:
         return 0
 
     async def _run_once(self, config: Config, store: Store, writer: ResultWriter) -> int:
-        from netmon.ui.progress import progress_for
+        from netmon.progress import progress_for
 
         with progress_for("probing", total=len(config.devices)) as advance:
             await run_once(config, self.probers, writer.emit, on_batch_done=advance)

@@ -26,6 +26,9 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from netmon.config import Config
+from netmon.errors import ConfigurationError
+from netmon.kinds.base import default_packets, default_worst_s
+from netmon.kinds.registry import KINDS
 from netmon.model import Device, ProbeResult, Status
 from netmon.probers import Prober
 
@@ -77,13 +80,14 @@ def plan_batches(config: Config, slice_s: float) -> list[Batch]:
 
 
 def deadline_for(check: object, targets: int = 1, max_pps: float = float("inf")) -> float:
-    """Longest a round of `targets` devices may run: its own worst case, at least 90 % of the interval."""
-    count = int(getattr(check, "count", 1))
-    attempts = int(getattr(check, "retries", 0)) + 1
-    requests = 1 + len(getattr(check, "walk", None) or {})
-    worst = (count - 1) * float(getattr(check, "packet_interval", 0.0))
-    worst += float(check.timeout) * attempts * requests  # type: ignore[attr-defined]
-    worst += targets * count / max_pps + 1.0
+    """Longest a round of `targets` devices may run: its own worst case, at least 90 % of the interval.
+
+    The worst case of one target is the kind's rule (netmon/kinds); pacing under `max_pps` and one
+    second of slack come on top.
+    """
+    kind = KINDS.get(str(getattr(check, "prober", "")))
+    worst_s, packets = (kind.worst_s, kind.packets) if kind else (default_worst_s, default_packets)
+    worst = worst_s(check) + targets * packets(check) / max_pps + 1.0
     return max(ROUND_SHARE * float(check.interval), worst)  # type: ignore[attr-defined]
 
 
@@ -114,7 +118,7 @@ async def run_batch(prober: Prober, batch_devices: Sequence[Device], check: obje
                          started, time.time() - started))
 
 
-class PlanError(ValueError):
+class PlanError(ConfigurationError, ValueError):
     """A config whose schedule cannot be built; the running schedule was not touched."""
 
 

@@ -22,6 +22,8 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from netmon.errors import StoreError
+
 log = logging.getLogger(__name__)
 
 # ------------------------------------------------------------ rollup row layout
@@ -42,7 +44,7 @@ ROLLUP_TABLES = {"rollup_device": "device_id", "rollup_village": "village_id"}
 # ------------------------------------------------------------ migrations
 
 
-class StoreVersionError(RuntimeError):
+class StoreVersionError(StoreError, RuntimeError):
     """The store was written by a newer netmon (or is not a netmon store); nothing was changed."""
 
 

@@ -21,9 +21,9 @@ say "1. Debian packages"
 # python3/python3-venv: the Python users have; snmpd/snmp: real SNMP agents and net-snmp tools;
 # influxdb: Debian's influxd 1.x for the output tests; fping: ICMP reference in benchmarks;
 # nftables/iproute2: the lab; tmux: the interactive status-view test; prometheus-snmp-exporter:
-# SNMP benchmark peer; systemd: systemd-analyze for the unit file.
+# SNMP benchmark peer; systemd: systemd-analyze for the unit file; dnsmasq-base: the DNS kind's resolver.
 apt_install python3 python3-venv ca-certificates \
-    snmpd snmp influxdb influxdb-client fping nftables iproute2 tmux curl procps \
+    snmpd snmp influxdb influxdb-client fping nftables iproute2 tmux curl procps dnsmasq-base \
     prometheus-snmp-exporter systemd
 
 say "2. a fresh venv with $(python_for_venv)"

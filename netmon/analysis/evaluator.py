@@ -123,7 +123,8 @@ class Evaluator:
         self.store = store
         self.catalog = catalog
         self.settings = settings
-        self.office = OfficeHours(settings.agent.office_hours, settings.agent.timezone)
+        agent = settings.agent
+        self.office = OfficeHours(agent.office_hours, agent.timezone, getattr(agent, "public_holidays", ()))
         self._all_down: dict[str, float] = {}
 
     def metrics(self, now: float) -> dict[str, dict[str, WindowMetrics]]:
@@ -293,7 +294,8 @@ class AnalysisComponent:
         settings: AgentConfig = self.config.settings
         catalog = catalog_from_config(self.config)
         a = settings.analysis
-        office = OfficeHours(settings.agent.office_hours, settings.agent.timezone)
+        agent = settings.agent
+        office = OfficeHours(agent.office_hours, agent.timezone, getattr(agent, "public_holidays", ()))
         settle = a.settle if a.settle is not None else default_settle_s(catalog)
         if self.engine is None:
             self.engine = RollupEngine(store, catalog, a.bucket_s, settle, office, a.window_trend)
@@ -351,7 +353,7 @@ class AnalysisComponent:
     @staticmethod
     def _score_pcs(path: Any, config: Any) -> list[ProbeResult]:
         """pc_health results for every device whose profile has aging rules (a week of raw results each)."""
-        from netmon.ui.report_pcs import pc_rows
+        from netmon.analysis.pcs import pc_rows
 
         store = Store.open(path)
         try:

@@ -26,9 +26,11 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from netmon.kinds.registry import service_probers
 from netmon.model import Device, ProbeResult, Status
 
-SERVICE_PROBERS = ("http", "tcp")
+SERVICE_PROBERS = service_probers()
+"""Kinds that measure a service, as the kind registry declares them."""
 Pair = tuple[Device, ProbeResult]
 
 

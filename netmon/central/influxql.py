@@ -19,12 +19,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from netmon.config.schema import InfluxOutput
+from netmon.errors import OutputError
 
 CHUNK_SIZE = 10_000
 """Rows per streamed chunk: bounds the memory one answer takes."""
 
 
-class CentralError(Exception):
+class CentralError(OutputError):
     """InfluxDB could not answer a central query (unreachable, refused, bad query); the message says why."""
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from netmon.analysis.aging import PcHealth
+from netmon.analysis.pcs import PcRow, sort_rows
 from netmon.central.influxql import InfluxQL
 from netmon.central.province import AgentBeat, time_range
 from netmon.config.resolve import slug
 from netmon.model import Device
-from netmon.ui.report_pcs import PcRow, sort_rows
 
 PC_LOOKBACK_S = 3 * 86400.0
 """pc_health is scored hourly; a PC with no verdict for three days is left out (its agent's line says why)."""

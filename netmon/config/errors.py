@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from netmon.errors import ConfigurationError
+
 
 @dataclass(frozen=True, slots=True)
 class ConfigIssue:
@@ -25,7 +27,7 @@ MAX_SHOWN = 500
 """Problems written out in a ConfigError's message."""
 
 
-class ConfigError(Exception):
+class ConfigError(ConfigurationError):
     """The configuration cannot be used; `issues` lists every problem, in file order."""
 
     def __init__(self, issues: list[ConfigIssue]) -> None:

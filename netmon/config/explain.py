@@ -19,16 +19,23 @@ from pydantic import BaseModel, ValidationError
 
 from netmon.config.errors import ConfigIssue, render_path, yaml_float
 from netmon.config.yamlload import EnvStr, MissingEnv, YDict, YList
+from netmon.kinds.registry import names as kind_names
 
 _ABSENT = object()
 _SECRET_KEYS = frozenset({"community", "token", "password", "key"})
 _SYNONYMS = {"province": "name", "commune": "name", "village": "name", "device": "name", "ip": "host",
              "address": "host", "hostname": "host", "type": "kind", "every": "interval",
              "lng": "lon", "long": "lon", "latitude": "lat", "longitude": "lon"}
-_MISSING_HINTS = {"version": "1", "prober": "icmp, snmp, tcp or http", "url": "http://... or https://...",
+_MISSING_HINTS = {"version": "1", "url": "http://... or https://...",
                   "protocol": "sha, sha256, ... (auth) or aes, aes256, ... (priv); without it pysnmp "
                   "silently uses MD5/DES", "kind": "router, cpe, bts, pc, service, camera or port",
                   "checks": "a list of checks"}
+
+
+def _probers_hint() -> str:
+    """`icmp, snmp, tcp or http`: the registered kinds, for a missing `prober:`."""
+    known = kind_names()
+    return ", ".join(known[:-1]) + f" or {known[-1]}" if len(known) > 1 else "".join(known)
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
@@ -192,21 +199,22 @@ def message(err: dict[str, Any], spot: _Spot) -> str:
         "greater_than": f"{shown} is too small; use a value above {ctx.get('gt')}",
         "less_than_equal": f"{shown} is too large; use {ctx.get('le')} or less",
         "less_than": f"{shown} is too large; use a value below {ctx.get('lt')}",
-        "union_tag_not_found": f"required key 'prober' is missing; add prober: {_MISSING_HINTS['prober']}",
+        "union_tag_not_found": f"required key 'prober' is missing; add prober: {_probers_hint()}",
     }
     if kind in simple:
         return simple[kind]
     if kind == "missing":
-        return f"required key '{key}' is missing; add {key}: {_MISSING_HINTS.get(str(key), '...')}"
+        hint = _probers_hint() if key == "prober" else _MISSING_HINTS.get(str(key), "...")
+        return f"required key '{key}' is missing; add {key}: {hint}"
     if kind == "extra_forbidden":
         return _unknown_key(str(key), value, spot)
     if kind == "literal_error":
         return _literal(value, key, spot)
     if kind == "union_tag_invalid":
         tag = str(ctx.get("tag"))
-        match = did_you_mean(tag, ["icmp", "snmp", "tcp", "http"])
+        match = did_you_mean(tag, kind_names())
         hint = f"did you mean '{match}'? " if match else ""
-        return f"prober '{tag}' is not known; {hint}use one of: icmp, snmp, tcp, http"
+        return f"prober '{tag}' is not known; {hint}use one of: {', '.join(kind_names())}"
     if kind == "string_pattern_mismatch" and str(ctx.get("pattern", "")).startswith("^https?"):
         return f"{shown} is not a web address; write it with http:// or https://"
     text = str(err.get("msg", ""))

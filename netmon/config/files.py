@@ -12,6 +12,8 @@ import os
 import stat
 from pathlib import Path
 
+from netmon.errors import ConfigurationError
+
 MAX_CONFIG_BYTES = 16 * 1024 * 1024
 """A 100,000-device inventory is ~10 MB of YAML; anything larger is not a config file."""
 MAX_KEY_BYTES = 64 * 1024
@@ -20,7 +22,7 @@ _KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (s
           (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
 
 
-class FileProblem(Exception):
+class FileProblem(ConfigurationError):
     """Why a file cannot be read; the message says what to do, the caller adds the file name."""
 
     def __init__(self, message: str, line: int = 1, strerror: str | None = None,

@@ -19,12 +19,12 @@ from netmon.config.errors import ConfigIssue
 from netmon.config.explain import did_you_mean
 from netmon.config.schema import DeviceSpec, Location, Profile, Province, SnmpAuth
 from netmon.config.yamlload import YDict, YList
+from netmon.kinds.registry import KINDS
 from netmon.model import Device
 
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 _LEVELS = ("province", "commune", "village")
 _CHILDREN = ("communes", "villages")
-_TARGET_OF = {"icmp": "host", "snmp": "host", "http": "url"}
 
 
 @functools.lru_cache(maxsize=65536)
@@ -210,16 +210,19 @@ def _needs(entry: _Entry, name: str, profile: Profile, auths: Mapping[str, SnmpA
         known = f"one of: {', '.join(auths)}" if auths else "define one under auths: first"
         out.append(entry.issue(None, f"profile '{name}' has snmp checks ({snmp}), so the device needs "
                                f"auth: ({known})"))
-    for prober in sorted(probers & _TARGET_OF.keys()):
-        key = _TARGET_OF[prober]
-        if getattr(spec, key) is None:
+    for prober in sorted(probers & KINDS.keys()):
+        # "host+port" (tcp) takes the host from url: too, and its port is checked per check below.
+        key = KINDS[prober].target.removesuffix("+port")
+        if getattr(spec, key) is None and not (key == "host" and KINDS[prober].target == "host+port"
+                                                and spec.url is not None):
             what = "an IP address or host name" if key == "host" else "http:// or https:// address"
             out.append(entry.issue(None, f"profile '{name}' has {prober} checks, so the device needs "
                                    f"{key}: ({what})"))
     for check in profile.checks:
-        if check.prober == "tcp" and check.port is None and spec.port is None:
-            out.append(entry.issue(None, f"check '{check.name}' (tcp) of profile '{name}' has no port; "
-                                   "add port: to the device"))
+        kind = KINDS.get(check.prober)
+        if kind is not None and kind.target == "host+port" and check.port is None and spec.port is None:
+            out.append(entry.issue(None, f"check '{check.name}' ({check.prober}) of profile '{name}' has no "
+                                   "port; add port: to the device"))
     return out
 
 

@@ -6,22 +6,39 @@ feeds them YAML that remembers line numbers and turns pydantic's errors into
 did-you-mean, never a silently ignored setting.
 """
 
+# RUF012: ruff cannot see that `Strict` (from checks.py) is a pydantic model, whose list defaults are copied.
+# ruff: noqa: RUF012
+
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     field_validator,
     model_validator,
 )
 
+from netmon.config.checks import (
+    CheckBase,
+    Duration,
+    Host,
+    HttpCheck,
+    IcmpCheck,
+    Name,
+    Oid,
+    SecretValue,
+    SnmpCheck,
+    Strict,
+    TcpCheck,
+    _CheckBase,
+)
 from netmon.config.notify_schema import NotifySettings
+from netmon.config.officehours import OfficeHours, _minutes, check_spans, parse_days
 from netmon.config.values import (
     MAX_DURATION_S,
     MIN_V3_KEY,
@@ -31,28 +48,15 @@ from netmon.config.values import (
     check_v3_key,
     check_web_url,
     compile_or_explain,
-    host_field,
     parse_duration,
     to_secret,
 )
-from netmon.model import Secret
+from netmon.kinds.registry import check_union
 
-__all__ = ["MAX_DURATION_S", "MIN_V3_KEY", "check_host", "check_oid", "check_url_has_no_credentials",
-           "check_v3_key", "check_web_url", "parse_duration", "to_secret"]
-
-Duration = Annotated[float, BeforeValidator(parse_duration)]
-Host = Annotated[str, BeforeValidator(host_field)]
-Oid = Annotated[str, AfterValidator(check_oid)]
-SecretValue = Annotated[Secret, BeforeValidator(to_secret)]
-Name = Annotated[str, Field(min_length=1)]
-
-
-class Strict(BaseModel):
-    """Base of every config model: unknown keys are errors, values are immutable."""
-
-    # allow_inf_nan=False: `.nan`/`.inf` would pass every range check and then break planning.
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True, allow_inf_nan=False)
-
+# The check models moved to checks.py (so probe kinds can build on them); importers keep this path.
+__all__ = ["MAX_DURATION_S", "MIN_V3_KEY", "CheckBase", "Duration", "Host", "HttpCheck", "IcmpCheck", "Name",
+           "Oid", "SecretValue", "SnmpCheck", "Strict", "TcpCheck", "_CheckBase", "check_host", "check_oid",
+           "check_url_has_no_credentials", "check_v3_key", "check_web_url", "parse_duration", "to_secret"]
 
 # ---------------------------------------------------------------- agent-level settings
 
@@ -81,12 +85,29 @@ class Shard(Strict):
         return self
 
 
+class OfficeSpan(Strict):
+    """One span of office hours: `{days: Mon-Fri, from: "07:30", to: "11:30"}`."""
+
+    days: str | list[str]
+    start: str = Field(alias="from")
+    end: str = Field(alias="to")
+
+    @model_validator(mode="after")
+    def _parses(self) -> OfficeSpan:
+        parse_days(self.days)
+        check_spans([(set(), _minutes(self.start), _minutes(self.end))])
+        return self
+
+
 class AgentSettings(Strict):
     name: Name = "netmon"
     timezone: str = "Asia/Ho_Chi_Minh"
     state_dir: str = "/var/lib/netmon"
     """Relative paths are taken relative to the config file's folder."""
-    office_hours: str = "Mon-Fri 07:30-11:30,13:30-17:00"
+    office_hours: str | list[OfficeSpan] = "Mon-Fri 07:30-11:30,13:30-17:00"
+    """The old one-line form, or a list of {days, from, to} (netmon/config/officehours.py)."""
+    public_holidays: list[date] = []
+    """Dates (YYYY-MM-DD) that are not office days whatever the weekday, e.g. Tết."""
     shard: Shard | None = None
     language: Literal["vi", "en"] | None = None
     """Language of messages and reports; `netmon --lang` and NETMON_LANG override it, None: the locale."""
@@ -109,13 +130,13 @@ class AgentSettings(Strict):
 
     @field_validator("office_hours")
     @classmethod
-    def _office_hours_parse(cls, value: str) -> str:
-        from netmon.analysis.officehours import OfficeHours
-
+    def _office_hours_parse(cls, value: str | list[OfficeSpan]) -> str | list[OfficeSpan]:
         try:
-            OfficeHours(value, "UTC")  # only the syntax here; the timezone is checked on its own
+            OfficeHours(value, "UTC")  # only the spans here; the timezone is checked on its own
         except ValueError as exc:
-            raise ValueError(f"{exc} (e.g. 'Mon-Fri 07:30-11:30,13:30-17:00')") from None
+            example = "'Mon-Fri 07:30-11:30,13:30-17:00'" if isinstance(value, str) else \
+                "- {days: Mon-Fri, from: '07:30', to: '11:30'}"
+            raise ValueError(f"{exc} (e.g. {example})") from None
         return value
 
 
@@ -383,59 +404,8 @@ class AgentConfig(Strict):
 # ---------------------------------------------------------------- profiles (probes/*.yaml)
 
 
-class _CheckBase(Strict):
-    name: Name
-    interval: Duration = 60.0
-    timeout: Duration = 2.0
-
-
-class IcmpCheck(_CheckBase):
-    prober: Literal["icmp"]
-    count: int = Field(default=3, ge=1, le=100)
-    packet_interval: Duration = 0.2
-    """Gap between the packets to one target (Smokeping/fping pace, never a burst)."""
-
-
-class SnmpCheck(_CheckBase):
-    prober: Literal["snmp"]
-    get: dict[str, Oid] = {}
-    walk: dict[str, Oid] = {}
-    retries: int = Field(default=1, ge=0, le=5)
-    max_repetitions: int = Field(default=25, ge=1, le=200)
-
-    @model_validator(mode="after")
-    def _has_oids(self) -> SnmpCheck:
-        if not self.get and not self.walk:
-            raise ValueError("an snmp check needs get: or walk: (name: numeric OID)")
-        return self
-
-
-class TcpCheck(_CheckBase):
-    prober: Literal["tcp"]
-    port: int | None = Field(default=None, ge=1, le=65535)
-    send: str | None = None
-    expect: str | None = None
-
-
-class HttpCheck(_CheckBase):
-    prober: Literal["http"]
-    method: Literal["GET", "HEAD", "POST"] = "GET"
-    expect_status: list[Annotated[int, Field(ge=100, le=599)]] = [200]
-    body_contains: str | None = None
-    body_regex: str | None = None
-    follow_redirects: bool = True
-    verify_tls: bool = True
-    ca_bundle: str | None = None
-
-    @field_validator("body_regex")
-    @classmethod
-    def _regex_compiles(cls, value: str | None) -> str | None:
-        if value is not None:
-            compile_or_explain(value)
-        return value
-
-
-CheckSpec = Annotated[IcmpCheck | SnmpCheck | TcpCheck | HttpCheck, Field(discriminator="prober")]
+CheckSpec = check_union()
+"""One check of a profile: the model of the probe kind its `prober:` names (netmon/kinds/registry.py)."""
 
 
 class AgingRules(Strict):

@@ -15,14 +15,12 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
+from netmon.errors import LabError
+
 log = logging.getLogger("netmon.lab")
 
 NETNS_DIR = Path("/run/netns")
 COMMAND_TIMEOUT_S = 20.0
-
-
-class LabError(Exception):
-    """A lab step failed; the message names the command and what it printed."""
 
 
 class LinkState(enum.StrEnum):

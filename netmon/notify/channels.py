@@ -19,12 +19,13 @@ from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
 from netmon.config.notify_schema import ChannelSpec, WebhookSpec
+from netmon.errors import OutputError
 from netmon.model import Secret
 
 log = logging.getLogger(__name__)
 
 
-class SendError(Exception):
+class SendError(OutputError):
     """A channel refused or could not take a message; `str()` is safe to store and show."""
 
 

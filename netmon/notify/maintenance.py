@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from netmon.config.notify_schema import MaintenanceSpec
 from netmon.config.resolve import slug
+from netmon.errors import ConfigurationError
 from netmon.model import Device
 
 SCOPE_KEYS = ("province", "commune", "village", "device")
@@ -124,7 +125,7 @@ def place_in_maintenance(specs: Sequence[MaintenanceSpec], conn: sqlite3.Connect
                                                  "device": device})
 
 
-class TargetError(ValueError):
+class TargetError(ConfigurationError, ValueError):
     """A mute target names nothing, or several things."""
 
 

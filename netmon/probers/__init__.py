@@ -1,4 +1,4 @@
-"""Probers: one module per probe kind, one literal map from name to implementation.
+"""Probers: one module per probe kind; the map from name to implementation is the kind registry's.
 
 Modules are imported only when a check uses them, so an ICMP-only agent never pays for
 pysnmp or aiohttp at start-up.
@@ -8,14 +8,10 @@ from __future__ import annotations
 
 import importlib
 
+from netmon.kinds.registry import KINDS
 from netmon.probers.base import Emit, Prober, ProberBase, ProberContext, failed
 
-PROBERS: dict[str, str] = {
-    "icmp": "netmon.probers.icmp:IcmpProber",
-    "snmp": "netmon.probers.snmp:SnmpProber",
-    "tcp": "netmon.probers.tcp:TcpProber",
-    "http": "netmon.probers.http:HttpProber",
-}
+PROBERS: dict[str, str] = {kind.name: kind.prober for kind in KINDS.values()}
 
 
 def build_prober(name: str, context: ProberContext) -> Prober:

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from urllib.parse import urlsplit
 
 from netmon.config.schema import IcmpCheck
+from netmon.errors import ProbeError
 from netmon.model import Device, ProbeResult, Sample, Status
 from netmon.probers.base import Emit, ProberBase, ProberContext, failed
 from netmon.probers.icmp_engine import IcmpEngine, PingOutcome, Target
@@ -32,7 +33,7 @@ _NAME_LOOKUPS = 32
 """Host-name lookups in flight at once (glibc's resolver runs in executor threads)."""
 
 
-class ResolveError(Exception):
+class ResolveError(ProbeError):
     """A host name gave no address; the message is the result's reason."""
 
 

@@ -18,6 +18,8 @@ import random
 import socket
 import struct
 
+from netmon.errors import ProbeError
+
 log = logging.getLogger(__name__)
 
 SO_RCVBUFFORCE = 33
@@ -45,7 +47,7 @@ class IcmpMode(enum.StrEnum):
     RAW = "raw"
 
 
-class IcmpPermissionError(PermissionError):
+class IcmpPermissionError(ProbeError, PermissionError):
     """No ICMP socket can be opened; the message says which setting to change."""
 
 

@@ -22,6 +22,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from netmon.errors import ProbeError
 from netmon.model import FieldValue
 from netmon.probers.snmp_wire import RawValue
 
@@ -139,7 +140,7 @@ def describe(value: Any) -> str:
     return f"OID/address {value}"
 
 
-class BadValue(ValueError):
+class BadValue(ProbeError, ValueError):
     """A value that does not fit its field's spec; the message says what came."""
 
 

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from netmon.errors import ProbeError
 from netmon.probers.snmp_wire import Response, WireError, decode_response
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ NAME_TTL_S = 300.0
 _WARNED_MAX = 1024
 
 
-class TransportClosed(Exception):
+class TransportClosed(ProbeError):
     """The client was closed while this request waited for its answer."""
 
 

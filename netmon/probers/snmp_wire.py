@@ -24,6 +24,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from netmon.errors import ProbeError
+
 VERSION_1, VERSION_2C = 0, 1
 GET, GETNEXT, RESPONSE, GETBULK = 0xA0, 0xA1, 0xA2, 0xA5
 
@@ -53,7 +55,7 @@ Oid = tuple[int, ...]
 VarBind = tuple[Oid, Any]
 
 
-class WireError(ValueError):
+class WireError(ProbeError, ValueError):
     """Bytes that are not a well-formed SNMP v1/v2c Response; the packet is dropped."""
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from netmon.config import Config, ConfigError, load_config
 from netmon.config.schema import check_host
+from netmon.errors import ConfigurationError
 from netmon.i18n import N_, _
 from netmon.sheets.columns import BY_FIELD, COLUMNS, Column, fold
 from netmon.sheets.workbook import Sheet, SheetRow, read_sheet
@@ -42,7 +43,7 @@ class RowIssue:
         return f"{where}: {self.column}: {self.message}" if self.column else f"{where}: {self.message}"
 
 
-class ImportRefused(Exception):
+class ImportRefused(ConfigurationError):
     """At least one row is wrong; `issues` lists every problem and nothing was written."""
 
     def __init__(self, issues: Sequence[RowIssue]) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from netmon import i18n
+from netmon.errors import ConfigurationError
 from netmon.i18n import _
 from netmon.sheets.columns import Column, column_for
 
@@ -21,7 +22,7 @@ _HEADER_SEARCH_ROWS = 10
 """Workbooks often start with a title row or two ("DANH SÁCH THIẾT BỊ ..."): look this far for the header."""
 
 
-class SheetError(Exception):
+class SheetError(ConfigurationError):
     """The file cannot be read as an inventory sheet at all (format, header)."""
 
 

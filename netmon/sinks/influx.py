@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from netmon.config import Config
 from netmon.config.schema import InfluxOutput
 from netmon.daemon import Agent, Component
+from netmon.errors import OutputError
 from netmon.model import ProbeResult
 from netmon.schema import migrate
 from netmon.sinks import deadletters
@@ -72,7 +73,7 @@ def backoff_s(attempt: int, ceiling_s: float) -> float:
     return min(ceiling_s, FIRST_BACKOFF_S * 2 ** min(attempt, 30)) * random.uniform(0.5, 1.0)
 
 
-class Halt(Exception):
+class Halt(OutputError):
     """Delivery cannot go on now: a server fault (canary refused) or, when not patient, an outage."""
 
     def __init__(self, answer: Answer) -> None:

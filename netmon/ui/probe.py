@@ -24,6 +24,7 @@ from netmon import i18n
 from netmon.config.resolve import slug
 from netmon.config.schema import StabilityThresholds, check_host
 from netmon.config.secrets import mask
+from netmon.errors import ConfigurationError
 from netmon.i18n import N_, _, display
 from netmon.i18n import localise as loc
 from netmon.model import Device, ProbeResult, Status
@@ -33,7 +34,7 @@ _STATUS_STYLE = {Status.OK: "green"}
 BARE_PROFILE = "ping"
 
 
-class TargetError(Exception):
+class TargetError(ConfigurationError):
     """The target named no device and is no host; the message says what to type instead."""
 
 
@@ -129,7 +130,8 @@ def explain(config: Any, device: Device, result: ProbeResult) -> list[str]:
                      disk=loc(f"{aging.disk_used_pct:g}"), ram=aging.min_ram_mb, cpu=loc(f"{aging.cpu_load_pct:g}"),
                      boots=aging.reboots_per_week, eol=len(aging.eol_os))]
         agent = config.settings.agent
-        health = score_pc(device.id, [result], aging, time.time(), OfficeHours(agent.office_hours, agent.timezone))
+        office = OfficeHours(agent.office_hours, agent.timezone, getattr(agent, "public_holidays", ()))
+        health = score_pc(device.id, [result], aging, time.time(), office)
         lines.append(_("this probe: aging score {score}").format(score=health.score)
                      + (f": {'; '.join(health.reasons)}" if health.reasons else _(": no aging problem found")))
         return lines

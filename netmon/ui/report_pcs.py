@@ -1,9 +1,7 @@
 """`netmon report pcs`: the office-PC replacement priority list, worst first.
 
-`pc_rows(config, store, now)` scores every device whose profile has an `aging:` section and
-that has answered SNMP in the window (the daemon stores these as pc_health results); with
-`pending=True` the PCs not scored yet are listed too, last, with why (not polled yet, no answer).
-`render_pcs(rows, fmt, console)` prints them as a table, CSV, JSON or Markdown.
+The rows are computed by analysis (`netmon/analysis/pcs.py`: `pc_rows`, `PcRow`, `sort_rows`);
+`render_pcs(rows, fmt, console)` only prints them as a table, CSV, JSON or Markdown.
 """
 
 from __future__ import annotations
@@ -12,89 +10,23 @@ import csv
 import io
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from netmon.analysis.aging import PcHealth, score_from_store
-from netmon.analysis.officehours import OfficeHours
+from netmon.analysis.aging import PcHealth
 from netmon.analysis.pc_facts import size_text
+from netmon.analysis.pcs import PcRow, pc_rows, sort_rows
 from netmon.i18n import N_, _, display
 from netmon.i18n import localise as loc
-from netmon.model import Device
 from netmon.ui.pc_words import reason_words, unknown_words
 
 FORMATS = ("table", "csv", "json", "md")
+__all__ = ["FORMATS", "PcRow", "pc_rows", "render_pcs", "sort_rows"]
 _COLUMNS = ("score", "device", "commune", "village", "host", "os", "ram_mb", "ram_installed_mb",
             "disk_used_pct_max", "cpu_load_office_pct", "boots_week", "restarts_week",
             "office_reachability_pct", "reasons", "not_assessed")
-
-
-@dataclass(frozen=True, slots=True)
-class PcRow:
-    """One PC in the report."""
-
-    device: Device
-    health: PcHealth
-    os: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        """Plain values for CSV/JSON, in column order."""
-        m = self.health.metrics
-        return {
-            "score": None if self.health.pending else self.health.score, "device": self.device.name,
-            "id": self.device.id, "commune": self.device.commune, "village": self.device.village,
-            "host": self.device.host or "", "os": self.os, "ram_mb": m.get("ram_mb"),
-            "ram_installed_mb": m.get("ram_installed_mb"),
-            "disk_used_pct_max": _round(m.get("disk_used_pct_max")),
-            "cpu_load_office_pct": _round(m.get("cpu_load_office_pct")),
-            "boots_week": m.get("boots_week"), "restarts_week": m.get("restarts_week"),
-            "office_reachability_pct": _round(m.get("office_reachability_pct")),
-            "reasons": "; ".join(self.health.reasons),
-            "not_assessed": ", ".join(self.health.not_assessed),
-        }
-
-
-def _round(value: Any) -> Any:
-    return round(value, 1) if isinstance(value, float) else value
-
-
-def sort_rows(rows: Sequence[PcRow]) -> list[PcRow]:
-    """Worst first: highest score, then most reasons, then by id; PCs not scored yet last."""
-    return sorted(rows, key=lambda r: (r.health.pending, -r.health.score, -len(r.health.reasons), r.device.id))
-
-
-def pc_rows(config: Any, store: Any, now: float, pending: bool = False) -> list[PcRow]:
-    """Score every device whose profile has `aging:` rules (a `netmon.config.Config`).
-
-    A PC without an SNMP answer in the window is not scored; it is listed only with `pending`.
-    """
-    agent = config.settings.agent
-    office = OfficeHours(agent.office_hours, agent.timezone)
-    rows = []
-    for device in config.devices:
-        profile = config.profiles.get(device.profile)
-        if profile is None or profile.aging is None:
-            continue
-        health = score_from_store(store, device.id, profile.aging, now, office)
-        if health.pending and not pending:
-            continue
-        latest = store.latest(device.id, _snmp_check(profile)) if hasattr(store, "latest") else None
-        rows.append(PcRow(device, health, _os_of(latest)))
-    return sort_rows(rows)
-
-
-def _snmp_check(profile: Any) -> str:
-    return next((c.name for c in profile.checks if c.prober == "snmp"), "")
-
-
-def _os_of(result: Any) -> str:
-    for sample in getattr(result, "samples", ()):
-        if sample.measurement == "snmp" and isinstance(sample.fields.get("sys_descr"), str):
-            return sample.fields["sys_descr"][:80]
-    return ""
 
 
 def render_pcs(rows: Sequence[PcRow], fmt: str, console: Console) -> None:

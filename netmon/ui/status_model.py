@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from netmon.analysis.catalog import is_coverage
+from netmon.analysis.services import SERVICE_PROBERS
 from netmon.analysis.stability import State
 from netmon.model import Device
 from netmon.store import Store, decode_samples
@@ -88,7 +89,7 @@ class Inventory:
                 members.setdefault(d.id.rsplit("/", 1)[0], []).append(d)
             elif profile is not None and profile.checks:
                 office[commune_id].append((d, profile.checks[0].name))
-                service_checks = [c for c in profile.checks if c.prober in ("http", "tcp")]
+                service_checks = [c for c in profile.checks if c.prober in SERVICE_PROBERS]
                 if service_checks:
                     self.service_devices.append(d)
                     self.service_window_s = max(self.service_window_s, *(float(c.interval) for c in service_checks))

@@ -8,6 +8,12 @@ from pathlib import Path
 import pytest
 
 from netmon.config import ConfigError, load_config
+from netmon.kinds.registry import names
+
+KNOWN_PROBERS = ", ".join(names())
+BUNDLED = ", ".join(sorted(p.stem for p in (Path(__file__).resolve().parents[2] / "probes").glob("*.yaml")))
+"""The bundled profiles (probes/*.yaml): a new probe kind's profile joins the list without editing this table."""
+"""The registered probe kinds, in registry order (icmp, snmp, tcp, http first)."""
 
 INVALID = Path(__file__).resolve().parent.parent / "testdata" / "invalid"
 SECRETS = {"NETMON_SNMP_COMMUNITY": "s3cret-c0mmunity", "NETMON_INFLUX_TOKEN": "t0ken-value",
@@ -68,7 +74,7 @@ CASES = [
         "profile-errors/probes/fast-ping.yaml:5: check 'silly' (tcp).timeout: '3 secs' is not a duration; write e.g. 500ms, 60s, 5m, 1h, 1d",
         "profile-errors/probes/uplink.yaml:5: check 'uplink' (snmp): unknown key 'intervall'; did you mean 'interval'?",
         "profile-errors/probes/uplink.yaml:8: check 'uplink' (snmp).get.if_speed: '1.3.6.1.2.1.2.2.1.x' is not a numeric OID; write it like 1.3.6.1.2.1.1.3.0",
-        "profile-errors/probes/uplink.yaml:9: check 'reachability' (icmpp): prober 'icmpp' is not known; did you mean 'icmp'? use one of: icmp, snmp, tcp, http",
+        f"profile-errors/probes/uplink.yaml:9: check 'reachability' (icmpp): prober 'icmpp' is not known; did you mean 'icmp'? use one of: {KNOWN_PROBERS}",
         "profile-errors/probes/uplink.yaml:10: check 'web' (http).method: 'PUT' is not allowed here; use one of: GET, HEAD, POST",
     ]),
     ('several-errors.yaml', [
@@ -100,8 +106,8 @@ CASES = [
         "unknown-parent.yaml:11: inventory[0].communes[0].villages[0].devices[0].parent: parent 'ubnd-ruoter' matches no device in village 'Tả Phìn' or commune 'Sìn Hồ' and no device id; did you mean 'ubnd-router'?",
     ]),
     ('unknown-profile.yaml', [
-        "unknown-profile.yaml:7: inventory[0].communes[0].devices[0].kind: kind 'routr' has no profile (probes/routr.yaml); did you mean 'router'? set profile: to one of: bts, camera, cpe, pc, ping, port, router, service",
-        "unknown-profile.yaml:8: inventory[0].communes[0].devices[1].profile: profile 'cammera' is not known; did you mean 'camera'? known: bts, camera, cpe, pc, ping, port, router, service",
+        f"unknown-profile.yaml:7: inventory[0].communes[0].devices[0].kind: kind 'routr' has no profile (probes/routr.yaml); did you mean 'router'? set profile: to one of: {BUNDLED}",
+        f"unknown-profile.yaml:8: inventory[0].communes[0].devices[1].profile: profile 'cammera' is not known; did you mean 'camera'? known: {BUNDLED}",
     ]),
     ('url-credentials.yaml', [
         "url-credentials.yaml:5: outputs.influxdb[0].url: the URL must not carry user info or a query (URLs are shown in logs); use token: (api v2) or username:/password: (api v1) with ${NAME}",

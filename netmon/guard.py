@@ -1,4 +1,4 @@
-"""Refuse to probe a lab's addresses from outside the lab's agent namespace.
+"""Refuse to probe a lab's addresses from outside the lab's agent namespace (used by `run` and `probe`).
 
 A lab config lists addresses (10.99.x.y) that exist only inside the lab's namespaces. Run
 from the host's own namespace, its probes would follow the default route out of the machine.
@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import os
 
+from netmon.errors import LabError
+
 LAB_AGENT_PREFIX = "nmlab-"
 
 
-class OutsideLabError(RuntimeError):
+class OutsideLabError(LabError, RuntimeError):
     """A lab config was about to be probed from outside the lab's agent namespace."""
 
 
