@@ -293,7 +293,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                             len(exc.issues)).format(n=len(exc.issues)), file=sys.stderr)
         return exit_code(exc)
     except NetmonError as exc:
-        log.error("%s", exc)
+        print(f"netmon: {exc}", file=sys.stderr)
         return exit_code(exc)
     except FileNotFoundError as exc:
         print(f"netmon: {exc}", file=sys.stderr)
