@@ -22,6 +22,7 @@ from netmon.analysis.officehours import OfficeHours
 from netmon.analysis.rollups import RollupEngine
 from netmon.analysis.stability import Cause, State, WindowMetrics, attribute
 from netmon.analysis.windows import all_down_since, outage_rows, window_metrics, worst_hours
+from netmon.bookkeeping import FailureLog
 from netmon.config.schema import AgentConfig
 from netmon.model import ProbeResult, Sample, Status
 from netmon.store import Store
@@ -199,8 +200,17 @@ PC_HEALTH_EVERY_S = 3600.0
 """PC aging looks at a week of results, so scoring it hourly is plenty (first score after one evaluation)."""
 
 
+ROLLUP_STEP = 5_000
+"""Results rolled up per bookkeeping job: one short write transaction, so the writer never waits long."""
+
+
 class AnalysisComponent:
-    """Daemon component: rollups as a writer listener, evaluation on a timer."""
+    """Daemon component: rollups, evaluation and PC scoring, all in the daemon's bookkeeping thread.
+
+    The rollup engine lives in that thread with the thread's own connection; the event loop only
+    times the steps. Rollups (and the 24 h catch-up at first start) advance in steps of
+    `ROLLUP_STEP` results, each its own job, so the heartbeat and the writer get their turn.
+    """
 
     name = "analysis"
 
@@ -208,10 +218,12 @@ class AnalysisComponent:
         self.config = config
         self._task: asyncio.Task | None = None
         self.engine: RollupEngine | None = None
+        self._failures = FailureLog("analysis step", log)
 
-    def _build(self, store: Store) -> None:
-        settings: AgentConfig = self.config.settings
-        catalog = catalog_from_config(self.config)
+    def _build(self, store: Store, config: Any) -> None:
+        """Create or re-target the rollup engine (runs in the bookkeeping thread)."""
+        settings: AgentConfig = config.settings
+        catalog = catalog_from_config(config)
         a = settings.analysis
         office = OfficeHours(settings.agent.office_hours, settings.agent.timezone)
         settle = a.settle if a.settle is not None else default_settle_s(catalog)
@@ -223,62 +235,58 @@ class AnalysisComponent:
         self.catalog = catalog
 
     async def start(self, agent: Any) -> None:
-        """Create the tables, hook the rollups into the writer and start the evaluation timer."""
+        """Create the tables, build the rollup engine in the bookkeeping thread and start the timer."""
         self.agent = agent
         ensure_schema(agent.store)
-        self._build(agent.store)
-        agent.writer.listeners.append(self.engine)
+        await agent.bookkeeper.run(self._build, self.config)
         self._task = asyncio.create_task(self._loop(), name="analysis")
 
     async def reload(self, config: Any) -> None:
         """Adopt a new config: new villages, thresholds and windows from the next evaluation."""
         self.config = config
-        self._build(self.agent.store)
+        await self.agent.bookkeeper.run(self._build, config)
+
+    def _roll_up(self, _store: Store) -> int:
+        assert self.engine is not None
+        return self.engine.process(max_rows=ROLLUP_STEP)
 
     async def _loop(self) -> None:
         every = self.config.settings.analysis.evaluate_every
         next_eval = time.time() + every
         next_pcs = time.time() + min(every, PC_HEALTH_EVERY_S)
+        bookkeeper = self.agent.bookkeeper
         while True:
             await asyncio.sleep(min(5.0, max(0.5, next_eval - time.time())))
             try:
-                assert self.engine is not None
-                self.engine.process()
+                while await bookkeeper.run(self._roll_up) >= ROLLUP_STEP:
+                    if time.time() >= next_eval:
+                        break  # a long catch-up still lets evaluations run on time
                 if time.time() >= next_eval:
                     next_eval = time.time() + self.config.settings.analysis.evaluate_every
-                    # In a thread with its own connection: thousands of villages take most of a
-                    # second, and blocking the loop that long would inflate the RTTs being measured.
-                    results = await asyncio.to_thread(self._evaluate, self.agent.store.path, self.catalog,
-                                                      self.config.settings)
+                    results = await bookkeeper.run(self._evaluate, self.catalog, self.config.settings)
                     for r in results:
                         self.agent.writer.emit(r)
                 if time.time() >= next_pcs:
                     next_pcs = time.time() + PC_HEALTH_EVERY_S
-                    for r in await asyncio.to_thread(self._score_pcs, self.agent.store.path, self.config):
+                    for r in await bookkeeper.run(self._score_pcs, self.config):
                         self.agent.writer.emit(r)
-            except Exception:
-                log.exception("analysis step failed; retrying at the next one")
+            except Exception as exc:
+                self._failures.failed(exc, "retrying at the next step")
+            else:
+                self._failures.ok()
 
     @staticmethod
-    def _evaluate(path: Any, catalog: Catalog, settings: AgentConfig) -> list[ProbeResult]:
-        store = Store.open(path)
-        try:
-            results, _ = Evaluator(store, catalog, settings).evaluate()
-            return results
-        finally:
-            store.close()
+    def _evaluate(store: Store, catalog: Catalog, settings: AgentConfig) -> list[ProbeResult]:
+        results, _ = Evaluator(store, catalog, settings).evaluate()
+        return results
 
     @staticmethod
-    def _score_pcs(path: Any, config: Any) -> list[ProbeResult]:
+    def _score_pcs(store: Store, config: Any) -> list[ProbeResult]:
         """pc_health results for every device whose profile has aging rules (a week of raw results each)."""
         from netmon.ui.report_pcs import pc_rows
 
-        store = Store.open(path)
-        try:
-            now = time.time()
-            return [row.health.to_result(now) for row in pc_rows(config, store, now)]
-        finally:
-            store.close()
+        now = time.time()
+        return [row.health.to_result(now) for row in pc_rows(config, store, now)]
 
     async def stop(self) -> None:
         """Stop the timer; rollups already committed stay, the cursor resumes on restart."""

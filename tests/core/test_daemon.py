@@ -52,7 +52,10 @@ def stored(config: Path) -> list[tuple[str, str]]:
     if not db.exists():
         return []
     with sqlite3.connect(db) as conn:
-        return conn.execute("SELECT device_id, status FROM results").fetchall()
+        try:
+            return conn.execute("SELECT device_id, status FROM results").fetchall()
+        except sqlite3.OperationalError:  # the file exists a moment before its tables
+            return []
 
 
 def wait_for(predicate, timeout_s: float, what: str) -> None:
