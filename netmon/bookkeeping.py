@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -39,6 +40,7 @@ class Bookkeeper:
         self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="netmon-bookkeeping")
         self._store: Store | None = None
         self._last_checkpoint = time.monotonic()
+        self._checkpoints = FailureLog("WAL checkpoint")
 
     def _call(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
         if self._store is None:
@@ -49,7 +51,16 @@ class Bookkeeper:
         finally:
             if time.monotonic() - self._last_checkpoint >= CHECKPOINT_EVERY_S:
                 self._last_checkpoint = time.monotonic()
-                self._store.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                self._checkpoint()
+
+    def _checkpoint(self) -> None:
+        assert self._store is not None
+        try:
+            self._store.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error as exc:  # e.g. a full disk: the next one catches up
+            self._checkpoints.failed(exc)
+        else:
+            self._checkpoints.ok()
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run `fn(store, *args)` in the bookkeeping thread; jobs run one at a time, in order."""
@@ -57,7 +68,7 @@ class Bookkeeper:
 
     def _close(self) -> None:
         if self._store is not None:
-            self._store.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            self._checkpoint()
             self._store.close()
             self._store = None
 
@@ -87,7 +98,11 @@ class FailureLog:
         self._tracebacks: set[str] = set()
 
     def failed(self, exc: BaseException, retry: str = "") -> None:
-        """Log the failure if it is new or its reason changed; a traceback only once per exception type."""
+        """Log the failure if it is new or its reason changed.
+
+        A store or OS error (a full disk, a lock) is the environment: its message says it all. Any
+        other exception is a bug and gets its traceback, once per exception type.
+        """
         why = describe(exc)
         if why == self.failing:
             return
@@ -95,7 +110,7 @@ class FailureLog:
             self._since = time.monotonic()
         self.failing = why
         suffix = f"; {retry}" if retry else ""
-        first = type(exc).__name__ not in self._tracebacks
+        first = type(exc).__name__ not in self._tracebacks and not isinstance(exc, sqlite3.Error | OSError)
         self._tracebacks.add(type(exc).__name__)
         self.log.error("%s failed: %s%s", self.what, why, suffix, exc_info=exc if first else None)
 

@@ -257,11 +257,14 @@ class AnalysisComponent:
         bookkeeper = self.agent.bookkeeper
         while True:
             await asyncio.sleep(min(5.0, max(0.5, next_eval - time.time())))
+            wrote = False  # only a step that wrote something proves a failure is over
             try:
-                while await bookkeeper.run(self._roll_up) >= ROLLUP_STEP:
-                    if time.time() >= next_eval:
+                while (n := await bookkeeper.run(self._roll_up)) > 0:
+                    wrote = True
+                    if n < ROLLUP_STEP or time.time() >= next_eval:
                         break  # a long catch-up still lets evaluations run on time
                 if time.time() >= next_eval:
+                    wrote = True
                     next_eval = time.time() + self.config.settings.analysis.evaluate_every
                     results = await bookkeeper.run(self._evaluate, self.catalog, self.config.settings)
                     for r in results:
@@ -273,7 +276,8 @@ class AnalysisComponent:
             except Exception as exc:
                 self._failures.failed(exc, "retrying at the next step")
             else:
-                self._failures.ok()
+                if wrote:
+                    self._failures.ok()
 
     @staticmethod
     def _evaluate(store: Store, catalog: Catalog, settings: AgentConfig) -> list[ProbeResult]:
