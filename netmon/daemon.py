@@ -139,6 +139,8 @@ class Daemon:
         self.probers: dict[str, Prober] = {}
         self.phase = "starting"
         self._reload_pending = False
+        self._reload_queued = False
+        self._ignored_hup = False
         self._reload_lock = asyncio.Lock()
         self._reloads: set[asyncio.Task] = set()
         self._housekeeping_log = FailureLog("housekeeping (heartbeat, retention)", log)
@@ -154,9 +156,16 @@ class Daemon:
                 log.info("SIGHUP while starting: the config is read again once started")
             self._reload_pending = True
         elif self.phase == "running":
-            self._spawn(self._reload_guarded(), "reload")
-        else:
+            self._request_reload()
+        elif not self._ignored_hup:
+            self._ignored_hup = True
             log.info("SIGHUP while stopping: ignored")
+
+    def _request_reload(self) -> None:
+        """Queue one reload; a storm of SIGHUPs while one waits adds nothing (it will read the newest file)."""
+        if not self._reload_queued:
+            self._reload_queued = True
+            self._spawn(self._reload_guarded(), "reload")
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         task = asyncio.create_task(coro, name=name)
@@ -177,6 +186,7 @@ class Daemon:
     async def _reload_guarded(self) -> None:
         """One reload at a time; whatever goes wrong is logged and the running config stays."""
         async with self._reload_lock:
+            self._reload_queued = False  # a SIGHUP from now on may bring a newer file: queue another
             if self.stop_event.is_set():
                 return
             try:
@@ -224,7 +234,7 @@ class Daemon:
         housekeeping = asyncio.create_task(self._housekeeping(), name="housekeeping")
         self.phase = "running"
         if self._reload_pending and not self.stop_event.is_set():
-            self._spawn(self._reload_guarded(), "reload")
+            self._request_reload()
         await self.stop_event.wait()
         self.phase = "stopping"
         log.info("stopping: finishing running rounds and committing results")

@@ -52,11 +52,15 @@ class SignalGate:
             loop.call_soon(target, signum)
 
     def detach(self) -> None:
-        """The loop is ending: SIGTERM/SIGINT get their defaults back, SIGHUP stays held."""
+        """The loop is ending: SIGTERM/SIGINT get their defaults back, SIGHUP is ignored from now on.
+
+        SIG_IGN rather than a Python handler: interpreter shutdown resets Python handlers to the
+        default action (which for SIGHUP is to die) but leaves an ignored signal ignored.
+        """
         self._loop = self._target = None
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        self.hold_hangup()
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
 
 
 GATE = SignalGate()
