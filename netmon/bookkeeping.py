@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from netmon.logs import describe
 from netmon.store import Store
 from netmon.writer_log import human_duration
 
@@ -79,12 +80,6 @@ class Bookkeeper:
         except Exception as exc:
             log.warning("closing the bookkeeping connection failed: %s", describe(exc))
         self._executor.shutdown(wait=True)
-
-
-def describe(exc: BaseException) -> str:
-    """`Type: message`, or just the type when the message is empty (`TimeoutError`, never `TimeoutError: `)."""
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 class FailureLog:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from netmon.config.schema import InfluxOutput
+from netmon.logs import describe
 from netmon.sinks.lineproto import PRECISION
 
 if TYPE_CHECKING:
@@ -105,7 +106,7 @@ class V1Transport:
                 text = await response.text()
                 return classify(response.status, text.strip())
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            return Answer(Outcome.RETRY, 0, f"{type(exc).__name__}: {exc}")
+            return Answer(Outcome.RETRY, 0, describe(exc))  # a hung server: `TimeoutError`, not `TimeoutError: `
 
     async def close(self) -> None:
         """Close the HTTP session."""
@@ -139,7 +140,7 @@ class V2Transport:
         except ApiException as exc:
             return classify(exc.status or 0, _api_message(exc))
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            return Answer(Outcome.RETRY, 0, f"{type(exc).__name__}: {exc}")
+            return Answer(Outcome.RETRY, 0, describe(exc))  # a hung server: `TimeoutError`, not `TimeoutError: `
 
     async def close(self) -> None:
         """Close the client."""

@@ -87,8 +87,10 @@ def test_full_disk_is_survived_and_recovered_from(tmp_path, small_disk):
     text = log.read_text()
     assert code == 0, text
     assert text.count("disk full:") == 1, text
-    # At most one traceback per failing task (heartbeat, analysis), never one per attempt.
-    assert text.count("Traceback") <= 2, text
+    # A full disk is the environment, not a bug: every task says it in one line, none with a traceback.
+    assert "Traceback" not in text, text
+    for what in ("housekeeping (heartbeat, retention) failed", "analysis step failed"):
+        assert text.count(what) <= 1, text
     assert "queued results are lost" not in text
     stored = rows(db)
     committed = int(text.split("stopped; ")[1].split(" results")[0])
