@@ -64,6 +64,8 @@ class Run:
     interval_s: int
     window_s: float
     history_interval_s: int
+    idle_lags_ms: list[float] = field(default_factory=list)
+    """The same sampler for 5 s before the daemon starts: what the machine alone adds."""
     history_rows: int = 0
     fill_s: float = 0.0
     lags_ms: list[float] = field(default_factory=list)
@@ -109,32 +111,28 @@ def write_config(folder: Path, n: int, interval_s: int, evaluate_s: int) -> Path
 
 
 def fill_history(config, run: Run) -> None:
-    """Store history for every target: 24 h plus one hour past retention, oldest first."""
-    from netmon.model import ProbeResult, Sample, Status
-    from netmon.store import Store
+    """Store history for every target: 24 h plus one hour past retention, oldest first (rows as netmon writes them)."""
+    from netmon.model import Sample
+    from netmon.store import Store, encode_samples
 
     store = Store.open(config.state_dir)
     fields = {"packets_transmitted": 3, "packets_received": 3, "percent_packet_loss": 0.0,
               "minimum_response_ms": 0.04, "average_response_ms": 0.05, "maximum_response_ms": 0.07,
               "standard_deviation_ms": 0.01, "result_code": 0}
-    ids = [d.id for d in config.devices]
+    devices = [(d.id, encode_samples([Sample("ping", fields, {"url": host_of(i)})]))
+               for i, d in enumerate(config.devices)]
     now = time.time()
     step = run.history_interval_s
     start = now - CATCHUP_S - 3600 - 120
     t0 = time.monotonic()
-    batch: list[ProbeResult] = []
+    sql = ("INSERT INTO results (ts, device_id, check_name, prober, status, reason, duration_s, samples)"
+           " VALUES (?, ?, 'reachability', 'icmp', 'ok', '3/3 replies', 0.41, ?)")
     for k in range(int((CATCHUP_S + 3600) // step)):
         base = start + k * step
-        for i, device_id in enumerate(ids):
-            ts = base + step * i / len(ids)
-            batch.append(ProbeResult(device_id, "reachability", "icmp", Status.OK, "3/3 replies", ts, 0.41,
-                                     (Sample("ping", dict(fields), {"url": host_of(i)}),)))
-            if len(batch) >= 50_000:
-                store.append(batch)
-                run.history_rows += len(batch)
-                batch = []
-    store.append(batch)
-    run.history_rows += len(batch)
+        with store.transaction() as conn:
+            conn.executemany(sql, [(base + step * i / len(devices), device_id, samples)
+                                   for i, (device_id, samples) in enumerate(devices)])
+        run.history_rows += len(devices)
     store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     store.close()
     run.fill_s = time.monotonic() - t0
@@ -151,6 +149,16 @@ class _Counter(logging.Handler):
         msg = record.getMessage()
         if msg.startswith("retention: deleted "):
             self.run.pruned += int(msg.split()[2])
+
+
+async def idle_baseline(run: Run, seconds: float = 5.0) -> None:
+    """Sample an empty loop: on a shared machine the scheduler alone makes stalls of a few ms."""
+    last, end = time.monotonic(), time.monotonic() + seconds
+    while time.monotonic() < end:
+        await asyncio.sleep(0.01)
+        now = time.monotonic()
+        run.idle_lags_ms.append(max(0.0, (now - last - 0.01) * 1000))
+        last = now
 
 
 async def drive(daemon, run: Run, warmup_s: float) -> None:
@@ -192,6 +200,7 @@ def measure(n: int, interval_s: int, window_s: float, history_interval_s: int, e
         counter = _Counter(run)
         logging.getLogger().addHandler(counter)
         gc.callbacks.append(on_gc)
+        asyncio.run(idle_baseline(run))
         t_start = time.time()
         try:
             daemon = Daemon(config)
@@ -236,13 +245,15 @@ def read_back(run: Run, db: Path, start: float, end: float) -> None:
 def table(runs: list[Run]) -> list[str]:
     """Markdown table of every run."""
     out = ["| targets | interval | window s | longest stall ms | stall p99 / p99.9 ms | stalls > 50 ms "
+           "| idle loop max / p99 ms "
            "| longest gen-2 GC ms (count) | RTT p99.9 / max ms | false timeouts (results, packets) "
            "| history rows (every) | rolled up in window | pruned | evaluations |",
-           "|---:|---:|---:|---:|---|---:|---|---|---|---|---:|---:|---:|"]
+           "|---:|---:|---:|---:|---|---:|---|---|---|---|---|---:|---:|---:|"]
     for r in runs:
         out.append(
             f"| {r.n:,} | {r.interval_s} s | {r.window_s:.0f} | {max(r.lags_ms, default=0):.1f} "
             f"| {r.q(r.lags_ms, 0.99):.1f} / {r.q(r.lags_ms, 0.999):.1f} | {sum(x > 50 for x in r.lags_ms)} "
+            f"| {max(r.idle_lags_ms, default=0):.1f} / {r.q(r.idle_lags_ms, 0.99):.1f} "
             f"| {max(r.gc_pauses_ms, default=0):.0f} ({len(r.gc_pauses_ms)}) "
             f"| {r.q(r.rtts_ms, 0.999):.2f} / {max(r.rtts_ms, default=0):.1f} "
             f"| {r.not_ok} of {r.results:,}, {r.lost_packets} | {r.history_rows:,} ({r.history_interval_s} s) "

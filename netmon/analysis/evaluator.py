@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from netmon.analysis import flags as flagmod
-from netmon.analysis.catalog import Catalog, VillageInfo, catalog_from_config
+from netmon.analysis import worker
+from netmon.analysis.catalog import Catalog, VillageInfo
 from netmon.analysis.db import ensure_schema
 from netmon.analysis.officehours import OfficeHours
-from netmon.analysis.rollups import RollupEngine
 from netmon.analysis.stability import Cause, State, WindowMetrics, attribute
 from netmon.analysis.windows import all_down_since, outage_rows, window_metrics, worst_hours
 from netmon.bookkeeping import FailureLog
@@ -205,11 +205,11 @@ ROLLUP_STEP = 5_000
 
 
 class AnalysisComponent:
-    """Daemon component: rollups, evaluation and PC scoring, all in the daemon's bookkeeping thread.
+    """Daemon component: rollups, evaluation and PC scoring, all in the daemon's bookkeeping process.
 
-    The rollup engine lives in that thread with the thread's own connection; the event loop only
-    times the steps. Rollups (and the 24 h catch-up at first start) advance in steps of
-    `ROLLUP_STEP` results, each its own job, so the heartbeat and the writer get their turn.
+    The rollup engine lives in that process (netmon.analysis.worker); the event loop only times
+    the steps. Rollups (and the 24 h catch-up at first start) advance in steps of `ROLLUP_STEP`
+    results, each its own job, so the heartbeat and the writer get their turn.
     """
 
     name = "analysis"
@@ -217,38 +217,19 @@ class AnalysisComponent:
     def __init__(self, config: Any) -> None:
         self.config = config
         self._task: asyncio.Task | None = None
-        self.engine: RollupEngine | None = None
         self._failures = FailureLog("analysis step", log)
 
-    def _build(self, store: Store, config: Any) -> None:
-        """Create or re-target the rollup engine (runs in the bookkeeping thread)."""
-        settings: AgentConfig = config.settings
-        catalog = catalog_from_config(config)
-        a = settings.analysis
-        office = OfficeHours(settings.agent.office_hours, settings.agent.timezone)
-        settle = a.settle if a.settle is not None else default_settle_s(catalog)
-        if self.engine is None:
-            self.engine = RollupEngine(store, catalog, a.bucket_s, settle, office, a.window_trend)
-        else:
-            self.engine.catalog = self.engine.recent.catalog = catalog
-            self.engine.settle_s, self.engine.office, self.engine.bucket_s = settle, office, a.bucket_s
-        self.catalog = catalog
-
     async def start(self, agent: Any) -> None:
-        """Create the tables, build the rollup engine in the bookkeeping thread and start the timer."""
+        """Create the tables, build the rollup engine in the bookkeeping process and start the timer."""
         self.agent = agent
         ensure_schema(agent.store)
-        await agent.bookkeeper.run(self._build, self.config)
+        await agent.bookkeeper.setup("analysis", worker.build, str(self.config.path))
         self._task = asyncio.create_task(self._loop(), name="analysis")
 
     async def reload(self, config: Any) -> None:
         """Adopt a new config: new villages, thresholds and windows from the next evaluation."""
         self.config = config
-        await self.agent.bookkeeper.run(self._build, config)
-
-    def _roll_up(self, _store: Store) -> int:
-        assert self.engine is not None
-        return self.engine.process(max_rows=ROLLUP_STEP)
+        await self.agent.bookkeeper.setup("analysis", worker.build, str(config.path))
 
     async def _loop(self) -> None:
         every = self.config.settings.analysis.evaluate_every
@@ -259,38 +240,24 @@ class AnalysisComponent:
             await asyncio.sleep(min(5.0, max(0.5, next_eval - time.time())))
             wrote = False  # only a step that wrote something proves a failure is over
             try:
-                while (n := await bookkeeper.run(self._roll_up)) > 0:
+                while (n := await bookkeeper.run(worker.roll_up, ROLLUP_STEP)) > 0:
                     wrote = True
                     if n < ROLLUP_STEP or time.time() >= next_eval:
                         break  # a long catch-up still lets evaluations run on time
                 if time.time() >= next_eval:
                     wrote = True
                     next_eval = time.time() + self.config.settings.analysis.evaluate_every
-                    results = await bookkeeper.run(self._evaluate, self.catalog, self.config.settings)
-                    for r in results:
+                    for r in await bookkeeper.run(worker.evaluate):
                         self.agent.writer.emit(r)
                 if time.time() >= next_pcs:
                     next_pcs = time.time() + PC_HEALTH_EVERY_S
-                    for r in await bookkeeper.run(self._score_pcs, self.config):
+                    for r in await bookkeeper.run(worker.score_pcs):
                         self.agent.writer.emit(r)
             except Exception as exc:
                 self._failures.failed(exc, "retrying at the next step")
             else:
                 if wrote:
                     self._failures.ok()
-
-    @staticmethod
-    def _evaluate(store: Store, catalog: Catalog, settings: AgentConfig) -> list[ProbeResult]:
-        results, _ = Evaluator(store, catalog, settings).evaluate()
-        return results
-
-    @staticmethod
-    def _score_pcs(store: Store, config: Any) -> list[ProbeResult]:
-        """pc_health results for every device whose profile has aging rules (a week of raw results each)."""
-        from netmon.ui.report_pcs import pc_rows
-
-        now = time.time()
-        return [row.health.to_result(now) for row in pc_rows(config, store, now)]
 
     async def stop(self) -> None:
         """Stop the timer; rollups already committed stay, the cursor resumes on restart."""

@@ -1,0 +1,68 @@
+"""The analysis jobs that run in the daemon's bookkeeping process (netmon.bookkeeping).
+
+The rollup engine lives in that process, built by `build` (a setup job: replayed if the process
+is restarted) from the config file, which the worker loads itself: a `Config` does not pickle,
+and loading it there keeps the event loop's process free. Every job takes the worker's store
+first; results cross back to the daemon pickled.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from netmon.analysis.catalog import catalog_from_config
+from netmon.analysis.officehours import OfficeHours
+from netmon.analysis.rollups import RollupEngine
+from netmon.model import ProbeResult
+from netmon.store import Store
+
+
+class _State:
+    config: Any = None
+    catalog: Any = None
+    engine: RollupEngine | None = None
+
+
+def build(store: Store, config_path: str) -> int:
+    """Load the config and create (or re-target) the rollup engine; returns the number of villages."""
+    from netmon.analysis.evaluator import default_settle_s
+    from netmon.config import load_config
+
+    config = load_config(Path(config_path))
+    settings = config.settings
+    catalog = catalog_from_config(config)
+    a = settings.analysis
+    office = OfficeHours(settings.agent.office_hours, settings.agent.timezone)
+    settle = a.settle if a.settle is not None else default_settle_s(catalog)
+    engine = _State.engine
+    if engine is None:
+        _State.engine = RollupEngine(store, catalog, a.bucket_s, settle, office, a.window_trend)
+    else:
+        engine.catalog = engine.recent.catalog = catalog
+        engine.settle_s, engine.office, engine.bucket_s = settle, office, a.bucket_s
+    _State.config, _State.catalog = config, catalog
+    return len(catalog.villages)
+
+
+def roll_up(_store: Store, max_rows: int) -> int:
+    """One bounded rollup step (part of a catch-up, or what settled since the last one)."""
+    assert _State.engine is not None, "build() runs first"
+    return _State.engine.process(max_rows=max_rows)
+
+
+def evaluate(store: Store) -> list[ProbeResult]:
+    """Evaluate every village; returns the village-status results for the writer."""
+    from netmon.analysis.evaluator import Evaluator
+
+    results, _ = Evaluator(store, _State.catalog, _State.config.settings).evaluate()
+    return results
+
+
+def score_pcs(store: Store) -> list[ProbeResult]:
+    """pc_health results for every device whose profile has aging rules (a week of raw results each)."""
+    from netmon.ui.report_pcs import pc_rows
+
+    now = time.time()
+    return [row.health.to_result(now) for row in pc_rows(_State.config, store, now)]
