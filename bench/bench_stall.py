@@ -64,6 +64,8 @@ class Run:
     interval_s: int
     window_s: float
     history_interval_s: int
+    worst: list[tuple[float, float]] = field(default_factory=list)
+    """(lag ms, seconds after the daemon's start) of the longest stalls, to match them to its log."""
     idle_lags_ms: list[float] = field(default_factory=list)
     """The same sampler for 5 s before the daemon starts: what the machine alone adds."""
     history_rows: int = 0
@@ -171,7 +173,10 @@ async def drive(daemon, run: Run, warmup_s: float) -> None:
         await asyncio.sleep(0.01)
         now = time.monotonic()
         if now >= window_start:
-            run.lags_ms.append(max(0.0, (now - last - 0.01) * 1000))
+            lag = max(0.0, (now - last - 0.01) * 1000)
+            run.lags_ms.append(lag)
+            if lag > 20:
+                run.worst.append((lag, last - started))
         last = now
     daemon.stop_event.set()
 
@@ -303,6 +308,11 @@ def main() -> int:
             every = 300
         runs.append(measure(n, interval, window, every, evaluate))
     lines = [*table(runs), "", *verdicts(runs)]
+    for r in runs:
+        worst = sorted(r.worst, reverse=True)[:5]
+        if worst:
+            lines.append(f"- {r.n:,} targets, longest stalls (ms at s after start): "
+                         + ", ".join(f"{lag:.0f} at {at:.1f}" for lag, at in worst))
     print("\n".join(lines))
     if not args.no_append:
         command = "python3 " + " ".join(["bench/bench_stall.py", *sys.argv[1:]])

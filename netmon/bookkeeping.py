@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import multiprocessing
+import os
 import signal
 import sqlite3
 import time
@@ -57,6 +59,9 @@ def _init_worker(path: str, level: int) -> None:
     # or a SIGHUP must not kill the worker under a job; it ends when the daemon shuts the pool down.
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, signal.SIG_IGN)
+    # Bookkeeping can wait, probing cannot: on a busy box the scheduler serves the loop first.
+    with contextlib.suppress(OSError):
+        os.nice(10)
     from netmon.logs import setup_logging
 
     setup_logging(1 if level <= logging.DEBUG else 0)

@@ -112,6 +112,7 @@ class RollupEngine:
         self.rejected = 0
         self._cursor = self._initial_cursor(start_lookback_s)
         self._seen_seq = self._cursor
+        self._ready = self._cursor
         self._last_listen = 0.0
 
     def _load_states(self) -> dict[str, _DevState]:
@@ -152,8 +153,12 @@ class RollupEngine:
         """
         now = time.time() if now is None else now
         self._remember_new_rounds(now, max_rows)
+        if max_rows is None or self._cursor >= self._ready:
+            # Found once per pass, not per step: the query scans from the cursor to the first
+            # unsettled row, which during a catch-up is millions of rows away.
+            self._ready = self._settled_upto(now)
         # Only rows whose rounds are remembered: a parent's round of the same moment may come later.
-        ready = min(self._settled_upto(now), self._seen_seq)
+        ready = min(self._ready, self._seen_seq)
         total = 0
         while self._cursor < ready and (max_rows is None or total < max_rows):
             step = CHUNK if max_rows is None else min(CHUNK, max_rows - total)
