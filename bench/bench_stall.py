@@ -196,7 +196,8 @@ def measure(n: int, interval_s: int, window_s: float, history_interval_s: int, e
         pauses: dict[str, float] = {}
 
         def on_gc(phase: str, info: dict) -> None:
-            if info.get("generation") == 2:
+            # Only inside the window: the start-up's own collect-and-freeze is not a stall of probing.
+            if info.get("generation") == 2 and time.time() >= t_start + interval_s:
                 if phase == "start":
                     pauses["t"] = time.perf_counter()
                 elif "t" in pauses:
@@ -204,9 +205,9 @@ def measure(n: int, interval_s: int, window_s: float, history_interval_s: int, e
 
         counter = _Counter(run)
         logging.getLogger().addHandler(counter)
-        gc.callbacks.append(on_gc)
         asyncio.run(idle_baseline(run))
         t_start = time.time()
+        gc.callbacks.append(on_gc)
         try:
             daemon = Daemon(config)
 
