@@ -252,7 +252,7 @@ def table(runs: list[Run]) -> list[str]:
     """Markdown table of every run."""
     out = ["| targets | interval | window s | longest stall ms | stall p99 / p99.9 ms | stalls > 50 ms "
            "| idle loop max / p99 ms "
-           "| longest gen-2 GC ms (count) | RTT p99.9 / max ms | false timeouts (results, packets) "
+           "| longest gen-2 GC in window ms (count) | RTT p99.9 / max ms | false timeouts (results, packets) "
            "| history rows (every) | rolled up in window | pruned | evaluations |",
            "|---:|---:|---:|---:|---|---:|---|---|---|---|---|---:|---:|---:|"]
     for r in runs:
