@@ -32,6 +32,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     from netmon.lab.guard import OutsideLabError
     from netmon.probers.icmp import IcmpPermissionError
 
+    if not args.once and sys.stderr.isatty():
+        config = os.path.abspath(args.config)
+        print(f"netmon: watch it from another terminal: netmon status -c {config}\n"
+              f"        the telecom follow-up list:     netmon report villages -c {config} --format md",
+              file=sys.stderr)
     try:
         return run(args.config, once=args.once)
     except (IcmpPermissionError, OutsideLabError) as exc:
@@ -52,7 +57,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     """Print a report from the store."""
     from netmon.ui import reports
 
-    config = load_config(args.config)
+    config = load_config(args.config, secrets=False)  # a technician's account reads without the secrets
     return reports.run_report(args.kind, config, args, _console(args))
 
 
@@ -60,7 +65,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     """Show the live status view (or a snapshot with --once)."""
     from netmon.ui.status import run_status
 
-    return run_status(load_config(args.config), args, _console(args))
+    return run_status(load_config(args.config, secrets=False), args, _console(args))
 
 
 def cmd_probe(args: argparse.Namespace) -> int:
@@ -77,6 +82,36 @@ def cmd_probe(args: argparse.Namespace) -> int:
     return run_probe(config, args, _console(args))
 
 
+def cmd_profiles(args: argparse.Namespace) -> int:
+    """List every profile on the search path and where it comes from."""
+    from pathlib import Path
+
+    from netmon.ui.profiles import render_profiles
+
+    config = args.config
+    if config is None and Path(DEFAULT_CONFIG).is_file():
+        config = DEFAULT_CONFIG
+    if config is not None and not Path(config).is_file():
+        raise FileNotFoundError(f"config file {config} does not exist")
+    return render_profiles(Path(config) if config else None, _console(args))
+
+
+def cmd_demo_config(args: argparse.Namespace) -> int:
+    """Write the bundled loopback demo into a folder and say how to run it."""
+    from pathlib import Path
+
+    from netmon.config.search import write_demo
+
+    config, written = write_demo(Path(args.folder).absolute())
+    if not written:
+        print(f"netmon: kept your edited {config} (remove it to get the shipped demo back)", file=sys.stderr)
+    print(config)
+    if sys.stdout.isatty():
+        print(f"\nRun it:                        netmon run -c {config}\n"
+              f"In another terminal, watch it: netmon status -c {config}", file=sys.stderr)
+    return 0
+
+
 def cmd_lab(args: argparse.Namespace) -> int:
     """Build, inspect or remove the network-namespace lab."""
     from netmon.lab.cli import lab_main
@@ -91,10 +126,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(args.demo_args)
 
 
+class _Version(argparse.Action):
+    """`--version` on one line, never wrapped (argparse's own wraps long paths)."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:  # type: ignore[override]
+        print(f"netmon {__version__} (Python {sys.version.split()[0]}, {os.path.dirname(os.path.abspath(__file__))})")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     parser = argparse.ArgumentParser(prog="netmon", description="Monitoring agent for rural connectivity.")
-    parser.add_argument("--version", action="version", version=f"netmon {__version__}")
+    parser.add_argument("--version", action=_Version, nargs=0, help="show the version and where it is installed")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log detail (-vv: libraries too)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -125,17 +168,33 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--format", choices=["table", "csv", "json", "md"], default="table")
     report.add_argument("--month", help="YYYY-MM (availability report)")
     report.add_argument("--days", type=float, default=7.0, help="period in days ending now (default 7)")
+    profiles = add("profiles", cmd_profiles, "list every profile on the search path and where it comes from",
+                   config=False)
+    profiles.add_argument("-c", "--config", default=None,
+                          help=f"also search this config's profiles: folders (default: {DEFAULT_CONFIG} if it exists)")
+    democonf = add("demo-config", cmd_demo_config, "write the loopback demo (demo.yaml and its profiles) into "
+                   "FOLDER and print the config's path", config=False)
+    democonf.add_argument("folder", nargs="?", default="netmon-demo", help="where to write it (default: ./netmon-demo)")
     lab = add("lab", cmd_lab, "virtual province in network namespaces (root): up SCENARIO | down | status",
               config=False)
     lab.add_argument("lab_args", nargs=argparse.REMAINDER)
     demo = add("demo", cmd_demo, "lab, daemon and live view in one command (root)", config=False)
     demo.add_argument("demo_args", nargs=argparse.REMAINDER)
+    from netmon.sheets.cli import add_parser as add_inventory
+
+    add_inventory(sub, DEFAULT_CONFIG)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `netmon` console script."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    # `netmon demo --rootless ...`: argparse's REMAINDER does not take options that come first.
+    if extra and args.command == "demo":
+        args.demo_args = [*extra, *args.demo_args]
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     setup_logging(args.verbose)
     try:
         return args.func(args)

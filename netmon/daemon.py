@@ -25,8 +25,9 @@ from typing import Any, Protocol
 from netmon.bookkeeping import Bookkeeper, FailureLog, describe
 from netmon.config import Config, ConfigError, load_config
 from netmon.lab.guard import check_lab_namespace
+from netmon.logs import use_timezone
 from netmon.probers import Prober, ProberContext, build_prober
-from netmon.scheduler import ProbeSchedule, run_once
+from netmon.scheduler import PlanError, ProbeSchedule, run_once
 from netmon.signals import GATE
 from netmon.store import Store
 from netmon.writer import RateMeter, ResultWriter, StateChangeLog
@@ -291,8 +292,13 @@ class Daemon:
         new_probers = probers_for(new, old_probers)  # may fail: nothing has been swapped yet
         schedule = self.agent.schedule
         assert schedule is not None
-        self.probers = schedule.probers = new_probers
-        jobs = schedule.load(new)
+        try:
+            jobs = schedule.load(new, new_probers)  # plans completely before it swaps anything
+        except PlanError as exc:
+            await self._retire([p for n, p in new_probers.items() if old_probers.get(n) is not p], [])
+            log.error("reload rejected, keeping the running config: %s", exc)
+            return
+        self.probers = new_probers
         stale = [p for name, p in old_probers.items() if new_probers.get(name) is not p]
         if stale:
             self._spawn(self._retire(stale, schedule.running()), "retire-probers")
@@ -372,5 +378,6 @@ def freeze_garbage() -> None:
 def run(config_path: str | Path, once: bool = False) -> int:
     """Load the config and run the daemon; returns the exit code (2 on config errors)."""
     config = load_config(config_path)
+    use_timezone(config.settings.agent.timezone)  # logs show the same local time as the view, with offset
     return asyncio.run(Daemon(config, once=once).run())
 

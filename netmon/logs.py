@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import sys
+from datetime import datetime, tzinfo
 from typing import ClassVar
+from zoneinfo import ZoneInfo
 
 
 def setup_logging(verbosity: int = 0) -> None:
@@ -15,9 +18,9 @@ def setup_logging(verbosity: int = 0) -> None:
         fmt = "<%(priority)d>%(name)s: %(message)s"
         formatter = _SyslogPriority(fmt)
     else:
-        formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S%z")
+        formatter = _Zoned("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S%z")
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(formatter)
+    handler.setFormatter(MaskingFormatter(formatter))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
@@ -35,6 +38,51 @@ class _SyslogPriority(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         record.priority = self._PRIORITY.get(record.levelno, 6)
         return super().format(record)
+
+
+class MaskingFormatter(logging.Formatter):
+    """Wraps a formatter so no secret value ever reaches a log line, tracebacks included.
+
+    Values taken from the environment or key files (`netmon.config.secrets`) are replaced by
+    `<from env NAME>` in the finished line: a library's exception text is covered as well as ours.
+    """
+
+    def __init__(self, inner: logging.Formatter) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def format(self, record: logging.LogRecord) -> str:
+        from netmon.config.secrets import mask
+
+        # Only the message and the traceback are masked: a value that happens to equal a logger
+        # name or a level must not garble every line's prefix.
+        masked = copy.copy(record)
+        masked.msg, masked.args = mask(record.getMessage()), None
+        if record.exc_info and not record.exc_text:
+            masked.exc_text = self.inner.formatException(record.exc_info)
+        if masked.exc_text:
+            masked.exc_text = mask(masked.exc_text)
+        if record.stack_info:
+            masked.stack_info = mask(record.stack_info)
+        return self.inner.format(masked)
+
+
+class _Zoned(logging.Formatter):
+    """Timestamps in one time zone (the agent's, once known), always with the offset shown."""
+
+    tz: tzinfo | None = None
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        when = datetime.fromtimestamp(record.created, self.tz).astimezone(self.tz)
+        return when.strftime(datefmt or "%Y-%m-%dT%H:%M:%S%z")
+
+
+def use_timezone(name: str) -> None:
+    """Log in the agent's time zone (as the status view and reports show times), not the host's."""
+    for handler in logging.getLogger().handlers:
+        formatter = getattr(handler.formatter, "inner", handler.formatter)  # inside MaskingFormatter
+        if isinstance(formatter, _Zoned):
+            formatter.tz = ZoneInfo(name)
 
 
 def describe(exc: BaseException) -> str:

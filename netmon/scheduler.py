@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 import zlib
 from collections import defaultdict
@@ -113,6 +114,10 @@ async def run_batch(prober: Prober, batch_devices: Sequence[Device], check: obje
                          started, time.time() - started))
 
 
+class PlanError(ValueError):
+    """A config whose schedule cannot be built; the running schedule was not touched."""
+
+
 class ProbeSchedule:
     """Owns the APScheduler instance and the probe jobs built from one config."""
 
@@ -123,9 +128,9 @@ class ProbeSchedule:
         self.lag_s = 0.0
         self.rounds = 0
         self.last_round_ts = 0.0
-        self._epoch = 0.0
         self._running: set[asyncio.Task] = set()
         self.max_pps = float("inf")
+        self._generation = 0
         logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
         logging.getLogger("apscheduler.scheduler").setLevel(logging.WARNING)
 
@@ -133,27 +138,69 @@ class ProbeSchedule:
         """Start the scheduler; must be called inside the running loop."""
         self.scheduler.start()
 
-    def load(self, config: Config) -> int:
-        """Replace every probe job with those of `config`; returns the number of jobs."""
-        for job in self.scheduler.get_jobs():
-            if job.id.startswith("probe:"):
+    def load(self, config: Config, probers: Mapping[str, Prober] | None = None) -> int:
+        """Replace every probe job with those of `config` (and the probers, when given); returns the job count.
+
+        The new plan is built completely first (batches, triggers, a prober for every check):
+        if any of it fails, `PlanError` is raised and the running jobs and probers are untouched.
+        The new jobs are then added under a new generation before the old ones are removed, so a
+        failure while adding also leaves the old schedule probing.
+        """
+        probers = dict(self.probers if probers is None else probers)
+        plan = self.plan(config, probers)
+        old = [job for job in self.scheduler.get_jobs() if job.id.startswith("probe:")]
+        self._generation += 1
+        added = []
+        try:
+            for batch, trigger, first in plan:
+                added.append(self.scheduler.add_job(
+                    self._run, trigger, args=[batch, first], id=f"probe:{self._generation}:{batch.job_id}",
+                    name=batch.job_id, max_instances=1, coalesce=True,
+                    misfire_grace_time=max(1, int(batch.interval_s)), replace_existing=True))
+        except Exception:
+            for job in added:
                 job.remove()
-        now = time.time()
-        self._epoch = now - now % 60 + 60
-        batches = plan_batches(config, config.settings.scheduler.slice)
+            raise
+        for job in old:
+            job.remove()
+        self.probers = probers
         self.max_pps = config.settings.scheduler.max_pps
+        return len(plan)
+
+    def plan(self, config: Config, probers: Mapping[str, Prober]) -> list[tuple[Batch, IntervalTrigger, float]]:
+        """Every batch of `config` with its trigger and first run; raises `PlanError`, touches nothing."""
+        now = time.time()
+        epoch = now - now % 60 + 60
+        for name in sorted({d.profile for d in config.devices}):
+            if name not in config.profiles:
+                raise PlanError(f"profile {name!r} is used by a device but not loaded")
+            for check in config.profiles[name].checks:
+                for key in ("interval", "timeout"):
+                    value = float(getattr(check, key))
+                    if not math.isfinite(value) or value <= 0:
+                        raise PlanError(f"check {check.name!r} of profile {name!r}: {key} {value!r} is "
+                                        "not a finite duration above zero")
+        try:
+            batches = plan_batches(config, config.settings.scheduler.slice)
+        except (ArithmeticError, ValueError, KeyError, TypeError) as exc:
+            raise PlanError(f"the probe schedule cannot be planned: {exc}") from exc
+        plan = []
         for batch in batches:
             interval = batch.interval_s
-            first = self._epoch + batch.offset_s
+            prober = batch.check.prober  # type: ignore[attr-defined]
+            if prober not in probers:
+                raise PlanError(f"check {batch.check.name!r} of profile {batch.profile!r} needs "  # type: ignore[attr-defined]
+                                f"the {prober} prober, which is not available")
+            first = epoch + batch.offset_s
             while first - interval > now:
                 first -= interval
-            self.scheduler.add_job(
-                self._run, IntervalTrigger(seconds=interval, start_date=datetime.fromtimestamp(first, UTC)),
-                args=[batch, first], id=f"probe:{batch.job_id}", name=batch.job_id,
-                max_instances=1, coalesce=True, misfire_grace_time=max(1, int(interval)),
-                replace_existing=True,
-            )
-        return len(batches)
+            try:
+                trigger = IntervalTrigger(seconds=interval, start_date=datetime.fromtimestamp(first, UTC))
+            except (OverflowError, ValueError, OSError) as exc:
+                raise PlanError(f"check {batch.check.name!r} of profile {batch.profile!r}: "  # type: ignore[attr-defined]
+                                f"interval {interval!r} cannot be scheduled ({exc})") from exc
+            plan.append((batch, trigger, first))
+        return plan
 
     async def _run(self, batch: Batch, first_ts: float) -> None:
         interval = batch.interval_s

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -77,6 +78,25 @@ def row_to_result(row: Sequence[Any]) -> ProbeResult:
                        decode_samples(samples))
 
 
+def _connect_readonly(path: Path) -> sqlite3.Connection:
+    """A read-only connection, also for a reader who may not write the state folder.
+
+    A WAL reader needs the `-shm` file. While the daemon runs it exists and a group-readable one
+    is enough; when the daemon has stopped, SQLite has removed it, and a technician in the netmon
+    group (read-only on the state folder) cannot create it. No `-shm` means no writer has the
+    file open, so it is at rest and can be read as immutable.
+    """
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+    try:
+        conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+    except sqlite3.OperationalError:
+        conn.close()
+        if Path(f"{path}-shm").exists() or os.access(path.parent, os.W_OK):
+            raise
+        conn = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, timeout=10)
+    return conn
+
+
 class Store:
     """One SQLite file under the agent's state_dir; cheap to open from any process."""
 
@@ -93,7 +113,7 @@ class Store:
         if readonly:
             if not path.exists():
                 raise FileNotFoundError(f"no netmon store at {path}; has `netmon run` been started with this config?")
-            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+            conn = _connect_readonly(path)
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(path, timeout=10, isolation_level=None)

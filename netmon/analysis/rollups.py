@@ -19,8 +19,10 @@ from netmon.analysis.attribution import HISTORY_S, POWER_SLACK_S, RecentRounds, 
 from netmon.analysis.catalog import Catalog
 from netmon.analysis.db import HIST_BUCKETS, HIST_COLUMNS, ROLLUP_COUNTERS, meta, pack_hist, set_meta
 from netmon.analysis.officehours import OfficeHours
+from netmon.analysis.power import booted_inside, sentence
 from netmon.analysis.stability import hist_bucket
 from netmon.model import ProbeResult, Status
+from netmon.probers.snmp_uptime import host_uptime, next_boot
 from netmon.store import Store
 
 log = logging.getLogger(__name__)
@@ -89,11 +91,11 @@ def _ping(result: ProbeResult) -> tuple[int, int, float | None]:
 
 
 def _uptime(result: ProbeResult) -> float | None:
+    """The host's uptime: hrSystemUptime where the agent has it, sysUpTime otherwise (snmp_uptime)."""
     for s in result.samples:
         if s.measurement == "snmp":
-            value = s.fields.get("uptime_s")
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                return float(value)
+            found = host_uptime(s.fields)
+            return found[0] if found is not None else None
     return None
 
 
@@ -311,11 +313,11 @@ class RollupEngine:
         uptime_s = _uptime(r)
         if uptime_s is None:
             return
-        boot_ts = r.ts - uptime_s
         st = self.states.get(r.device_id)
         if st is None:
             st = self.states[r.device_id] = _DevState(True, r.ts, r.ts)
-        st.boot_ts = boot_ts
+        # the same boot as known (estimate jitter, or a TimeTicks wrap) keeps the known boot time
+        boot_ts = st.boot_ts = next_boot(r.ts - uptime_s, st.boot_ts)
         self._mark_power(conn, boot_ts, self.catalog.devices[r.device_id].village_id, r.device_id)
 
     def _mark_power(self, conn, boot_ts: float, village_id: str | None, device_id: str | None = None) -> None:
@@ -327,8 +329,14 @@ class RollupEngine:
             f"SELECT id, prev_up_ts, end_ts FROM analysis_outages WHERE {where} AND cause = 'link'"
             " AND start_ts >= ? AND (end_ts IS NULL OR end_ts >= ?)",
             (key, boot_ts - MAX_AGE_S, boot_ts - POWER_SLACK_S)).fetchall()
-        hits = [oid for oid, prev_up, end in rows if rebooted_during(boot_ts, prev_up, end)]
+        hits = [(oid, prev_up, end) for oid, prev_up, end in rows if rebooted_during(boot_ts, prev_up, end)]
         if hits:
-            conn.executemany("UPDATE analysis_outages SET cause = 'power' WHERE id = ?", [(i,) for i in hits])
-            log.info("%s rebooted at %s, inside %d outage(s): power cut, not the link",
-                     device_id or village_id, time.strftime("%H:%M:%S", time.localtime(boot_ts)), len(hits))
+            conn.executemany("UPDATE analysis_outages SET cause = 'power' WHERE id = ?", [(h[0],) for h in hits])
+            # Other devices of the village that booted inside the same outage corroborate it.
+            _, prev_up, end = hits[0]
+            members = ((d, st.boot_ts) for d, st in self.states.items()
+                       if (info := self.catalog.devices.get(d)) is not None and village_id
+                       and info.village_id == village_id)
+            booted = booted_inside(members, prev_up, end) if village_id else [(device_id or "", boot_ts)]
+            log.info("%s: power cut, not the link (%d outage(s)); %s", village_id or device_id, len(hits),
+                     sentence(booted))

@@ -15,6 +15,7 @@ from typing import Any
 from netmon.analysis.catalog import catalog_from_config
 from netmon.analysis.officehours import OfficeHours
 from netmon.analysis.rollups import RollupEngine
+from netmon.logs import use_timezone
 from netmon.model import ProbeResult
 from netmon.store import Store
 
@@ -32,6 +33,7 @@ def build(store: Store, config_path: str) -> int:
 
     config = load_config(Path(config_path))
     settings = config.settings
+    use_timezone(settings.agent.timezone)  # the worker's log lines in the same zone as the daemon's
     catalog = catalog_from_config(config)
     a = settings.analysis
     office = OfficeHours(settings.agent.office_hours, settings.agent.timezone)

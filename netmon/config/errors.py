@@ -21,12 +21,21 @@ class ConfigIssue:
         return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
 
 
+MAX_SHOWN = 500
+"""Problems written out in a ConfigError's message."""
+
+
 class ConfigError(Exception):
     """The configuration cannot be used; `issues` lists every problem, in file order."""
 
     def __init__(self, issues: list[ConfigIssue]) -> None:
         self.issues = issues
-        super().__init__("\n".join(str(i) for i in issues))
+        # A broken 16 MB inventory can hold 10^5 problems: the message shows the first ones (in
+        # file order, so the first fix is among them); `issues` keeps them all.
+        shown = [str(i) for i in issues[:MAX_SHOWN]]
+        if len(issues) > MAX_SHOWN:
+            shown.append(f"... and {len(issues) - MAX_SHOWN:,} more problems; fix these first")
+        super().__init__("\n".join(shown))
 
 
 def render_path(loc: Sequence[Any]) -> str:
@@ -40,3 +49,12 @@ def render_path(loc: Sequence[Any]) -> str:
         else:
             out += f"['{seg}']"
     return out
+
+
+def yaml_float(value: float) -> str:
+    """A float as YAML writes it: `.nan`, `.inf`, `-.inf` for the non-finite ones."""
+    if value != value:
+        return ".nan"
+    if value in (float("inf"), float("-inf")):
+        return "-.inf" if value < 0 else ".inf"
+    return repr(value)

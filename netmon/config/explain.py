@@ -9,6 +9,7 @@ echoed back only when it cannot be a credential: pydantic's `input` of a secret 
 from __future__ import annotations
 
 import difflib
+import math
 import types
 import typing
 from collections.abc import Iterable, Sequence
@@ -16,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from netmon.config.errors import ConfigIssue, render_path
+from netmon.config.errors import ConfigIssue, render_path, yaml_float
 from netmon.config.yamlload import EnvStr, MissingEnv, YDict, YList
 
 _ABSENT = object()
@@ -39,6 +40,8 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
 
 def show(value: Any, key: object = None) -> str:
     """Echo a value in a message, unless it may be a credential (secret keys, anything from the env)."""
+    if isinstance(value, EnvStr) and not isinstance(value, MissingEnv):
+        return f"<from {value.source}>"  # named, never shown: it may be a secret in the wrong field
     if isinstance(value, EnvStr) or key in _SECRET_KEYS:
         return "the value"
     if value is None:
@@ -51,6 +54,8 @@ def show(value: Any, key: object = None) -> str:
         return "a list"
     if isinstance(value, str):
         return f"'{value}'"
+    if isinstance(value, float) and not math.isfinite(value):
+        return yaml_float(value)
     return str(value)
 
 
@@ -173,6 +178,7 @@ def message(err: dict[str, Any], spot: _Spot) -> str:
         "int_from_float": f"{shown} is not a whole number; drop the fraction",
         "float_parsing": f"{shown} is not a number; write e.g. 22.36",
         "float_type": f"{shown} is not a number; write e.g. 22.36",
+        "finite_number": f"{shown} is not a finite number (.nan and .inf are refused); write e.g. 22.36",
         "bool_parsing": f"{shown} is not true or false; write true or false",
         "bool_type": f"{shown} is not true or false; write true or false",
         "string_type": f"expected text, got {_kind_of(value)}; put it in quotes if it is a name",

@@ -18,9 +18,13 @@ from pydantic import ValidationError
 from netmon.config.errors import ConfigIssue
 from netmon.config.explain import explain
 from netmon.config.schema import Profile
+from netmon.config.yamlbounds import Budget
 from netmon.config.yamlload import YDict, YList, load_yaml
 
 _GLOB_CHARS = frozenset("*?[")
+MAX_INCLUDED = 10_000
+"""Files read through includes, in all: a file included 1,000 times by a file included 1,000 times
+is a million reads."""
 
 
 class Loader:
@@ -29,6 +33,11 @@ class Loader:
     def __init__(self, environ: Mapping[str, str]) -> None:
         self.environ = environ
         self.issues: list[ConfigIssue] = []
+        self.masks: dict[str, str] = {}
+        self.included = 0
+        self.budget = Budget()
+        """Bytes, values and alias expansion of all the files together."""
+        """Every value taken from the environment or a key file -> how it is shown instead."""
         self.cwd = Path.cwd()
 
     def display(self, path: Path) -> str:
@@ -41,7 +50,7 @@ class Loader:
 
     def load(self, path: Path) -> Any:
         """One YAML file as Y-containers (None when empty or broken; problems are in `issues`)."""
-        return load_yaml(path, self.display, self.environ, self.issues)
+        return load_yaml(path, self.display, self.environ, self.issues, self.masks, self.budget)
 
     def inventory(self, root: YDict, path: Path) -> YList:
         """The `inventory:` list with every include expanded, provinces in file order."""
@@ -81,7 +90,7 @@ class Loader:
                                                f"(looked for {self.display(full)}); check the pattern"))
         else:
             files = [full]
-            if not full.is_file():
+            if not full.exists() and not full.is_symlink():
                 self.issues.append(ConfigIssue(item.file, line, "include", f"included file "
                                                f"{self.display(full)} does not exist; check the name"))
                 return
@@ -93,6 +102,13 @@ class Loader:
             self._included(file, out, [*stack, file.resolve()])
 
     def _included(self, file: Path, out: YList, stack: list[Path]) -> None:
+        self.included += 1
+        if self.included > MAX_INCLUDED:
+            if self.included == MAX_INCLUDED + 1:
+                self.issues.append(ConfigIssue(self.display(stack[-2]) if len(stack) > 1 else self.display(file),
+                                               1, "include", f"more than {MAX_INCLUDED:,} included files in "
+                                               "all; include each file once"))
+            return
         data = self.load(file)
         if data is None:
             return
@@ -121,8 +137,13 @@ class Loader:
             if raw is None:
                 broken.add(name)
                 if not any(i.file == self.display(file) for i in self.issues):
-                    self.issues.append(ConfigIssue(self.display(file), 0, "", "the profile is empty; it "
+                    self.issues.append(ConfigIssue(self.display(file), 1, "", "the profile is empty; it "
                                                    "needs kind: and checks:"))
+                continue
+            if not isinstance(raw, YDict):
+                broken.add(name)
+                self.issues.append(ConfigIssue(self.display(file), getattr(raw, "line", 1), "", "a profile is a "
+                                               "mapping (kind:, description:, checks:)"))
                 continue
             try:
                 profiles[name] = Profile.model_validate(raw)

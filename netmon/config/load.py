@@ -10,7 +10,7 @@ from __future__ import annotations
 import gc
 import os
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -19,17 +19,17 @@ from urllib.parse import urlsplit
 
 from pydantic import TypeAdapter, ValidationError
 
-import netmon
 from netmon.config.errors import ConfigError, ConfigIssue
 from netmon.config.explain import explain
+from netmon.config.files import MAX_KEY_BYTES, FileProblem, read_text
 from netmon.config.includes import Loader
 from netmon.config.resolve import resolve_devices
-from netmon.config.schema import AgentConfig, CheckSpec, KeySpec, Profile, Province, SnmpAuth
+from netmon.config.schema import AgentConfig, CheckSpec, KeySpec, Profile, Province, SnmpAuth, check_v3_key
+from netmon.config.search import default_profile_dirs
+from netmon.config.secrets import label_file, mask, remember
 from netmon.config.yamlload import YDict, YList
 from netmon.model import Device, Secret
 
-BUNDLED_PROFILES = Path(netmon.__file__).resolve().parent.parent / "probes"
-SYSTEM_PROFILES = Path("/etc/netmon/probes")
 _PROVINCES: TypeAdapter[list[Province]] = TypeAdapter(list[Province])
 
 
@@ -64,44 +64,78 @@ class Config:
                 f"devices={len(self.devices)}/{len(self.all_devices)}, profiles={sorted(self.profiles)})")
 
 
-def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> Config:
-    """Load and check the whole configuration; raise `ConfigError` listing every problem."""
+def load_config(path: str | Path, environ: Mapping[str, str] | None = None, *, secrets: bool = True) -> Config:
+    """Load and check the whole configuration; raise `ConfigError` listing every problem.
+
+    `secrets=False` is for readers of the store (`netmon status`, `netmon report`): a technician's
+    shell has neither the service's `${ENV}` secrets nor access to its key files, and reading needs
+    none of them, so those become placeholders instead of errors.
+    """
     # A big inventory is ~10^6 young objects that all survive; cyclic GC passes over them are
     # pure cost (they tripled load time), so collection waits until the load is done.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _load(Path(path), os.environ if environ is None else environ)
+        env = os.environ if environ is None else environ
+        return _load(Path(path), env if secrets else _ReaderEnv(env), secrets)
     finally:
         if collecting:
             gc.enable()
 
 
-def _load(path: Path, environ: Mapping[str, str]) -> Config:
+class _ReaderEnv(Mapping[str, str]):
+    """The environment as a reader sees it: every `${NAME}` resolves, unset ones to a placeholder."""
+
+    PLACEHOLDER = "not-available-to-readers"
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._env = environ
+
+    def __getitem__(self, name: str) -> str:
+        return self._env.get(name, self.PLACEHOLDER)
+
+    def __contains__(self, name: object) -> bool:
+        return True
+
+    def get(self, name: str, default: Any = None) -> Any:  # lookups of netmon's own variables stay real
+        return self._env.get(name, default)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._env)
+
+    def __len__(self) -> int:
+        return len(self._env)
+
+
+def _load(path: Path, environ: Mapping[str, str], secrets: bool = True) -> Config:
     """`load_config` without the GC pause."""
     loader = Loader(environ)
     raw = loader.load(path)
     if raw is None and loader.issues:
-        raise ConfigError(loader.issues)  # unreadable or not YAML: anything further would be noise
+        # unreadable or not YAML: anything further would be noise
+        raise ConfigError(_masked(loader.issues, loader.masks))
     if not isinstance(raw, YDict):
         what = "the file is empty; start from config/netmon.example.yaml" if raw is None else \
             "the top level must be a mapping (version: 1, agent:, inventory:, ...)"
-        raise ConfigError([ConfigIssue(loader.display(path), 0 if raw is None else 1, "", what)])
+        raise ConfigError([ConfigIssue(loader.display(path), 1, "", what)])
     root = raw
     config_dir = path.resolve().parent
     inventory = loader.inventory(root, path)
     settings = _settings(root, loader.issues)
     provinces = _validate(_PROVINCES, list[Province], inventory, ("inventory",), loader.issues)
-    auths = _read_key_files(settings, root, config_dir, loader) if settings else {}
+    auths = _read_key_files(settings, root, config_dir, loader, environ, secrets) if settings else {}
     if settings:
         _check_output_urls(settings, root, loader.issues)
-    profiles, paths, broken = loader.profiles(_profile_dirs(root, settings, config_dir, loader))
+    profiles, paths, broken = loader.profiles(_profile_dirs(root, settings, config_dir, loader, environ))
     # With broken settings, still know the auth names written, so devices are not blamed for them.
     raw_auths = root.get("auths")
     known_auths = auths if settings else dict.fromkeys(raw_auths if isinstance(raw_auths, YDict) else ())
     devices = resolve_devices(inventory, provinces, profiles, broken, known_auths, loader.issues)
+    if settings:
+        _inline_secrets(settings, auths, loader.masks)
+    remember(loader.masks)
     if loader.issues or settings is None:
-        raise ConfigError(sorted(loader.issues, key=lambda i: (i.file, i.line)))
+        raise ConfigError(sorted(_masked(loader.issues, loader.masks), key=lambda i: (i.file, i.line)))
     settings = settings.model_copy(update={"auths": auths, "inventory": provinces or []})
     shard = settings.agent.shard
     mine = [d for d in devices if shard is None or zlib.crc32(d.id.encode()) % shard.count == shard.index]
@@ -111,6 +145,26 @@ def _load(path: Path, environ: Mapping[str, str]) -> Config:
         path=path.resolve(), settings=settings, devices=tuple(mine), all_devices=tuple(devices),
         profiles=MappingProxyType(profiles), state_dir=state_dir,
         device_by_id=MappingProxyType({d.id: d for d in devices}), profile_paths=MappingProxyType(paths))
+
+
+def _masked(issues: list[ConfigIssue], masks: Mapping[str, str]) -> list[ConfigIssue]:
+    """The issues with every value taken from the environment or a key file replaced by its origin."""
+    return [ConfigIssue(mask(i.file, masks), i.line, mask(i.path, masks), mask(i.message, masks))
+            for i in issues]
+
+
+def _inline_secrets(settings: AgentConfig, auths: Mapping[str, SnmpAuth], masks: dict[str, str]) -> None:
+    """Credentials written into the file itself are masked too, under the key that holds them."""
+    found: list[tuple[str, Secret | None]] = []
+    for name, auth in auths.items():
+        found += [(f"auths.{name}.community", auth.community)]
+        found += [(f"auths.{name}.{part}.key", getattr(getattr(auth, part), "key", None)) for part in ("auth", "priv")]
+    for out in settings.outputs.influxdb:
+        found += [(f"outputs.influxdb '{out.name}' token", out.token), (f"outputs.influxdb '{out.name}' password",
+                                                                        out.password)]
+    for where, secret in found:
+        if secret is not None:
+            masks.setdefault(secret.reveal(), f"<hidden {where}>")
 
 
 def _validate(adapter: TypeAdapter[Any], tp: Any, raw: Any, prefix: tuple[Any, ...],
@@ -146,10 +200,10 @@ def _check_output_urls(settings: AgentConfig, root: YDict, issues: list[ConfigIs
     """A URL is printed and logged freely, so it must not carry a credential."""
     raw = root["outputs"]["influxdb"] if settings.outputs.influxdb else None
     for i, out in enumerate(settings.outputs.influxdb):
-        parts = urlsplit(out.url)
+        parts = urlsplit(out.url)  # parses: the schema checked it
         if parts.username is None and parts.password is None and not parts.query:
             continue
-        item = raw[i] if isinstance(raw, YList) else raw
+        item = raw[i] if isinstance(raw, YList) and i < len(raw) else raw
         line = item.key_lines.get("url", item.line) if isinstance(item, YDict) else root.line
         path = f"outputs.influxdb[{i}].url" if isinstance(raw, YList) else "outputs.influxdb.url"
         issues.append(ConfigIssue(root.file, line, path, "the URL must not carry user info or a query "
@@ -158,8 +212,14 @@ def _check_output_urls(settings: AgentConfig, root: YDict, issues: list[ConfigIs
 
 
 def _read_key_files(settings: AgentConfig, root: YDict, config_dir: Path,
-                    loader: Loader) -> dict[str, SnmpAuth]:
-    """Read each `key_file:` now, so a missing file stops the start rather than the first SNMPv3 poll."""
+                    loader: Loader, environ: Mapping[str, str], secrets: bool) -> dict[str, SnmpAuth]:
+    """Read each `key_file:` now, so a missing file stops the start rather than the first SNMPv3 poll.
+
+    A relative `key_file:` is first looked up among the systemd credentials ($CREDENTIALS_DIRECTORY,
+    set by `LoadCredential=NAME:/etc/netmon/NAME`), so the service reads root-only key files without
+    being root; anywhere else (e.g. `netmon check` run by root) it is relative to the config's folder.
+    """
+    credentials = environ.get("CREDENTIALS_DIRECTORY")
     out = {}
     for name, auth in settings.auths.items():
         update: dict[str, KeySpec] = {}
@@ -168,27 +228,45 @@ def _read_key_files(settings: AgentConfig, root: YDict, config_dir: Path,
             if spec is None or spec.key_file is None:
                 continue
             file = Path(spec.key_file)
-            file = file if file.is_absolute() else config_dir / file
+            if not file.is_absolute():
+                credential = Path(credentials, file) if credentials else None
+                file = credential if credential and credential.is_file() else config_dir / file
             raw = root["auths"][name][part]
             where = (raw.file, raw.key_lines.get("key_file", raw.line), f"auths.{name}.{part}.key_file")
+            shown = loader.display(file)
             try:
-                key = file.read_text(encoding="utf-8").strip()
-            except (OSError, UnicodeDecodeError) as exc:
-                why = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
-                loader.issues.append(ConfigIssue(*where, f"cannot read key file {loader.display(file)} "
-                                                 f"({why}); check the path and that netmon may read it"))
+                key = read_text(file, MAX_KEY_BYTES).strip()
+            except (FileNotFoundError, FileProblem) as exc:
+                if not secrets:
+                    update[part] = spec.model_copy(update={"key": Secret(_ReaderEnv.PLACEHOLDER, f"file {file}")})
+                    continue
+                why = "No such file or directory" if isinstance(exc, FileNotFoundError) else exc.strerror
+                if why is None:  # opened, but not a usable key file (a FIFO, too big, not UTF-8)
+                    loader.issues.append(ConfigIssue(*where, f"key file {shown} {exc}"))
+                    continue
+                hint = (f"; under systemd, hand it over with LoadCredential={file.name}:{file} and write "
+                        f"key_file: {file.name}" if getattr(exc, "permission", False) else "")
+                loader.issues.append(ConfigIssue(*where, f"cannot read key file {shown} ({why}); check the path "
+                                                 f"and that netmon may read it{hint}"))
                 continue
             if not key:
-                loader.issues.append(ConfigIssue(*where, f"key file {loader.display(file)} is empty; "
-                                                 "put the key on its first line"))
+                loader.issues.append(ConfigIssue(*where, f"key file {shown} is empty; put the key on its "
+                                                 "first line"))
+                continue
+            loader.masks.setdefault(key, label_file(shown))
+            try:
+                check_v3_key(key)
+            except ValueError as exc:
+                loader.issues.append(ConfigIssue(*where, f"key file {shown}: {exc}"))
                 continue
             update[part] = spec.model_copy(update={"key": Secret(key, f"file {file}")})
         out[name] = auth.model_copy(update=update) if update else auth
     return out
 
 
-def _profile_dirs(root: YDict, settings: AgentConfig | None, config_dir: Path, loader: Loader) -> list[Path]:
-    """The config's `profiles:` folders, then the bundled `probes/`, then /etc/netmon/probes."""
+def _profile_dirs(root: YDict, settings: AgentConfig | None, config_dir: Path, loader: Loader,
+                  environ: Mapping[str, str]) -> list[Path]:
+    """The config's `profiles:` folders, then /etc/netmon/probes, then the bundled ones (see config.search)."""
     raw = root.get("profiles")
     listed = settings.profiles if settings else [p for p in raw if isinstance(p, str)] \
         if isinstance(raw, YList) else []
@@ -201,4 +279,4 @@ def _profile_dirs(root: YDict, settings: AgentConfig | None, config_dir: Path, l
                                              f"{loader.display(path)} does not exist; create it or remove "
                                              "the entry"))
         dirs.append(path)
-    return [*dirs, BUNDLED_PROFILES, SYSTEM_PROFILES]
+    return [*dirs, *(folder for _, folder in default_profile_dirs(environ))]

@@ -74,6 +74,8 @@ class _Walker:
     def __init__(self, issues: list[ConfigIssue]) -> None:
         self.issues = issues
         self.entries: list[_Entry] = []
+        self.invalid: set[str] = set()
+        """Slugs of devices that failed validation (already reported): a parent naming one is not a second error."""
 
     def level(self, raw: YDict, model: Any, depth: int, path: str,
               names: tuple[str, ...], scope: tuple[str, ...], operator: str, location: Any) -> None:
@@ -109,6 +111,9 @@ class _Walker:
         for i, item in enumerate(devices if isinstance(devices, YList) else ()):
             spec = model.devices[i] if model is not None else _try(DeviceSpec, item)
             if spec is None or not isinstance(item, YDict):
+                name = item.get("name") if isinstance(item, YDict) else None
+                if isinstance(name, str):
+                    self.invalid.add(slug(name))
                 continue
             where = f"{path}.devices[{i}]"
             if not slug(spec.name):
@@ -141,7 +146,7 @@ def _duplicates(entries: list[_Entry], issues: list[ConfigIssue]) -> None:
                                   f"{first.raw.line} and {entry.raw.file}:{entry.raw.line}{why}; rename one"))
 
 
-def _parents(entries: list[_Entry], issues: list[ConfigIssue]) -> None:
+def _parents(entries: list[_Entry], issues: list[ConfigIssue], invalid: set[str]) -> None:
     by_scope: dict[tuple[str, str, str], dict[str, _Entry]] = {}
     by_id = {}
     for entry in entries:
@@ -157,6 +162,8 @@ def _parents(entries: list[_Entry], issues: list[ConfigIssue]) -> None:
         if found is not None:
             entry.parent = found.id
             continue
+        if slug(wanted) in invalid or slug(wanted.rsplit("/", 1)[-1]) in invalid:
+            continue  # it names a device whose own error is already reported
         nearby = [e.spec.name for e in (*village.values(), *commune.values())]
         match = did_you_mean(wanted, nearby)
         where = f"village '{entry.names[2]}' or commune '{entry.names[1]}'" if entry.names[2] \
@@ -258,7 +265,7 @@ def resolve_devices(raw_inventory: YList, provinces: list[Province] | None, prof
             walker.level(raw, model, 0, f"inventory[{i}]", (), (), "", None)
     entries = walker.entries
     _duplicates(entries, issues)
-    _parents(entries, issues)
+    _parents(entries, issues, walker.invalid)
     _profiles(entries, profiles, broken_profiles, auths, issues)
     by_id = {e.id: e for e in reversed(entries)}
     devices = []

@@ -8,10 +8,7 @@ did-you-mean, never a silently ignored setting.
 
 from __future__ import annotations
 
-import ipaddress
-import re
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -24,80 +21,26 @@ from pydantic import (
     model_validator,
 )
 
+from netmon.config.values import (
+    MAX_DURATION_S,
+    MIN_V3_KEY,
+    check_host,
+    check_oid,
+    check_url_has_no_credentials,
+    check_v3_key,
+    check_web_url,
+    compile_or_explain,
+    host_field,
+    parse_duration,
+    to_secret,
+)
 from netmon.model import Secret
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
-_LABEL = r"[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?"
-_HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*\.?$")
-_OID = re.compile(r"^\.?\d+(\.\d+)+$")
-
-
-def parse_duration(value: Any) -> float:
-    """Turn `60s`, `5m`, `1.5h`, `250ms` or a bare number of seconds into seconds (> 0)."""
-    if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not a duration; write e.g. 60s, 5m, 1h")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    else:
-        match = _DURATION.match(str(value))
-        if not match:
-            raise ValueError(f"{str(value)!r} is not a duration; write e.g. 500ms, 60s, 5m, 1h, 1d")
-        seconds = float(match.group(1)) * _UNIT_S[match.group(2)]
-    if seconds <= 0:
-        raise ValueError(f"{value!r} must be longer than zero; write e.g. 60s")
-    return seconds
-
-
-def check_host(value: str) -> str:
-    """Accept an IPv4/IPv6 address or a DNS host name; reject things like `10.0.300.1`."""
-    text = str(value).strip()
-    try:
-        ipaddress.ip_address(text)
-        return text
-    except ValueError:
-        pass
-    looks_numeric = all(part.isdigit() for part in text.split(".") if part)
-    if looks_numeric or not _HOSTNAME.match(text):
-        raise ValueError(f"{text!r} is not an IP address or host name")
-    return text
-
-
-def check_oid(value: str) -> str:
-    """Numeric OIDs only at runtime (no MIB lookups); names live next to them as keys."""
-    text = str(value).strip()
-    if not _OID.match(text):
-        raise ValueError(f"{text!r} is not a numeric OID; write it like 1.3.6.1.2.1.1.3.0")
-    return text.lstrip(".")
-
-
-def _compile_or_explain(pattern: str) -> None:
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        raise ValueError(f"{pattern!r} is not a valid regular expression: {exc}") from None
-
-
-def check_url_has_no_credentials(url: str) -> str:
-    """URLs are shown in logs, the status view and tags: credentials must not ride in them."""
-    parts = urlsplit(url)
-    if parts.username is not None or parts.password is not None:
-        raise ValueError("must not contain a user name or password (URLs are shown in logs and sent as tags); "
-                         "put credentials elsewhere")
-    return url
-
-
-def to_secret(value: Any) -> Secret:
-    """Wrap a credential so that it never prints; the loader marks values taken from `${ENV}`."""
-    if isinstance(value, Secret):
-        return value
-    if not isinstance(value, str) or not value:
-        raise ValueError("must be a non-empty string; put the value in an environment variable and write ${NAME}")
-    return Secret(value, getattr(value, "source", "config file"))
-
+__all__ = ["MAX_DURATION_S", "MIN_V3_KEY", "check_host", "check_oid", "check_url_has_no_credentials",
+           "check_v3_key", "check_web_url", "parse_duration", "to_secret"]
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
-Host = Annotated[str, AfterValidator(check_host)]
+Host = Annotated[str, BeforeValidator(host_field)]
 Oid = Annotated[str, AfterValidator(check_oid)]
 SecretValue = Annotated[Secret, BeforeValidator(to_secret)]
 Name = Annotated[str, Field(min_length=1)]
@@ -106,7 +49,8 @@ Name = Annotated[str, Field(min_length=1)]
 class Strict(BaseModel):
     """Base of every config model: unknown keys are errors, values are immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+    # allow_inf_nan=False: `.nan`/`.inf` would pass every range check and then break planning.
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True, allow_inf_nan=False)
 
 
 # ---------------------------------------------------------------- agent-level settings
@@ -114,7 +58,7 @@ class Strict(BaseModel):
 
 class Shard(Strict):
     index: int = Field(ge=0)
-    count: int = Field(ge=1)
+    count: int = Field(ge=1, le=1_000_000)
 
     @model_validator(mode="after")
     def _index_in_range(self) -> Shard:
@@ -155,9 +99,9 @@ class AgentSettings(Strict):
 class SchedulerSettings(Strict):
     max_pps: float = Field(default=2000.0, gt=0)
     """Ceiling on ICMP packets per second for the whole agent, so probing never congests a thin link."""
-    concurrency: int = Field(default=1024, ge=1)
+    concurrency: int = Field(default=1024, ge=1, le=1_000_000)
     """Probes in flight at once, per prober (ICMP targets in flight, TCP/HTTP connections)."""
-    snmp_concurrency: int = Field(default=32, ge=1)
+    snmp_concurrency: int = Field(default=32, ge=1, le=100_000)
     slice: Duration = 1.0
     """Width of a phase slice: targets whose phase falls in the same slice run as one batch."""
 
@@ -165,13 +109,13 @@ class SchedulerSettings(Strict):
 class StoreSettings(Strict):
     retention: Duration = 30 * 86400.0
     """Raw results older than this are deleted once every output has acknowledged them."""
-    max_disk_mb: int | None = Field(default=None, ge=1)
+    max_disk_mb: int | None = Field(default=None, ge=1, le=1_000_000_000)
     """Hard cap: past it, the oldest rows go even if unsent (counted and logged)."""
 
 
 class InfluxOutput(Strict):
     name: Name = "influxdb"
-    url: Annotated[str, Field(pattern=r"^https?://")]
+    url: Annotated[str, BeforeValidator(check_web_url)]
     api: Literal["v1", "v2"] = "v2"
     org: str | None = None
     bucket: str | None = None
@@ -214,6 +158,8 @@ class KeySpec(Strict):
     def _one_source(self) -> KeySpec:
         if (self.key is None) == (self.key_file is None):
             raise ValueError("give exactly one of key: or key_file:")
+        if self.key is not None:
+            check_v3_key(self.key.reveal())
         return self
 
 
@@ -256,7 +202,7 @@ class StabilityThresholds(Strict):
     degraded_rtt_p95_ms: float = 150.0
     unstable_availability_pct: float = 99.0
     unstable_loss_pct: float = 5.0
-    unstable_outages: int = 3
+    unstable_outages: int = Field(default=3, ge=0, le=1_000_000)
     unstable_rtt_p95_ms: float = 300.0
 
 
@@ -264,8 +210,8 @@ class AnalysisSettings(Strict):
     evaluate_every: Duration = 300.0
     window_now: Duration = 3600.0
     window_trend: Duration = 86400.0
-    raise_after: int = Field(default=3, ge=1)
-    clear_after: int = Field(default=3, ge=1)
+    raise_after: int = Field(default=3, ge=1, le=10_000)
+    clear_after: int = Field(default=3, ge=1, le=10_000)
     thresholds: StabilityThresholds = StabilityThresholds()
     rollup_bucket: Duration | None = None
     """Width of one rollup bucket; default 1 h, or window_now/10 when window_now is under an hour (lab)."""
@@ -296,7 +242,7 @@ class DeviceSpec(Strict):
     profile: str | None = None
     """Profile name; defaults to the kind."""
     host: Host | None = None
-    url: Annotated[str, Field(pattern=r"^https?://"), AfterValidator(check_url_has_no_credentials)] | None = None
+    url: Annotated[str, BeforeValidator(check_url_has_no_credentials)] | None = None
     port: int | None = Field(default=None, ge=1, le=65535)
     snmp_port: int | None = Field(default=None, ge=1, le=65535)
     auth: str | None = None
@@ -390,7 +336,7 @@ class TcpCheck(_CheckBase):
 class HttpCheck(_CheckBase):
     prober: Literal["http"]
     method: Literal["GET", "HEAD", "POST"] = "GET"
-    expect_status: list[int] = [200]
+    expect_status: list[Annotated[int, Field(ge=100, le=599)]] = [200]
     body_contains: str | None = None
     body_regex: str | None = None
     follow_redirects: bool = True
@@ -401,7 +347,7 @@ class HttpCheck(_CheckBase):
     @classmethod
     def _regex_compiles(cls, value: str | None) -> str | None:
         if value is not None:
-            _compile_or_explain(value)
+            compile_or_explain(value)
         return value
 
 
@@ -412,9 +358,9 @@ class AgingRules(Strict):
     """PC replacement thresholds (issue 4); matched against what real agents report."""
 
     disk_used_pct: float = 90.0
-    min_ram_mb: int = 4096
+    min_ram_mb: int = Field(default=4096, ge=0, le=1_000_000_000)
     cpu_load_pct: float = 85.0
-    reboots_per_week: int = 3
+    reboots_per_week: int = Field(default=3, ge=0, le=1_000_000)
     office_reachability_pct: float = 95.0
     eol_os: list[str] = []
     """Regular expressions matched against sysDescr, e.g. `Windows 7`, `Windows Version 6\\.1`."""
@@ -423,7 +369,7 @@ class AgingRules(Strict):
     @classmethod
     def _patterns_compile(cls, patterns: list[str]) -> list[str]:
         for pattern in patterns:
-            _compile_or_explain(pattern)
+            compile_or_explain(pattern)
         return patterns
 
 

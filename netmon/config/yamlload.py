@@ -1,5 +1,17 @@
 """YAML that remembers where every key and item came from, with `${NAME}` taken from the environment.
 
+Environment references in string values (never in keys): `${NAME}`, `${NAME:-default}` (default
+when unset or empty), `${NAME-default}` (only when unset), `${NAME:?message}` / `${NAME?message}`
+(an error with that message when unset/empty, or unset), `$$` for a literal `$`. A bare `$NAME`
+is refused with a hint rather than silently kept as text. Values taken from the environment are
+recorded in `masks` so that no message ever shows them (see `secrets`).
+
+Hostile input is refused, never crashed on: files go through `files.read_text` (regular files up
+to 16 MB, 64 MB for all the files of a config), nesting depth and alias expansion are bounded
+before anything is converted (yamlbounds.py; a 12 KB "billion laughs" file used to take 6 GB),
+and a scalar that cannot be built (`!!timestamp` on a non-date, a 5,000-digit integer, a NUL
+character) is an issue on its line.
+
 libyaml (`CSafeLoader`) composes the node tree; a small walk turns it into `YDict`/`YList`
 containers that carry their file and the line of each key or item, so a pydantic `loc` can be
 mapped back to `file:line`. Values are built without pyyaml's constructor machinery because that
@@ -9,16 +21,23 @@ walk is where a 20k-device inventory spends its time.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableMapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from netmon.config.errors import ConfigIssue, render_path
+from netmon.config.files import FileProblem, read_text
+from netmon.config.secrets import label_env
+from netmon.config.yamlbounds import MAX_DEPTH, Budget, measure
 
 _Base: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_ENV = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_ENV = re.compile(r"\$\$|\$\{([^}]*)(\}?)|\$([A-Za-z_][A-Za-z0-9_]*)")
+_REF = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])(.*))?", re.S)
+MAX_INT = 2**63 - 1
+_UNSET = ("environment variable {name} is not set; export it (e.g. in /etc/netmon/env for the systemd "
+          "unit) or write the value here")
 _STR = "tag:yaml.org,2002:str"
 _MAP = "tag:yaml.org,2002:map"
 _MERGE = "tag:yaml.org,2002:merge"
@@ -72,14 +91,19 @@ class YList(list):
 
 
 class EnvStr(str):
-    """A string built from `${NAME}`; `source` lets `schema.to_secret` say where a secret came from."""
+    """A string built from `${NAME}`; `source` lets `schema.to_secret` say where a secret came from.
 
-    __slots__ = ("source",)
+    `taken` holds the pieces that came from the environment, by variable name.
+    """
+
+    __slots__ = ("source", "taken")
     source: str
+    taken: dict[str, str]
 
-    def __new__(cls, value: str, source: str) -> EnvStr:
+    def __new__(cls, value: str, source: str, taken: dict[str, str] | None = None) -> EnvStr:
         obj = super().__new__(cls, value)
         obj.source = source
+        obj.taken = taken or {}
         return obj
 
     def __repr__(self) -> str:
@@ -95,10 +119,12 @@ class MissingEnv(EnvStr):
 class _Reader:
     """Turns one composed YAML document into Y-containers, substituting `${NAME}`."""
 
-    def __init__(self, file: str, environ: Mapping[str, str], issues: list[ConfigIssue]) -> None:
+    def __init__(self, file: str, environ: Mapping[str, str], issues: list[ConfigIssue],
+                 masks: MutableMapping[str, str]) -> None:
         self.file = file
         self.environ = environ
         self.issues = issues
+        self.masks = masks
         self.constructor = yaml.SafeLoader("")  # only its scalar constructors are used
         self.seen: dict[int, Any] = {}
         self.where: list[Any] = []  # key path of the node being read, for ${NAME} messages
@@ -112,6 +138,10 @@ class _Reader:
         done = self.seen.get(id(node))
         if done is not None:
             return done
+        if len(self.where) >= MAX_DEPTH:  # measure() checks this only for files with anchors
+            self.issues.append(ConfigIssue(self.file, node.start_mark.line + 1, "", f"nested more than "
+                                           f"{MAX_DEPTH} levels deep; a netmon config needs about 12"))
+            return MissingEnv("", "nesting")
         if isinstance(node, yaml.SequenceNode):
             out: Any = YList(self.file, node.start_mark.line + 1)
             self.seen[id(node)] = out
@@ -128,13 +158,26 @@ class _Reader:
 
     def scalar(self, node: yaml.ScalarNode) -> Any:
         """Build a non-string scalar (int, float, bool, null, timestamp); custom tags are refused."""
+        line = node.start_mark.line + 1
         build = _SCALARS.get(node.tag)
         if build is None:
             self.issues.append(ConfigIssue(
-                self.file, node.start_mark.line + 1, "", f"unknown YAML tag '{node.tag}'; netmon "
+                self.file, line, render_path(self.where), f"unknown YAML tag '{_clip(node.tag, 80)}'; netmon "
                 "takes plain values (use ${NAME} for values from the environment)"))
             return MissingEnv("", f"tag {node.tag}")
-        return build(self.constructor, node)
+        try:
+            value = build(self.constructor, node)
+        except Exception:  # pyyaml raises ValueError, KeyError, TypeError... for bad text
+            kind = node.tag.rsplit(":", 1)[-1]
+            self.issues.append(ConfigIssue(self.file, line, render_path(self.where), f"'{_clip(node.value)}' "
+                                           f"is not a valid {kind}; fix the value or quote it as text"))
+            return MissingEnv("", f"tag {node.tag}")
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
+            self.issues.append(ConfigIssue(self.file, line, render_path(self.where), f"the number "
+                                           f"{_clip(node.value)} is too large; netmon takes whole numbers "
+                                           f"up to {MAX_INT}"))
+            return MissingEnv("", "a huge number")
+        return value
 
     def mapping(self, node: yaml.MappingNode, out: YDict) -> None:
         """Fill `out`; `<<:` merges are honoured and a repeated key is an issue, not a silent overwrite."""
@@ -168,61 +211,133 @@ class _Reader:
                     out.key_lines[key] = merged.key_lines.get(key, merged.line)
 
     def text(self, node: yaml.ScalarNode) -> str:
-        """Return the scalar's text with `${NAME}` replaced; `$$` stands for a literal `$`."""
+        """Return the scalar's text with environment references replaced (see the module docstring)."""
         raw = node.value
+        if "\0" in raw:
+            self.issue(node, "the text contains a NUL character (\\0); remove it")
+            return MissingEnv("", "a NUL character")
         if "$" not in raw:
             return raw
-        names: list[str] = []
-        missing: list[str] = []
+        taken: dict[str, str] = {}
+        problems: list[str] = []
+        value = _ENV.sub(lambda m: self.reference(m, taken, problems), raw)
+        for problem in problems:
+            self.issue(node, problem)
+        for name, piece in taken.items():
+            self.masks.setdefault(piece, label_env(name))
+        source = "env " + ", ".join(taken) if taken else "config text"
+        if problems:
+            return MissingEnv(value, source)
+        return EnvStr(value, source, taken) if taken else value
 
-        def sub(match: re.Match[str]) -> str:
-            name = match.group(1)
-            if name is None:
-                return "$"
-            names.append(name)
-            if name not in self.environ:
-                missing.append(name)
-                return ""
-            return self.environ[name]
+    def reference(self, match: re.Match[str], taken: dict[str, str], problems: list[str]) -> str:
+        """The replacement of one `$...` match; problems are appended, never raised."""
+        if match.group(0) == "$$":
+            return "$"
+        bare = match.group(3)
+        if bare is not None:
+            problems.append(f"'${bare}' is not substituted; write ${{{bare}}} for an environment variable "
+                            "or $$ for a literal $")
+            return ""
+        body, closed = match.group(1), match.group(2)
+        ref = _REF.fullmatch(body) if closed else None
+        if ref is None:
+            problems.append(f"'${{{_clip(body)}{closed}' is not a variable reference; write ${{NAME}}, "
+                            "${NAME:-default} or ${NAME:?message} (NAME: letters, digits, _), or $$ for a $")
+            return ""
+        name, op, arg = ref.groups()
+        if arg is not None and "$" in arg:
+            problems.append(f"the default or message of ${{{name}...}} contains '$'; nested references "
+                            "are not supported")
+            return ""
+        value = _lookup(self.environ, name, default=op in (":-", "-"))
+        empty = value is None or (value == "" and op is not None and op.startswith(":"))
+        if op is None and value is None:
+            problems.append(_UNSET.format(name=name))
+            return ""
+        if op in (":-", "-") and empty:
+            return arg
+        if op in (":?", "?") and empty:
+            state = "is not set" if value is None else "is empty"
+            problems.append(f"environment variable {name} {state}: {arg or 'it is required'}")
+            return ""
+        assert value is not None
+        taken[name] = value
+        return value
 
-        value = _ENV.sub(sub, raw)
-        if not names:
-            return value
-        line = node.start_mark.line + 1
-        for name in missing:
-            self.issues.append(ConfigIssue(
-                self.file, line, render_path(self.where), f"environment variable {name} is not set; export it (e.g. in "
-                "/etc/netmon/env for the systemd unit) or write the value here"))
-        source = "env " + ", ".join(dict.fromkeys(names))
-        return MissingEnv(value, source) if missing else EnvStr(value, source)
+    def issue(self, node: yaml.Node, text: str) -> None:
+        """Record a problem on `node`'s line, at the path being read."""
+        self.issues.append(ConfigIssue(self.file, node.start_mark.line + 1, render_path(self.where), text))
 
 
-def load_yaml(path: Path, display: Display, environ: Mapping[str, str],
-              issues: list[ConfigIssue]) -> Any:
-    """Read one YAML file into Y-containers; problems go to `issues` and the result is then None."""
+def _lookup(environ: Mapping[str, str], name: str, default: bool) -> str | None:
+    """The variable's value, or None when unset.
+
+    `in` and `[]` rather than `.get`: they let load_config(secrets=False) stand a placeholder in
+    for the service's secrets when a reader (status, report) loads the config. A reference with
+    a default uses the real lookup, so the default applies there too.
+    """
+    if default:
+        return environ.get(name)
+    if name not in environ:
+        return None
+    return environ[name]
+
+
+def _clip(text: str, width: int = 40) -> str:
+    """Echo at most `width` characters of config text (a 5,000-digit number is not worth repeating)."""
+    return text if len(text) <= width else f"{text[:width]}... ({len(text)} characters)"
+
+
+def load_yaml(path: Path, display: Display, environ: Mapping[str, str], issues: list[ConfigIssue],
+              masks: MutableMapping[str, str] | None = None, budget: Budget | None = None) -> Any:
+    """Read one YAML file into Y-containers; problems go to `issues` and the result is then None.
+
+    `budget` is shared by the files of one config, so many files cannot add up to what one may not.
+    """
     file = display(path)
+    budget = Budget() if budget is None else budget
+    limit = f"{budget.total_bytes // 1048576} MB"
+    if budget.read_left <= 0:
+        issues.append(ConfigIssue(file, 1, "", f"not read: netmon has read {4 * budget.total_bytes // 1048576} "
+                                  "MB of files for this config already; include fewer or smaller files"))
+        return None
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path)
     except FileNotFoundError:
         issues.append(ConfigIssue(file, 0, "", "file not found; check the path"))
         return None
-    except (OSError, UnicodeDecodeError) as exc:
-        issues.append(ConfigIssue(file, 0, "", f"cannot read the file ({exc}); check its permissions "
-                                  "and that it is UTF-8 text"))
+    except FileProblem as exc:
+        issues.append(ConfigIssue(file, exc.line, "", f"the file {exc}"))
         return None
+    budget.read_left -= len(text)
+    if len(text) > budget.bytes_left:
+        issues.append(ConfigIssue(file, 1, "", f"with this file the config's files add up to more than {limit}; "
+                                  "include fewer or smaller files"))
+        return None
+    budget.bytes_left -= len(text)
     try:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 0
+        line = mark.line + 1 if mark else 1
         what = exc.problem or "not valid YAML"
         context = f" {exc.context}" if exc.context else ""
         issues.append(ConfigIssue(file, line, "", f"YAML syntax error: {what}{context}; check the "
                                   "indentation and quote values that contain ': ', '#', '{' or '['"))
         return None
     except yaml.YAMLError as exc:
-        issues.append(ConfigIssue(file, 0, "", f"YAML error: {exc}"))
+        position = getattr(exc, "position", None)
+        line = text.count("\n", 0, position) + 1 if isinstance(position, int) else 1
+        what = getattr(exc, "reason", None) or "not valid YAML"
+        issues.append(ConfigIssue(file, line, "", f"YAML error: {what}; YAML files may not contain control "
+                                  "characters (write \\0 or \\t escapes inside double quotes instead)"))
         return None
     if node is None:
         return None
-    return _Reader(file, environ, issues).value(node)
+    # Without an anchor there is no alias: the depth check in _Reader is enough, and the walk is saved.
+    problem = measure(node, budget) if "&" in text else None
+    if problem is not None:
+        issues.append(ConfigIssue(file, problem[0], "", problem[1]))
+        return None
+    return _Reader(file, environ, issues, {} if masks is None else masks).value(node)

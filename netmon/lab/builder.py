@@ -65,7 +65,13 @@ def _network(plan: LabPlan, state: LabState) -> None:
         state.save()
         netns.add(ns)
     # Unprivileged ICMP for the daemon; the sysctl is per namespace (ecosystem.md §3).
-    netns.sysctl(plan.agent_ns, "net.ipv4.ping_group_range", "0 2147483647")
+    try:
+        netns.sysctl(plan.agent_ns, "net.ipv4.ping_group_range", "0 2147483647")
+    except LabError:
+        # In a user namespace (the rootless demo) only mapped groups exist and the range is
+        # refused; the daemon runs there as the namespace's root, with raw sockets instead.
+        if not netns.in_user_namespace():
+            raise
     for ns in plan.routers:
         netns.sysctl(ns, "net.ipv4.ip_forward", "1")
     netns.ip_batch(None, [f"link add {lk.up_if} netns {lk.up_ns} type veth peer name {lk.down_if} netns {lk.down_ns}"

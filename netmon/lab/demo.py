@@ -1,13 +1,15 @@
 """`netmon demo`: build the default lab, run the daemon inside its agent namespace, show the live view.
 
-Ctrl-C (or the view exiting) takes everything down again. Without root it explains why and
-offers the loopback demo, which needs no privileges.
+Ctrl-C (or the view exiting) takes everything down again. Without root it runs the same lab
+inside a user namespace of the calling user (see `rootless`); where the system forbids that, it
+explains why and offers the loopback demo, which needs no privileges.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import subprocess
 import sys
 import time
@@ -15,23 +17,18 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from netmon.config.errors import ConfigError
-from netmon.lab import builder
+from netmon.config.search import bundled_demo, write_demo
+from netmon.lab import builder, rootless
 from netmon.lab.netns import LabError, in_ns
 from netmon.lab.state import LabState, Proc, track
 
-REPO = Path(__file__).resolve().parents[2]
+DEFAULT_RUN_DIR = "netmon-demo-lab"
 
 
-def _find(relative: str) -> Path:
-    """A shipped file, from the current folder or from the source tree."""
-    here = Path(relative)
-    return here if here.exists() else REPO / relative
-
-
-def _offer_loopback() -> int:
-    demo = _find("config/demo.yaml")
-    print("netmon demo builds a virtual province in network namespaces and needs root on Linux.\n"
-          "Run it as root (sudo netmon demo), or try the loopback demo, which needs no privileges:\n"
+def _offer_loopback(why: str) -> int:
+    demo, _ = write_demo(Path("netmon-demo").absolute())
+    print(f"netmon demo builds a virtual province in network namespaces, and here it cannot: {why}.\n"
+          "Run it as root (sudo netmon demo), or try the loopback demo (every village stays good):\n"
           f"  netmon run -c {demo}\n  netmon status -c {demo}    (in a second terminal)")
     if not sys.stdin.isatty():
         return 1
@@ -55,7 +52,7 @@ def _start_daemon(state: LabState) -> Proc:
 
 def _tail(path: Path, daemon: Proc, until: float) -> None:
     """Print the daemon's log as it grows, until it exits or the lab's lifetime ends."""
-    print(f"(status view not available; showing {path}; Ctrl-C to stop)")
+    print(f"(showing {path}; Ctrl-C to stop)")
     offset = 0
     while time.time() < until:
         try:
@@ -87,18 +84,35 @@ def _show(state: LabState, daemon: Proc) -> None:
     _tail(Path(state.run_dir) / "daemon.log", daemon, state.t0 + state.lifetime_s)
 
 
+def _outer(args: argparse.Namespace) -> int:
+    """Not root (or --rootless): run this demo again inside a user namespace of our own."""
+    why = rootless.unavailable()
+    if why:
+        return _offer_loopback(why)
+    run_dir = Path(args.run_dir or DEFAULT_RUN_DIR).absolute()
+    print(f"no root needed: the lab runs in a user namespace of your own; its config, store and logs "
+          f"are in {run_dir}")
+    argv = ["--scenario", str(Path(args.scenario).absolute()), "--name", args.name, "--run-dir", str(run_dir)]
+    return rootless.reexec([*argv, *(["--no-view"] if args.no_view else [])], builder.python_env())
+
+
 def run_demo(argv: Sequence[str]) -> int:
     """Entry point of `netmon demo`; returns the exit code."""
     parser = argparse.ArgumentParser(prog="netmon demo", description="Lab + daemon + live view; Ctrl-C ends it.")
-    parser.add_argument("--scenario", default=str(_find("config/lab.yaml")), help="scenario (default: config/lab.yaml)")
+    parser.add_argument("--scenario", default=str(bundled_demo() / "demo-lab.yaml"),
+                        help="scenario (default: the shipped demo-lab.yaml: four kinds of trouble in two minutes)")
     parser.add_argument("--name", default="demo", help="lab name (default: demo)")
+    parser.add_argument("--run-dir", help=f"config, store and logs (default: /run/netmon-lab/NAME as root, "
+                        f"./{DEFAULT_RUN_DIR} without root)")
+    parser.add_argument("--rootless", action="store_true", help="use a user namespace even when root")
+    parser.add_argument("--no-view", action="store_true", help="show the daemon's log instead of the live view")
     args = parser.parse_args(list(argv))
+    if rootless.inside():
+        rootless.private_run()
+    elif os.geteuid() != 0 or args.rootless:
+        return _outer(args)
     try:
-        builder.require_root()
-    except LabError:
-        return _offer_loopback()
-    try:
-        state = builder.up(args.scenario, args.name)
+        state = builder.up(args.scenario, args.name, run_dir=args.run_dir)
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 2
@@ -106,9 +120,14 @@ def run_demo(argv: Sequence[str]) -> int:
         print(f"netmon demo: {exc}", file=sys.stderr)
         return 1
     print(f"lab '{state.name}' is up; daemon starting in {state.agent_ns}; ground truth in "
-          f"{state.run_dir}/ground-truth.json. Ctrl-C ends the demo and removes the lab.")
+          f"{state.run_dir}/ground-truth.json. Ctrl-C ends the demo and removes the lab.\n"
+          f"In another terminal: netmon status -c {state.config}   (or report villages --format md)")
     try:
-        _show(state, _start_daemon(state))
+        daemon = _start_daemon(state)
+        if args.no_view:
+            _tail(Path(state.run_dir) / "daemon.log", daemon, state.t0 + state.lifetime_s)
+        else:
+            _show(state, daemon)
     except KeyboardInterrupt:
         print()
     finally:

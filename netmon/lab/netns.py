@@ -96,6 +96,15 @@ def pids(ns: str) -> list[int]:
     return [int(p) for p in out.split() if p.isdigit()]
 
 
+def in_user_namespace() -> bool:
+    """True inside a user namespace that does not map every uid (e.g. `unshare --map-root-user`)."""
+    try:
+        lines = Path("/proc/self/uid_map").read_text().split("\n")
+    except OSError:
+        return False
+    return [line.split() for line in lines if line.strip()] != [["0", "0", "4294967295"]]
+
+
 def sysctl(ns: str, key: str, value: str) -> None:
     """Set a per-namespace sysctl (ip_forward, ping_group_range, ...)."""
     run(in_ns(ns, "sysctl", "-q", "-w", f"{key}={value}"))

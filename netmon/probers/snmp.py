@@ -8,7 +8,12 @@ first GET times out, the walks are skipped.
 
 Outcomes (the result `status`):
 - `ok`: the agent answered. OIDs it does not have (noSuchObject/noSuchInstance, e.g. an optional
-  vendor signal OID) are left out of the samples and named in the `reason`.
+  vendor signal OID) are left out of the samples and named in the `reason`; so is a walk cut at
+  the request cap (its table is incomplete) and a v1 GET sent again without an unknown OID.
+- `error` with samples: the agent answered, but a value has the wrong type or an absurd size
+  (snmp_fields), or a field would change type from what this agent's earlier polls wrote.
+  That value is left out, the rest is kept, and the reason names the OID, what came and what
+  was expected.
 - `mismatch`: the agent answered but has none of the OIDs asked for (wrong profile for it).
 - `timeout`: no answer. For v1/v2c a wrong community looks exactly like this (agents stay silent).
 - `auth_failed`: v3 user unknown, wrong auth key (WrongDigest) or wrong privacy key.
@@ -24,14 +29,17 @@ from collections.abc import Sequence
 from typing import Any
 
 from netmon.config.schema import SnmpCheck
-from netmon.model import Device, ProbeResult, Status
+from netmon.config.secrets import mask
+from netmon.model import Device, ProbeResult, Sample, Status
 from netmon.probers.base import Emit, ProberBase, ProberContext, failed
 from netmon.probers.snmp_client import MISSING, Answer, SnmpClient
-from netmon.probers.snmp_derive import Derived, DeviceMemory, derive
+from netmon.probers.snmp_derive import Derived, DeviceMemory, ago, derive
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 161
+_SHOWN_PROBLEMS = 3
+"""Bad values named in a reason; the count of the others follows."""
 
 
 class SnmpProber(ProberBase):
@@ -45,6 +53,8 @@ class SnmpProber(ProberBase):
         self._snmp_limit = asyncio.Semaphore(context.scheduler.snmp_concurrency)
         self._memory: dict[tuple[str, str], DeviceMemory] = {}
         self._last_status: dict[tuple[str, str], Status] = {}
+        self._field_types: dict[tuple[str, str], type] = {}
+        """(measurement, field) -> the type first written: a field never changes type (InfluxDB)."""
 
     async def probe(self, device: Device, check: SnmpCheck) -> ProbeResult:
         """Poll one device once; never raises for a target's failure."""
@@ -55,11 +65,11 @@ class SnmpProber(ProberBase):
             except (KeyError, OSError, ValueError) as exc:
                 # Bad credentials config (unknown protocol name, unreadable key file)
                 result = failed(device, check, self.name, Status.ERROR,
-                                f"cannot build SNMP request: {type(exc).__name__}: {exc}", started, t0)
+                                f"cannot build SNMP request: {type(exc).__name__}: {mask(str(exc))}", started, t0)
             except Exception as exc:  # a bug in netmon or pysnmp: say so, keep the agent going
                 log.exception("snmp probe of %s failed unexpectedly", device.id)
                 result = failed(device, check, self.name, Status.ERROR,
-                                f"internal error: {type(exc).__name__}: {exc}", started, t0)
+                                f"internal error: {type(exc).__name__}: {mask(str(exc))}", started, t0)
         self._log_change(device, check, result)
         return result
 
@@ -93,10 +103,13 @@ class SnmpProber(ProberBase):
         timing = (check.timeout, check.retries)
         values: dict[str, Any] = {}
         missing: list[str] = []
+        notes: list[str] = []
         if check.get:
             answer = await self.client.get(*call, list(check.get.values()), *timing)
             if answer.status is not None:
                 return failed(device, check, self.name, answer.status, answer.reason, started, t0)
+            if answer.reason:
+                notes.append(answer.reason)
             for oid, value in answer.varbinds:
                 if value is MISSING:
                     missing.append(oid)
@@ -109,13 +122,34 @@ class SnmpProber(ProberBase):
                 return self._partial(device, check, answer, name, started, t0)
             if not answer.varbinds:
                 missing.append(root)
+            if answer.reason:
+                notes.append(f"walk {name} {answer.reason}")
             walked.extend(answer.varbinds)
         key = (device.id, check.name)
         derived = derive(check.get, values, walked, check.walk, started, self._memory.get(key))
         self._memory[key] = derived.memory
+        derived.notes[:0] = notes
+        samples = self._fixed_types(derived.samples, derived.problems)
         status, reason = _summary(check, derived, missing, values, walked)
         return ProbeResult(device.id, check.name, self.name, status, reason, started,
-                           time.monotonic() - t0, tuple(derived.samples))
+                           time.monotonic() - t0, samples)
+
+    def _fixed_types(self, samples: list[Sample], problems: list[str]) -> tuple[Sample, ...]:
+        """Drop any field whose type differs from what was first written under its name."""
+        out = []
+        for sample in samples:
+            fields = dict(sample.fields)
+            for name, value in sample.fields.items():
+                first = self._field_types.setdefault((sample.measurement, name), type(value))
+                if first is not type(value):
+                    del fields[name]
+                    where = ",".join(f"{k}={v}" for k, v in sample.tags.items())
+                    problems.append(f"{sample.measurement}{'[' + where + ']' if where else ''} {name}: got "
+                                    f"{type(value).__name__} {value!r}, expected {first.__name__} "
+                                    "as written before (a field never changes type)")
+            out.append(sample if len(fields) == len(sample.fields) else
+                       Sample(sample.measurement, fields, sample.tags))
+        return tuple(out)
 
     def _partial(self, device: Device, check: SnmpCheck, answer: Answer, walk_name: str,
                  started: float, t0: float) -> ProbeResult:
@@ -141,19 +175,16 @@ def _summary(check: SnmpCheck, derived: Derived, missing: list[str], values: dic
         return Status.MISMATCH, "agent answered but has none of the OIDs asked for (wrong profile?)"
     by_oid = {oid: name for name, oid in {**check.get, **check.walk}.items()}
     parts = [f"{len(values)} values, {len(walked)} table cells"]
+    if derived.problems:
+        shown = derived.problems[:_SHOWN_PROBLEMS]
+        more = len(derived.problems) - len(shown)
+        parts.insert(0, "wrong values from the agent, left out: " + "; ".join(shown)
+                     + (f"; and {more} more" if more else ""))
     if missing:
         names = ", ".join(by_oid.get(oid, oid) for oid in missing)
         parts.append(f"not on this agent: {names}")
     if derived.reboot_ts is not None:
         ago_s = max(0.0, derived.memory.ts - derived.reboot_ts)
-        parts.append(f"rebooted {_ago(ago_s)} ago, counters restarted")
+        parts.append(f"host rebooted {ago(ago_s)} ago ({derived.memory.boot_src}), counters restarted")
     parts.extend(derived.notes)
-    return Status.OK, "; ".join(parts)
-
-
-def _ago(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
+    return (Status.ERROR if derived.problems else Status.OK), "; ".join(parts)

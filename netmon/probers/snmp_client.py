@@ -27,7 +27,7 @@ from netmon.probers.snmp_wire import MISSING, Response
 if TYPE_CHECKING:
     from netmon.probers.snmp_v3 import V3Client
 
-__all__ = ["MAX_WALK_CALLS", "MISSING", "RCVBUF_BYTES", "Answer", "SnmpClient", "Varbinds"]
+__all__ = ["MAX_WALK_CALLS", "MISSING", "RCVBUF_BYTES", "Answer", "SnmpClient", "Varbinds", "cut_reason"]
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,11 @@ Varbinds = list[tuple[str, Any]]
 
 @dataclass(slots=True)
 class Answer:
-    """What one GET or walk returned: `status` None means the agent answered."""
+    """What one GET or walk returned: `status` None means the agent answered.
+
+    With `status` None, a non-empty `reason` is a note about an answer that is still usable
+    (a walk cut at the request cap, a v1 GET sent again without an unknown OID).
+    """
 
     varbinds: Varbinds = field(default_factory=list)
     status: Status | None = None
@@ -66,21 +70,30 @@ class SnmpClient:
         if auth.version == "3":
             return await self._v3().get(host, port, auth, oids, timeout_s, retries)
         version = wire.VERSION_1 if auth.version == "1" else wire.VERSION_2C
-        body = self._varbinds(tuple(oids))
-        answer = await self._ask(host, port, auth, version, wire.GET, body, 0, timeout_s, retries)
-        if isinstance(answer, Answer):
-            return answer
-        if answer.error_status:
-            if version == wire.VERSION_1 and answer.error_status == wire.NO_SUCH_NAME:
-                # v1 answers noSuchName for the whole PDU; the other values are unknown
-                bad = oids[answer.error_index - 1] if 0 < answer.error_index <= len(oids) else "?"
-                return Answer([(o, MISSING) for o in oids], None, f"noSuchName at {bad}")
-            return _agent_error(answer, [])
-        if len(answer.varbinds) != len(oids):
-            return Answer([], Status.ERROR, f"agent answered {len(answer.varbinds)} values for "
-                                            f"{len(oids)} OIDs asked")
-        return Answer([(wire.oid_text(name), MISSING if value is wire.END_OF_MIB else value)
-                       for name, value in answer.varbinds])
+        asked, dropped = list(oids), []
+        # SNMPv1 fails the whole PDU with noSuchName for one unknown OID; like net-snmp's
+        # snmpget -Cf and Telegraf, send it again without that varbind (at most once per OID).
+        for _ in range(len(oids)):
+            answer = await self._ask(host, port, auth, version, wire.GET, self._varbinds(tuple(asked)), 0,
+                                     timeout_s, retries)
+            if isinstance(answer, Answer):
+                return answer
+            if version == wire.VERSION_1 and answer.error_status == wire.NO_SUCH_NAME \
+                    and 0 < answer.error_index <= len(asked):
+                dropped.append(asked.pop(answer.error_index - 1))
+                if asked:
+                    continue
+                return Answer([(o, MISSING) for o in oids], None, _v1_dropped(oids, dropped))
+            if answer.error_status:
+                return _agent_error(answer, [])
+            if len(answer.varbinds) != len(asked):
+                return Answer([], Status.ERROR, f"agent answered {len(answer.varbinds)} values for "
+                                                f"{len(asked)} OIDs asked")
+            got = {o: MISSING if value is wire.END_OF_MIB else value
+                   for o, (_, value) in zip(asked, answer.varbinds, strict=True)}
+            return Answer([(o, got.get(o, MISSING)) for o in oids], None,
+                          _v1_dropped(oids, dropped) if dropped else "")
+        return Answer([], Status.ERROR, "agent kept answering noSuchName")
 
     async def walk(self, host: str, port: int, auth: SnmpAuth, root: str,
                    timeout_s: float, retries: int, max_repetitions: int) -> Answer:
@@ -113,7 +126,7 @@ class SnmpClient:
                 if value is not MISSING:
                     out.append((wire.oid_text(name), value))
         log.debug("walk of %s on %s stopped after %d requests", root, host, MAX_WALK_CALLS)
-        return Answer(out)
+        return Answer(out, None, cut_reason(len(out)))
 
     def close(self) -> None:
         """Close the sockets; pending requests are abandoned."""
@@ -169,6 +182,17 @@ class SnmpClient:
 
             self._v3_client = V3Client(self._config_dir)
         return self._v3_client
+
+
+def cut_reason(cells: int) -> str:
+    """The note of a walk stopped by MAX_WALK_CALLS: what was read is kept, the table is incomplete."""
+    return (f"stopped at the {MAX_WALK_CALLS}-request cap after {cells} cells: table incomplete "
+            "(raise max_repetitions, or walk a narrower OID)")
+
+
+def _v1_dropped(oids: Sequence[str], dropped: list[str]) -> str:
+    named = ", ".join(o for o in oids if o in dropped)
+    return f"SNMPv1 noSuchName for {named}: asked again without it"
 
 
 def _agent_error(response: Response, out: Varbinds) -> Answer:

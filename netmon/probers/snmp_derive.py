@@ -3,7 +3,9 @@
 Pure functions plus a small per-device memory (`DeviceMemory`) that the prober keeps between
 polls, for counter rates and reboot detection. Field names follow Telegraf's inputs.snmp with the
 MIB column names (ecosystem.md §1); a field always has one type: counters and gauges are `int`,
-derived values (`uptime_s`, `in_bps`, `used_pct`, signal levels) are `float`.
+derived values (`uptime_s`, `in_bps`, `used_pct`, signal levels) are `float`. Every value is
+checked against its declared type and range first (snmp_fields); one that does not fit is left
+out and named in `Derived.problems`, which makes the poll `error`.
 """
 
 from __future__ import annotations
@@ -13,6 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from netmon.model import FieldValue, Sample
+from netmon.probers import snmp_uptime as uptime
+from netmon.probers.snmp_fields import ANY, COLUMNS, SCALARS, BadValue, check, hexstr, named_spec, problem, text
+from netmon.probers.snmp_uptime import host_uptime
+
+__all__ = ["HR_STORAGE_ENTRY", "IF_ENTRY", "Derived", "DeviceMemory", "ago", "derive", "detect_reboot",
+           "hexstr", "scalar_fields", "text"]
 
 IF_ENTRY = "1.3.6.1.2.1.2.2.1"
 IFX_ENTRY = "1.3.6.1.2.1.31.1.1.1"
@@ -47,28 +55,19 @@ _TABLES = (
     (HR_PROCESSOR_ENTRY, "hr_cpu", {1: "hrProcessorFrwID", 2: "hrProcessorLoad"}),
 )
 _TAG_COLUMNS = {"ifDescr", "ifName", "hrStorageDescr"}
-_HEX_COLUMNS = {"ifPhysAddress"}
 _SKIP_COLUMNS = {"ifIndex", "hrStorageIndex"}
-# Well-known scalars get fixed field names and units whatever the profile calls them.
-_KNOWN_SCALARS = {
-    "1.3.6.1.2.1.1.1.0": "sys_descr",
-    "1.3.6.1.2.1.1.3.0": "uptime_s",
-    "1.3.6.1.2.1.1.5.0": "sys_name",
-    "1.3.6.1.2.1.25.1.1.0": "hr_uptime_s",
-    "1.3.6.1.2.1.25.2.2.0": "hr_memory_kb",
-}
-_TICKS_FIELDS = {"uptime_s", "hr_uptime_s"}
-# A `get:` name ending in a unit of a measured level is a float (signal, temperature...).
-_FLOAT_SUFFIXES = ("_dbm", "_db", "_pct", "_s", "_ms", "_c", "_v")
-_BOOT_SLACK_S = 30.0
 
 
 @dataclass(slots=True)
 class DeviceMemory:
-    """What the prober remembers of a device's previous poll (counters, uptime)."""
+    """What the prober remembers of a device's previous poll (counters, boot times)."""
 
     ts: float
-    uptime_s: float | None = None
+    boot_ts: float | None = None
+    """The host's boot time (kept across TimeTicks wraps), from `boot_src`."""
+    boot_src: str | None = None
+    agent_boot_ts: float | None = None
+    """When the SNMP agent started (sysUpTime), to tell an agent restart from a reboot."""
     octets: dict[str, tuple[int, int, int]] = field(default_factory=dict)
     """ifIndex -> (in, out, counter bits)."""
 
@@ -81,45 +80,32 @@ class Derived:
     memory: DeviceMemory
     notes: list[str]
     reboot_ts: float | None = None
+    problems: list[str] = field(default_factory=list)
+    """Values that did not fit their field (wrong type, out of range): left out, poll is `error`."""
 
 
-def text(raw: Any) -> str:
-    """Decode an OCTET STRING as agents mean it (UTF-8, else Latin-1), stripped of NULs."""
-    if isinstance(raw, bytes):
-        try:
-            return raw.decode("utf-8").strip("\x00").strip()
-        except UnicodeDecodeError:
-            return raw.decode("latin-1").strip("\x00").strip()
-    return str(raw)
-
-
-def hexstr(raw: Any) -> str:
-    """Format an OCTET STRING as colon-separated hex (MAC addresses)."""
-    return ":".join(f"{b:02x}" for b in raw) if isinstance(raw, bytes) else str(raw)
-
-
-def scalar_fields(get: Mapping[str, str], values: Mapping[str, Any]) -> dict[str, FieldValue]:
-    """Map `get:` names (name -> OID) and their answers (OID -> value) to `snmp` fields."""
+def scalar_fields(get: Mapping[str, str], values: Mapping[str, Any],
+                  problems: list[str] | None = None) -> dict[str, FieldValue]:
+    """Map `get:` names (name -> OID) and their answers (OID -> value) to checked `snmp` fields."""
     out: dict[str, FieldValue] = {}
     for name, oid in get.items():
         if oid not in values:
             continue
-        value = values[oid]
-        fname = _KNOWN_SCALARS.get(oid, name)
-        if fname in _TICKS_FIELDS and isinstance(value, int):
-            out[fname] = value / 100.0
-        elif isinstance(value, bytes):
-            out[fname] = text(value)
-        elif isinstance(value, int) and fname.endswith(_FLOAT_SUFFIXES):
-            out[fname] = float(value)
-        elif isinstance(value, int | float | str):
-            out[fname] = value
+        fname, spec = SCALARS.get(oid) or (name, named_spec(name))
+        try:
+            out[fname] = check(spec, values[oid])
+        except BadValue as exc:
+            if problems is not None:
+                problems.append(problem(spec.mib, oid, spec, exc))
     return out
 
 
-def split_tables(varbinds: Iterable[tuple[str, Any]]) -> tuple[dict[str, dict[str, dict[str, Any]]],
-                                                                 list[tuple[str, Any]]]:
-    """Group walked varbinds into {measurement: {index: {column: value}}}; return the rest too."""
+def split_tables(varbinds: Iterable[tuple[str, Any]], problems: list[str] | None = None
+                 ) -> tuple[dict[str, dict[str, dict[str, Any]]], list[tuple[str, Any]]]:
+    """Group walked varbinds into {measurement: {index: {column: checked value}}}; return the rest too.
+
+    A cell whose value does not fit its column is left out and described in `problems`.
+    """
     tables: dict[str, dict[str, dict[str, Any]]] = {}
     other: list[tuple[str, Any]] = []
     for oid, value in varbinds:
@@ -127,7 +113,16 @@ def split_tables(varbinds: Iterable[tuple[str, Any]]) -> tuple[dict[str, dict[st
             if oid.startswith(entry + "."):
                 col, _, index = oid[len(entry) + 1:].partition(".")
                 name = columns.get(int(col), f"column{col}")
-                tables.setdefault(measurement, {}).setdefault(index, {})[name] = value
+                row = tables.setdefault(measurement, {}).setdefault(index, {})
+                if name in _SKIP_COLUMNS:
+                    break
+                spec = COLUMNS[measurement].get(name, ANY)
+                try:
+                    row[name] = check(spec, value)
+                except BadValue as exc:
+                    if problems is not None:
+                        problems.append(problem(f"{spec.mib if spec is not ANY else name}.{index}", oid,
+                                                spec, exc))
                 break
         else:
             other.append((oid, value))
@@ -135,16 +130,10 @@ def split_tables(varbinds: Iterable[tuple[str, Any]]) -> tuple[dict[str, dict[st
 
 
 def row_fields(row: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, FieldValue]]:
-    """Split one table row into tags (descriptions, names) and typed fields."""
+    """Split one checked table row into tags (descriptions, names) and typed fields."""
     tags: dict[str, str] = {}
     fields: dict[str, FieldValue] = {}
     for name, value in row.items():
-        if name in _SKIP_COLUMNS:
-            continue
-        if name in _HEX_COLUMNS:
-            value = hexstr(value)
-        elif isinstance(value, bytes):
-            value = text(value)
         if value == "":
             continue  # Telegraf skips empty strings too
         if name in _TAG_COLUMNS:
@@ -203,7 +192,8 @@ def _speed_bps(row: Mapping[str, Any]) -> float:
     return float(speed) if isinstance(speed, int) and speed > 0 else 0.0
 
 
-def storage_samples(rows: Mapping[str, Mapping[str, Any]]) -> list[Sample]:
+def storage_samples(rows: Mapping[str, Mapping[str, Any]], problems: list[str] | None = None
+                    ) -> list[Sample]:
     """One `hr_storage` sample per hrStorageIndex, with used_pct and size_bytes."""
     samples = []
     for index in sorted(rows, key=_index_key):
@@ -216,7 +206,13 @@ def storage_samples(rows: Mapping[str, Mapping[str, Any]]) -> list[Sample]:
                                                    "hrStorageUsed"))
         if isinstance(units, int) and isinstance(size, int):
             fields["size_bytes"] = units * size
-            if isinstance(used, int):
+            if isinstance(used, int) and used > size:
+                # more used than there is: one of the two is wrong, so neither ratio is shown
+                fields.pop("hrStorageUsed", None)
+                if problems is not None:
+                    problems.append(f"hrStorageUsed.{index} ({HR_STORAGE_ENTRY}.6.{index}): got number {used},"
+                                    f" expected at most hrStorageSize.{index} = {size}")
+            elif isinstance(used, int):
                 fields["used_bytes"] = units * used
                 if size > 0:
                     fields["used_pct"] = 100.0 * used / size
@@ -235,31 +231,60 @@ def cpu_samples(rows: Mapping[str, Mapping[str, Any]]) -> tuple[list[Sample], fl
     return samples, (sum(loads) / len(loads) if loads else None)
 
 
-def detect_reboot(uptime_s: float | None, now: float, prev: DeviceMemory | None) -> bool:
-    """True when uptime went backwards, or is shorter than the time since the previous poll."""
-    if uptime_s is None or prev is None or prev.uptime_s is None:
-        return False
-    return uptime_s < prev.uptime_s or uptime_s + _BOOT_SLACK_S < now - prev.ts
+def detect_reboot(scalars: Mapping[str, Any], now: float, prev: DeviceMemory | None,
+                  memory: DeviceMemory, notes: list[str]) -> float | None:
+    """The host's boot time when it rebooted since the previous poll, else None; fills `memory`.
+
+    The host uptime is hrSystemUptime where the agent has it (snmp_uptime): a restarted agent
+    whose host runs on gets a note, not a reboot; a TimeTicks wrap is neither.
+    """
+    found = host_uptime(scalars)
+    if found is None:
+        return None
+    uptime_s, source = found
+    boot = now - uptime_s
+    known = prev.boot_ts if prev is not None and prev.boot_src == source else None
+    memory.boot_ts, memory.boot_src = uptime.next_boot(boot, known), source
+    booted = uptime.rebooted(boot, known)
+    agent_s = scalars.get("uptime_s")
+    if source == uptime.HOST and isinstance(agent_s, float):
+        agent_boot = now - agent_s
+        agent_known = prev.agent_boot_ts if prev is not None else None
+        memory.agent_boot_ts = uptime.next_boot(agent_boot, agent_known)
+        if not booted and uptime.rebooted(agent_boot, agent_known):
+            notes.append(f"SNMP agent restarted {ago(agent_s)} ago, the host was not rebooted "
+                         f"(hrSystemUptime {ago(uptime_s)})")
+    return boot if booted else None
+
+
+def ago(seconds: float) -> str:
+    """A duration as a person reads it: 45 s, 12 min, 3.5 h, 4.2 d."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} d"
 
 
 def derive(get: Mapping[str, str], values: Mapping[str, Any], walked: Iterable[tuple[str, Any]],
            walk_names: Mapping[str, str], now: float, prev: DeviceMemory | None) -> Derived:
     """Build every sample of one poll of one device."""
-    scalars = scalar_fields(get, values)
-    uptime = scalars.get("uptime_s")
-    uptime_s = float(uptime) if isinstance(uptime, float) else None
-    memory = DeviceMemory(now, uptime_s)
+    problems: list[str] = []
+    scalars = scalar_fields(get, values, problems)
+    memory = DeviceMemory(now)
     notes: list[str] = []
-    rebooted = detect_reboot(uptime_s, now, prev)
-    reboot_ts = now - uptime_s if rebooted and uptime_s is not None else None
-    if uptime_s is not None:
+    reboot_ts = detect_reboot(scalars, now, prev, memory, notes)
+    rebooted = reboot_ts is not None
+    if memory.boot_ts is not None:
         scalars["rebooted"] = int(rebooted)
     if reboot_ts is not None:
         scalars["reboot_ts"] = reboot_ts
-    tables, other = split_tables(walked)
+    tables, other = split_tables(walked, problems)
     samples: list[Sample] = []
     samples += interface_samples(tables.get("interface", {}), now, prev, rebooted, memory, notes)
-    samples += storage_samples(tables.get("hr_storage", {}))
+    samples += storage_samples(tables.get("hr_storage", {}), problems)
     cpu, avg = cpu_samples(tables.get("hr_cpu", {}))
     samples += cpu
     if avg is not None:
@@ -267,7 +292,7 @@ def derive(get: Mapping[str, str], values: Mapping[str, Any], walked: Iterable[t
     samples += generic_samples(other, walk_names)
     if scalars:
         samples.insert(0, Sample("snmp", scalars))
-    return Derived(samples, memory, notes, reboot_ts)
+    return Derived(samples, memory, notes, reboot_ts, problems)
 
 
 def generic_samples(varbinds: Iterable[tuple[str, Any]], walk_names: Mapping[str, str]) -> list[Sample]:
@@ -277,7 +302,10 @@ def generic_samples(varbinds: Iterable[tuple[str, Any]], walk_names: Mapping[str
     for oid, value in varbinds:
         for name, root in roots:
             if oid.startswith(root + "."):
-                val = text(value) if isinstance(value, bytes) else value
+                try:
+                    val = check(ANY, value)
+                except BadValue:
+                    break
                 samples.append(Sample(name, {"value": val}, {"index": oid[len(root) + 1:]}))
                 break
     return samples

@@ -23,7 +23,7 @@ from pysnmp.smi import builder
 
 from netmon.config.schema import SnmpAuth
 from netmon.model import Status
-from netmon.probers.snmp_client import MAX_WALK_CALLS, MISSING, Answer, Varbinds
+from netmon.probers.snmp_client import MAX_WALK_CALLS, MISSING, Answer, Varbinds, cut_reason
 from netmon.probers.snmp_transport import RCVBUF_BYTES, SO_RCVBUFFORCE
 
 log = logging.getLogger(__name__)
@@ -119,8 +119,12 @@ class V3Client:
                                self._object_type(root), lexicographicMode=False, lookupMib=False,
                                maxCalls=MAX_WALK_CALLS)
         out: Varbinds = []
+        calls, last_full = 0, False
         try:
             async for error, err_status, err_index, varbinds in gen:
+                calls += 1
+                # a chunk shorter than asked means the walk found its end inside it
+                last_full = len(varbinds) >= max_repetitions
                 if error:
                     # bulk_walk_cmd keeps sending after a timeout (lextudio/pysnmp#66): stop here
                     return Answer(out, *classify(error))
@@ -131,7 +135,9 @@ class V3Client:
         finally:
             await gen.aclose()
         self._grow_rcvbuf()
-        return Answer([vb for vb in out if vb[1] is not MISSING])
+        found = [vb for vb in out if vb[1] is not MISSING]
+        cut = calls >= MAX_WALK_CALLS and last_full
+        return Answer(found, None, cut_reason(len(found)) if cut else "")
 
     def close(self) -> None:
         """Close the engine's socket; pending requests are abandoned."""

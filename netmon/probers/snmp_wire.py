@@ -14,6 +14,8 @@ Decoded values are plain Python, the types snmp_derive consumes: `int` for INTEG
 Gauge32/Unsigned32, TimeTicks and Counter64; `bytes` for OCTET STRING and Opaque; dotted text
 for OBJECT IDENTIFIER and IpAddress; `""` for NULL; `MISSING` for noSuchObject/noSuchInstance
 and `END_OF_MIB` for endOfMibView. Varbind names stay tuples of ints (cheap to compare in walks).
+Application types this codec has no meaning for (NsapAddress, UInteger32 of RFC 1442, vendor
+tags) decode as `RawValue`, an opaque value: one odd varbind must not cost the whole reply.
 """
 
 from __future__ import annotations
@@ -45,12 +47,30 @@ _INT_TYPES = {0x41, 0x42, 0x43}  # Counter32, Gauge32/Unsigned32, TimeTicks
 _FIRST_ARCS = tuple((0, b) if b < 40 else (1, b - 40) if b < 80 else (2, b - 80) for b in range(128))
 _NULL_VALUE = b"\x05\x00"
 
+_TYPE_NAMES = {0x45: "NsapAddress", 0x47: "UInteger32"}
+
 Oid = tuple[int, ...]
 VarBind = tuple[Oid, Any]
 
 
 class WireError(ValueError):
     """Bytes that are not a well-formed SNMP v1/v2c Response; the packet is dropped."""
+
+
+@dataclass(frozen=True, slots=True)
+class RawValue:
+    """A value of an application type netmon does not interpret: kept opaque, never guessed at."""
+
+    tag: int
+    raw: bytes
+
+    @property
+    def type_name(self) -> str:
+        """The SMI name of the type when it has one (NsapAddress, UInteger32), else its tag."""
+        return _TYPE_NAMES.get(self.tag, f"application type 0x{self.tag:02x}")
+
+    def __str__(self) -> str:
+        return f"{self.type_name} 0x{self.raw.hex()}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,6 +263,8 @@ def decode_value(tag: int, raw: bytes) -> Any:
         if size:
             raise WireError(f"NULL or exception value with {size} content bytes")
         return "" if tag == 0x05 else END_OF_MIB if tag == 0x82 else MISSING
+    if 0x40 <= tag < 0x5F:  # application class, primitive, low-tag form: a type we do not know
+        return RawValue(tag, bytes(raw))
     raise WireError(f"unknown value type 0x{tag:02x}")
 
 

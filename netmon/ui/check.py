@@ -2,6 +2,8 @@
 
 Short on purpose: a province of 5,000 villages prints a screenful of totals, not a line per
 village. Outputs show their URL only (never tokens or passwords, not even in a URL's user info).
+Every line and cell goes through `secrets.mask`: a value taken from the environment or a key file
+shows as `<from env NAME>`, whatever field it was written into.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from netmon.config.load import Config
+from netmon.config.secrets import mask
 from netmon.model import Device
 
 MAX_ROWS = 30
@@ -55,7 +58,7 @@ def _inventory_table(devices: tuple[Device, ...]) -> Table:
     if per_commune:
         for (province, commune), group in communes.items():
             villages = len({d.village for d in group if d.village})
-            table.add_row(province, commune, f"{villages:,}", f"{len(group):,}")
+            table.add_row(mask(province), mask(commune), f"{villages:,}", f"{len(group):,}")
         return table
     provinces: dict[str, list[Device]] = {}
     for device in devices:
@@ -65,7 +68,7 @@ def _inventory_table(devices: tuple[Device, ...]) -> Table:
             table.add_row(f"... and {len(provinces) - MAX_ROWS:,} more provinces", "", "", "")
             break
         villages = len({(d.commune, d.village) for d in group if d.village})
-        table.add_row(province, f"{len({d.commune for d in group}):,}", f"{villages:,}", f"{len(group):,}")
+        table.add_row(mask(province), f"{len({d.commune for d in group}):,}", f"{villages:,}", f"{len(group):,}")
     return table
 
 
@@ -81,8 +84,8 @@ def _checks_table(config: Config) -> Table:
                           ("devices", "right"), ("probes/s", "right"), ("profiles", "left")):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for (prober, check, interval), (devices, profiles) in sorted(rows.items()):
-        table.add_row(prober, check, format_duration(interval), f"{devices:,}",
-                      f"{devices / interval:,.3g}", ", ".join(sorted(profiles)))
+        table.add_row(prober, mask(check), format_duration(interval), f"{devices:,}",
+                      f"{devices / interval:,.3g}", mask(", ".join(sorted(profiles))))
     return table
 
 
@@ -91,9 +94,9 @@ def render_check(config: Config, console: Console) -> None:
     settings, devices = config.settings, config.devices
     shard = settings.agent.shard
     villages = {(d.province, d.commune, d.village) for d in devices if d.village}
-    console.print(f"[bold]configuration OK[/bold]: {config.path}")
-    console.print(f"agent [bold]{settings.agent.name}[/bold], timezone {settings.agent.timezone}, "
-                  f"state in {config.state_dir}")
+    console.print(f"[bold]configuration OK[/bold]: {mask(str(config.path))}")
+    console.print(mask(f"agent [bold]{settings.agent.name}[/bold], timezone {settings.agent.timezone}, "
+                       f"state in {config.state_dir}"))
     where = f" (shard {shard.index} of {shard.count}: {len(devices):,} of {len(config.all_devices):,})" \
         if shard else ""
     console.print(f"devices: {len(devices):,}{where} in {_count(len({d.province for d in devices}), 'province')}, "
@@ -102,17 +105,17 @@ def render_check(config: Config, console: Console) -> None:
     if devices:
         console.print(_inventory_table(devices))
         kinds = Counter(d.kind for d in devices)
-        console.print("kinds: " + ", ".join(f"{k} {n:,}" for k, n in sorted(kinds.items())))
+        console.print(mask("kinds: " + ", ".join(f"{k} {n:,}" for k, n in sorted(kinds.items()))))
         console.print(_checks_table(config))
     outputs = settings.outputs.influxdb
     if not outputs:
         console.print("outputs: none (results stay in the local store)")
     for out in outputs:
         target = f"bucket {out.bucket}" if out.api == "v2" else f"database {out.database}"
-        console.print(f"output influxdb '{out.name}': {safe_url(out.url)} (api {out.api}, {target})")
+        console.print(mask(f"output influxdb '{out.name}': {safe_url(out.url)} (api {out.api}, {target})"))
     folders: dict[str, list[str]] = {}
     for name in sorted({d.profile for d in devices}):
         path = config.profile_paths.get(name)
         folders.setdefault(str(path.parent) if path else "?", []).append(name)
-    console.print("profiles used: " + ("; ".join(
-        f"{', '.join(names)} from {folder}" for folder, names in folders.items()) or "none"))
+    console.print(mask("profiles used: " + ("; ".join(
+        f"{', '.join(names)} from {folder}" for folder, names in folders.items()) or "none")))

@@ -21,6 +21,7 @@ from rich.text import Text
 
 from netmon.config.resolve import slug
 from netmon.config.schema import StabilityThresholds, check_host
+from netmon.config.secrets import mask
 from netmon.model import Device, ProbeResult, Status
 from netmon.probers import ProberContext, build_prober
 
@@ -139,7 +140,8 @@ def run_probe(config: Any, args: Any, console: Console) -> int:
     elapsed_s = time.monotonic() - started
     notes = [explain(config, device, r) for r in results]
     if args.format == "json":
-        console.out(json.dumps(_as_json(device, results, notes, elapsed_s), ensure_ascii=False, indent=2),
+        # masked: a value from the environment (a host, a name) never prints, nor a key in a reason
+        console.out(mask(json.dumps(_as_json(device, results, notes, elapsed_s), ensure_ascii=False, indent=2)),
                     highlight=False)
     else:
         _print_text(console, device, results, notes, elapsed_s)
@@ -164,15 +166,15 @@ def _as_json(device: Device, results: Sequence[ProbeResult], notes: Sequence[lis
 def _print_text(console: Console, device: Device, results: Sequence[ProbeResult],
                 notes: Sequence[list[str]], elapsed_s: float) -> None:
     place = " / ".join(p for p in (device.province, device.commune, device.village) if p)
-    console.print(Text(f"{device.name} ({device.id}) · {device.kind} · profile {device.profile} · "
-                       f"{device.target}" + (f" · {place}" if place else ""), style="bold"))
+    console.print(Text(mask(f"{device.name} ({device.id}) · {device.kind} · profile {device.profile} · "
+                            f"{device.target}" + (f" · {place}" if place else "")), style="bold"))
     table = Table(box=None, pad_edge=False, show_header=True, header_style="bold")
     for title in ("check", "prober", "result", "time", "reason"):
         table.add_column(title, overflow="fold", no_wrap=title != "reason")
     for r, note in zip(results, notes, strict=True):
         symbol = "✓" if r.up else "✗"
         table.add_row(r.check, r.prober, Text(f"{symbol} {r.status.value}", style=_STATUS_STYLE.get(r.status, "red")),
-                      _duration(r.duration_s), r.reason)
+                      _duration(r.duration_s), mask(r.reason))
         for line in note:
             table.add_row("", "", "", "", Text(line, style="dim"))
     console.print(table)

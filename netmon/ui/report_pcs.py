@@ -1,6 +1,8 @@
 """`netmon report pcs`: the office-PC replacement priority list, worst first.
 
-`pc_rows(config, store, now)` scores every device whose profile has an `aging:` section;
+`pc_rows(config, store, now)` scores every device whose profile has an `aging:` section and
+that has answered SNMP in the window (the daemon stores these as pc_health results); with
+`pending=True` the PCs not scored yet are listed too, last, with why (not polled yet, no answer).
 `render_pcs(rows, fmt, console)` prints them as a table, CSV, JSON or Markdown.
 """
 
@@ -18,11 +20,13 @@ from rich.table import Table
 
 from netmon.analysis.aging import PcHealth, score_from_store
 from netmon.analysis.officehours import OfficeHours
+from netmon.analysis.pc_facts import size_text
 from netmon.model import Device
 
 FORMATS = ("table", "csv", "json", "md")
-_COLUMNS = ("score", "device", "commune", "village", "host", "os", "ram_mb", "disk_used_pct_max",
-            "cpu_load_office_pct", "boots_week", "office_reachability_pct", "reasons")
+_COLUMNS = ("score", "device", "commune", "village", "host", "os", "ram_mb", "ram_installed_mb",
+            "disk_used_pct_max", "cpu_load_office_pct", "boots_week", "restarts_week",
+            "office_reachability_pct", "reasons", "not_assessed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,14 +41,16 @@ class PcRow:
         """Plain values for CSV/JSON, in column order."""
         m = self.health.metrics
         return {
-            "score": self.health.score, "device": self.device.name, "id": self.device.id,
-            "commune": self.device.commune, "village": self.device.village,
+            "score": None if self.health.pending else self.health.score, "device": self.device.name,
+            "id": self.device.id, "commune": self.device.commune, "village": self.device.village,
             "host": self.device.host or "", "os": self.os, "ram_mb": m.get("ram_mb"),
+            "ram_installed_mb": m.get("ram_installed_mb"),
             "disk_used_pct_max": _round(m.get("disk_used_pct_max")),
             "cpu_load_office_pct": _round(m.get("cpu_load_office_pct")),
-            "boots_week": m.get("boots_week"),
+            "boots_week": m.get("boots_week"), "restarts_week": m.get("restarts_week"),
             "office_reachability_pct": _round(m.get("office_reachability_pct")),
             "reasons": "; ".join(self.health.reasons),
+            "not_assessed": ", ".join(self.health.not_assessed),
         }
 
 
@@ -53,12 +59,15 @@ def _round(value: Any) -> Any:
 
 
 def sort_rows(rows: Sequence[PcRow]) -> list[PcRow]:
-    """Worst first: highest score, then most reasons, then by id for a stable order."""
-    return sorted(rows, key=lambda r: (-r.health.score, -len(r.health.reasons), r.device.id))
+    """Worst first: highest score, then most reasons, then by id; PCs not scored yet last."""
+    return sorted(rows, key=lambda r: (r.health.pending, -r.health.score, -len(r.health.reasons), r.device.id))
 
 
-def pc_rows(config: Any, store: Any, now: float) -> list[PcRow]:
-    """Score every device whose profile has `aging:` rules (a `netmon.config.Config`)."""
+def pc_rows(config: Any, store: Any, now: float, pending: bool = False) -> list[PcRow]:
+    """Score every device whose profile has `aging:` rules (a `netmon.config.Config`).
+
+    A PC without an SNMP answer in the window is not scored; it is listed only with `pending`.
+    """
     agent = config.settings.agent
     office = OfficeHours(agent.office_hours, agent.timezone)
     rows = []
@@ -67,6 +76,8 @@ def pc_rows(config: Any, store: Any, now: float) -> list[PcRow]:
         if profile is None or profile.aging is None:
             continue
         health = score_from_store(store, device.id, profile.aging, now, office)
+        if health.pending and not pending:
+            continue
         latest = store.latest(device.id, _snmp_check(profile)) if hasattr(store, "latest") else None
         rows.append(PcRow(device, health, _os_of(latest)))
     return sort_rows(rows)
@@ -99,18 +110,27 @@ def render_pcs(rows: Sequence[PcRow], fmt: str, console: Console) -> None:
     elif fmt == "md":
         head = ["score", "device", "commune", "village", "reasons"]
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        lines += ["| " + " | ".join(_md(d[c]) for c in head) + " |" for d in dicts]
+        lines += ["| " + " | ".join(_md(_reasons(r.health) if c == "reasons" else d[c]) for c in head) + " |"
+                  for r, d in zip(rows, dicts, strict=True)]
         console.out("\n".join(lines), highlight=False)
     elif fmt == "table":
         table = Table(title="Office PCs, replacement priority (worst first)")
-        for col in ("score", "device", "commune", "village", "RAM MB", "disk %", "reasons"):
+        for col in ("score", "device", "commune", "village", "RAM", "disk %", "reasons"):
             table.add_column(col, overflow="fold")
-        for d in dicts:
-            table.add_row(str(d["score"]), d["device"], d["commune"], d["village"] or "-",
-                          _cell(d["ram_mb"]), _cell(d["disk_used_pct_max"]), d["reasons"] or "ok")
+        for row, d in zip(rows, dicts, strict=True):
+            ram = d["ram_installed_mb"]
+            table.add_row(_cell(d["score"]), d["device"], d["commune"], d["village"] or "-",
+                          "-" if ram is None else size_text(ram), _cell(d["disk_used_pct_max"]),
+                          _reasons(row.health))
         console.print(table)
     else:
         raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+
+
+def _reasons(health: PcHealth) -> str:
+    if health.pending:
+        return "not scored yet: " + ", ".join(health.not_assessed)
+    return health.summary() or "ok"
 
 
 def _md(value: Any) -> str:

@@ -32,7 +32,7 @@ def run_report(kind: str, config: Any, args: Any, console: Console) -> int:
         if kind == "pcs":
             from netmon.ui.report_pcs import pc_rows, render_pcs
 
-            render_pcs(pc_rows(config, store, time.time()), fmt, console)
+            render_pcs(pc_rows(config, store, time.time(), pending=True), fmt, console)
             return 0
         if kind == "services":
             return _services(config, store, args, fmt, console)

@@ -149,7 +149,7 @@ def test_secrets_do_not_leak_into_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(tmp_path / "netmon.yaml", environ=ENV)
     text = str(caught.value)
-    assert "agent.shard.index: the value is not a whole number" in text
+    assert "agent.shard.index: <from env NETMON_SNMP_COMMUNITY> is not a whole number" in text
     assert "unknown key 'comunity'; did you mean 'community'?" in text
     assert ENV["NETMON_SNMP_COMMUNITY"] not in text
 

@@ -54,8 +54,11 @@ def stored(config: Path) -> list[tuple[str, str]]:
     with sqlite3.connect(db) as conn:
         try:
             return conn.execute("SELECT device_id, status FROM results").fetchall()
-        except sqlite3.OperationalError:  # the file exists a moment before its tables
-            return []
+        except sqlite3.OperationalError as e:
+            # The daemon creates the file a moment before its schema: polled early, that is "nothing yet".
+            if "no such table" in str(e):
+                return []
+            raise
 
 
 def wait_for(predicate, timeout_s: float, what: str) -> None:

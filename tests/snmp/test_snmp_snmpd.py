@@ -27,6 +27,7 @@ from netmon.probers.snmp import SnmpProber
 
 AUTHS = {
     "v2": {"version": "2c", "community": COMMUNITY},
+    "v1": {"version": "1", "community": COMMUNITY},
     "v2-wrong": {"version": "2c", "community": "not-the-community"},
     "v3": {"version": "3", "user": V3_USER, "auth": {"protocol": "sha", "key": V3_AUTH},
            "priv": {"protocol": "aes", "key": V3_PRIV}},
@@ -162,3 +163,15 @@ def test_state_changes_logged_once_and_socket_buffer_grown(snmpd: Agent,
     assert len(messages) == 2, messages  # down once (warning), back once (info)
     assert "timeout" in messages[0] and "answering again" in messages[1]
     assert rcvbuf >= 8 << 20
+
+
+def test_v1_no_such_name_loses_only_the_missing_oid(snmpd: Agent) -> None:
+    """SNMPv1 fails a whole GET at one unknown OID: the prober asks again without it."""
+    get = {**snmp_check("cpe").get, "rsrp_dbm": "1.3.6.1.4.1.99999.1.1.0", "sinr_db": "1.3.6.1.4.1.99999.1.2.0"}
+    result = run(probe(snmpd, "v1", kind="cpe", get=get, walk={}))
+    assert result.status is Status.OK, result.reason
+    fields = scalars(result)
+    assert fields["sys_name"] == "netmon-snmpd" and isinstance(fields["uptime_s"], float)
+    assert fields["sys_descr"] and "rsrp_dbm" not in fields and "sinr_db" not in fields
+    assert "not on this agent: rsrp_dbm, sinr_db" in result.reason
+    assert "noSuchName" in result.reason

@@ -12,7 +12,8 @@ from netmon.analysis.officehours import OfficeHours
 from netmon.model import ProbeResult, Status
 from netmon.probers.snmp import SnmpProber
 
-COMMUNITIES = ("pc-healthy", "pc-old", "router-wrap-a", "router-wrap-b", "router-boot-a", "router-boot-b")
+COMMUNITIES = ("pc-healthy", "pc-old", "router-wrap-a", "router-wrap-b", "router-boot-a", "router-boot-b",
+               "pc-wrong", "router-absurd")
 AUTHS = {c: {"version": "2c", "community": c} for c in COMMUNITIES}
 
 
@@ -80,7 +81,7 @@ def test_old_pc_ranks_first_with_its_reasons(snmpsim: Agent) -> None:
     assert scores["pc-old"].score > scores["pc-healthy"].score
     assert scores["pc-healthy"].score == 0, scores["pc-healthy"].reasons
     text = "; ".join(scores["pc-old"].reasons)
-    for words in ("end-of-life OS (Windows Version 6.1 (Build 7601))", "RAM 2048 MB", "97% full",
+    for words in ("end-of-life OS: Windows 7 (6.1 build 7601), support ended 2020-01-14", "RAM 2 GB", "97% full",
                   "CPU 94% busy"):
         assert words in text
 
@@ -125,3 +126,58 @@ def test_200_devices_and_dead_ones_do_not_delay_the_rest(snmpsim: Agent) -> None
     assert max(live_done) < base_wall * 1.5 + check.timeout, (max(live_done), base_wall)
     print(f"\n200 devices: {200 / base_wall:.0f} devices/s alone; with 6 dead: live done in "
           f"{max(live_done):.2f} s (alone {base_wall:.2f} s), whole cycle {mixed_wall:.2f} s")
+
+
+def test_wrong_typed_and_absurd_values_are_errors_and_left_out(snmpsim: Agent) -> None:
+    """The same PC agent gone wrong: each bad value named with its OID; good values still kept."""
+    pc_get = {**snmp_check("pc").get, "sys_contact": "1.3.6.1.2.1.1.4.0"}
+    check = snmp_check("pc", get=pc_get)
+
+    async def poll() -> tuple[ProbeResult, ProbeResult]:
+        prober = SnmpProber(context(AUTHS))
+        try:
+            good = await prober.probe(device("pc-a", snmpsim.port, "pc-healthy"), check)
+            bad = await prober.probe(device("pc-b", snmpsim.port, "pc-wrong"), check)
+            return good, bad
+        finally:
+            await prober.close()
+
+    good, bad = asyncio.run(poll())
+    assert good.status is Status.OK, good.reason
+    assert isinstance(scalars(good)["sys_contact"], str)
+    assert bad.status is Status.ERROR
+    fields = scalars(bad)
+    # left out, never stored as text or as an absurd number
+    assert "uptime_s" not in fields and "hr_memory_kb" not in fields and "sys_contact" not in fields
+    assert fields["sys_descr"].startswith("Hardware:") and fields["hr_uptime_s"] == 172805.0
+    for words in ("sysUpTime (1.3.6.1.2.1.1.3.0): got OCTET STRING '1728000', expected TimeTicks 0..4294967295",
+                  "hrMemorySize (1.3.6.1.2.1.25.2.2.0): got number 18446744073709551615, expected an "
+                  "integer 1..2147483647",
+                  "hrStorageSize.1 (1.3.6.1.2.1.25.2.3.1.5.1): got number -5",
+                  "and 2 more"):
+        assert words in bad.reason, bad.reason
+    disk = by_tag(bad.samples, "hr_storage", "hrStorageIndex")["1"]
+    assert "hrStorageSize" not in disk.fields and "size_bytes" not in disk.fields and "used_pct" not in disk.fields
+    cpus = by_tag(bad.samples, "hr_cpu", "index")
+    assert "4" not in cpus and cpus["3"].fields["hrProcessorLoad"] == 8
+    assert fields["cpu_load_avg_pct"] == 8.0  # the 250 % processor is not averaged in
+
+
+def test_field_never_changes_type_and_absurd_counters_are_errors(snmpsim: Agent) -> None:
+    async def poll() -> ProbeResult:
+        prober = SnmpProber(context(AUTHS))
+        try:
+            await prober.probe(device("r1", snmpsim.port, "router-wrap-a", kind="router"), snmp_check("router"))
+            return await prober.probe(device("r2", snmpsim.port, "router-absurd", kind="router"),
+                                      snmp_check("router"))
+        finally:
+            await prober.close()
+
+    result = asyncio.run(poll())
+    assert result.status is Status.ERROR
+    assert ("ifHCInOctets.2 (1.3.6.1.2.1.31.1.1.1.6.2): got number 18446744073709551615, expected an integer "
+            "0..9223372036854775807") in result.reason
+    assert "ifOperStatus.1 (1.3.6.1.2.1.2.2.1.8.1): got number 9, expected an integer 1..7" in result.reason
+    ifaces = by_tag(result.samples, "interface", "ifIndex")
+    assert "ifHCInOctets" not in ifaces["2"].fields and ifaces["2"].fields["ifHCOutOctets"] == 800
+    assert "ifOperStatus" not in ifaces["1"].fields and ifaces["1"].fields["ifAdminStatus"] == 1

@@ -16,8 +16,9 @@ from snmp_helpers import V2_API as V2
 
 from netmon.config.schema import SnmpAuth
 from netmon.model import Status
-from netmon.probers.snmp_client import MISSING, SnmpClient
+from netmon.probers.snmp_client import MAX_WALK_CALLS, MISSING, SnmpClient
 from netmon.probers.snmp_transport import SnmpTransport
+from netmon.probers.snmp_wire import RawValue
 from tests.fixtures.need import need
 
 V2C = SnmpAuth(version="2c", community=COMMUNITY)
@@ -75,15 +76,22 @@ def test_v1_get_walk_and_no_such_name(snmpd: Agent) -> None:
     async def run(client: SnmpClient):
         get = await client.get("127.0.0.1", snmpd.port, V1, ["1.3.6.1.2.1.1.5.0"], 2.0, 1)
         missing = await client.get("127.0.0.1", snmpd.port, V1,
-                                   ["1.3.6.1.2.1.1.5.0", "1.3.6.1.4.1.99999.1.0"], 2.0, 1)
+                                   ["1.3.6.1.4.1.99999.2.0", "1.3.6.1.2.1.1.5.0", "1.3.6.1.4.1.99999.1.0",
+                                    "1.3.6.1.2.1.1.3.0"], 2.0, 1)
         v1_walk = await client.walk("127.0.0.1", snmpd.port, V1, HR_STORAGE, 2.0, 1, 25)
         v2_walk = await client.walk("127.0.0.1", snmpd.port, V2C, HR_STORAGE, 2.0, 1, 25)
         return get, missing, v1_walk, v2_walk
 
     get, missing, v1_walk, v2_walk = asyncio.run(_with_client(run))
     assert get.status is None and get.varbinds == [("1.3.6.1.2.1.1.5.0", b"netmon-snmpd")]
-    assert missing.status is None and all(v is MISSING for _, v in missing.varbinds)
-    assert "noSuchName at 1.3.6.1.4.1.99999.1.0" in missing.reason
+    # v1 fails the whole PDU at the first unknown OID: asked again without it, as net-snmp does,
+    # the known scalars still come back (in the order asked)
+    assert missing.status is None, missing.reason
+    got = dict(missing.varbinds)
+    assert [o for o, _ in missing.varbinds][:2] == ["1.3.6.1.4.1.99999.2.0", "1.3.6.1.2.1.1.5.0"]
+    assert got["1.3.6.1.2.1.1.5.0"] == b"netmon-snmpd" and isinstance(got["1.3.6.1.2.1.1.3.0"], int)
+    assert got["1.3.6.1.4.1.99999.2.0"] is MISSING and got["1.3.6.1.4.1.99999.1.0"] is MISSING
+    assert "noSuchName for 1.3.6.1.4.1.99999.2.0, 1.3.6.1.4.1.99999.1.0" in missing.reason
     assert v1_walk.status is None
     assert [o for o, _ in v1_walk.varbinds] == [o for o, _ in v2_walk.varbinds]
 
@@ -284,6 +292,54 @@ def test_in_flight_requests_are_bounded() -> None:
     answers = asyncio.run(run())
     assert [a.varbinds for a in answers] == [[(f"1.3.6.1.9.{i}", i)] for i in range(40)]
     assert peak == 4
+
+
+def test_unknown_application_type_is_kept_opaque_not_the_whole_reply_lost() -> None:
+    marker = b"\xaa\xbb\xcc\xdd"
+
+    def nsap(proto: Responder, data: bytes, addr: tuple) -> None:
+        rid, comm, oids = parse_request(data)
+        vbs = [(o, rfc1902.OctetString(marker) if o[-2] == 9 else rfc1902.Gauge32(7)) for o in oids]
+        raw = pysnmp_response(vbs, community=comm, request_id=rid)
+        proto.transport.sendto(raw.replace(b"\x04\x04" + marker, b"\x45\x04" + marker), addr)  # NsapAddress
+
+    async def run():
+        proto, port = await _serve(nsap)
+        client = SnmpClient()
+        try:
+            return await client.get("127.0.0.1", port, V2C, ["1.3.6.1.9.9.0", "1.3.6.1.9.8.0"], 1.0, 0)
+        finally:
+            client.close()
+            proto.transport.close()
+
+    answer = asyncio.run(run())
+    assert answer.status is None, answer.reason
+    value = dict(answer.varbinds)["1.3.6.1.9.9.0"]
+    assert isinstance(value, RawValue) and value.type_name == "NsapAddress" and value.raw == marker
+    assert dict(answer.varbinds)["1.3.6.1.9.8.0"] == 7
+
+
+def test_walk_cut_at_the_call_cap_says_so() -> None:
+    def endless(proto: Responder, data: bytes, addr: tuple) -> None:
+        rid, comm, (oid,) = parse_request(data)
+        last = oid[10] if len(oid) > 10 else 0  # an ifTable column 1 that never ends
+        vbs = [((*oid[:9], 1, last + k), rfc1902.Integer32(1)) for k in (1, 2)]
+        proto.transport.sendto(pysnmp_response(vbs, community=comm, request_id=rid), addr)
+
+    async def run():
+        proto, port = await _serve(endless)
+        client = SnmpClient()
+        try:
+            return await client.walk("127.0.0.1", port, V2C, IF_TABLE, 1.0, 0, 2), proto.requests
+        finally:
+            client.close()
+            proto.transport.close()
+
+    walk, requests = asyncio.run(run())
+    assert requests == MAX_WALK_CALLS and len(walk.varbinds) == 2 * MAX_WALK_CALLS
+    assert walk.status is None
+    assert f"stopped at the {MAX_WALK_CALLS}-request cap after {2 * MAX_WALK_CALLS} cells: table incomplete" \
+        in walk.reason
 
 
 async def _with_client(call):

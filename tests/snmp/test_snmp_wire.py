@@ -179,11 +179,20 @@ def test_swap_helper_builds_a_valid_message() -> None:
     "4005010203040a", "400101",  # IpAddress not 4 bytes
     "050100", "800101", "820100",  # NULL / exceptions with content
     "0600", "06028000", "06022b86", "06062b9080808000",  # OID: empty, 0x80 lead, cut, > 2^32-1
-    "4701ff", "4501ff", "a000", "3000", "1f0100",  # unknown / constructed / high-tag types
+    "a000", "3000", "1f0100", "5f2001ff",  # constructed / high-tag types
 ])
 def test_malformed_values_are_refused(value_tlv: str) -> None:
     with pytest.raises(WireError):
         wire.decode_response(_swap_value(bytes.fromhex(value_tlv)))
+
+
+@pytest.mark.parametrize(("value_tlv", "name"), [
+    ("4701ff", "UInteger32"), ("450449000167", "NsapAddress"), ("4e00", "application type 0x4e"),
+])
+def test_unknown_application_types_decode_as_opaque_values(value_tlv: str, name: str) -> None:
+    (_, value), = wire.decode_response(_swap_value(bytes.fromhex(value_tlv))).varbinds
+    assert isinstance(value, wire.RawValue)
+    assert value.type_name == name and value.raw == bytes.fromhex(value_tlv)[2:]
 
 
 def test_oid_longer_than_128_subids_is_refused() -> None:

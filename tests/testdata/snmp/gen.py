@@ -2,6 +2,7 @@
 
 snmprec lines are `OID|type|value`, sorted by OID; types: 2 INTEGER, 4 OCTET STRING,
 6 OBJECT IDENTIFIER, 65 Counter32, 66 Gauge32, 67 TimeTicks, 70 Counter64.
+`pc-wrong` and `router-absurd` are agents gone wrong: values of the wrong type or absurd size.
 """
 
 from __future__ import annotations
@@ -57,6 +58,11 @@ def router(name: str, uptime_ticks: int, octets: tuple[int, int], hc_octets: tup
     return rows
 
 
+def replace(rows: list[tuple[str, int, object]], changes: dict[str, tuple[int, object]]):
+    """The rows with some OIDs served as another type or value."""
+    return [(oid, *changes[oid]) if oid in changes else (oid, typ, value) for oid, typ, value in rows]
+
+
 def write(name: str, rows: list[tuple[str, int, object]]) -> None:
     rows = sorted(rows, key=lambda r: tuple(int(p) for p in r[0].split(".")))
     text = "".join(f"{oid}|{typ}|{value}\n" for oid, typ, value in rows)
@@ -79,6 +85,13 @@ def main() -> None:
     write("router-boot-a", router("cpe-boot", 8_640_000, (900_000_000, 800_000_000),
                                   (900_000_000_000, 800_000_000)))
     write("router-boot-b", router("cpe-boot", 6_000, (1_000, 2_000), (3_000, 4_000)))
+    # the healthy PC's agent gone wrong: uptime as text, RAM as a 2^64-1 Counter64, a negative
+    # disk size, a CPU at 250 %, sysContact turned into a number (a field must not change type)
+    write("pc-wrong", replace(pc(WIN11, "motcua-pc-9", 17_280_000, 16_671_088, (30_000_000, 12_000_000), [8, 250]),
+                              {f"{SYS}.3.0": (4, "1728000"), f"{SYS}.4.0": (2, 7),
+                               f"{HR}.2.2.0": (70, (1 << 64) - 1), f"{HR}.2.3.1.5.1": (2, -5)}))
+    write("router-absurd", replace(router("cpe-absurd", 8_640_000, (900, 800), ((1 << 64) - 1, 800)),
+                                   {f"{IF}.8.1": (2, 9)}))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,1 @@
+"""Inventories from the spreadsheets provinces keep: `netmon inventory import | export`."""
