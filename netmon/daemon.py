@@ -16,6 +16,7 @@ import importlib
 import logging
 import os
 import signal
+import sys
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 
 HEARTBEAT_S = 10.0
 RETENTION_EVERY_S = 3600.0
+LOOP_SWITCH_S = 0.001
 
 
 @dataclass
@@ -229,6 +231,9 @@ class Daemon:
         for component in self.components:
             await component.start(self.agent)
         freeze_garbage()
+        # The loop times replies: when the writer thread holds the GIL, a ready reply waits for
+        # the switch interval (5 ms by default) before its receive time is read.
+        sys.setswitchinterval(LOOP_SWITCH_S)
         schedule.start()
         log.info("netmon %s started: %d devices, %d probe jobs, state in %s",
                  config.settings.agent.name, len(config.devices), jobs, store.path)
