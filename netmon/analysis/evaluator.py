@@ -247,12 +247,10 @@ class AnalysisComponent:
                 if time.time() >= next_eval:
                     wrote = True
                     next_eval = time.time() + self.config.settings.analysis.evaluate_every
-                    for r in await bookkeeper.run(worker.evaluate):
-                        self.agent.writer.emit(r)
+                    await bookkeeper.run(worker.evaluate)  # the worker commits the results itself
                 if time.time() >= next_pcs:
                     next_pcs = time.time() + PC_HEALTH_EVERY_S
-                    for r in await bookkeeper.run(worker.score_pcs):
-                        self.agent.writer.emit(r)
+                    await bookkeeper.run(worker.score_pcs)
             except Exception as exc:
                 self._failures.failed(exc, "retrying at the next step")
             else:

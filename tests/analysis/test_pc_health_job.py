@@ -47,7 +47,8 @@ def test_pc_health_results_rank_the_old_pc_first(tmp_path: Path):
                   snmp_result(new.id, WIN11, 16 * 1024 * 1024, 40.0, now - 60)])
     ensure_schema(store)
     worker.build(store, str(config.path))  # as the daemon's bookkeeping process does
-    results = worker.score_pcs(store)
+    assert worker.score_pcs(store) == 2
+    results = list(store.iter_results(prober="analysis"))
     store.close()
     by_device = {r.device_id: r for r in results}
     assert set(by_device) == {old.id, new.id}  # the bts has no aging rules
