@@ -169,7 +169,7 @@ def commune_equipment() -> dict:
 
 
 def agent_health() -> dict:
-    """Probes/s, scheduler lag, forward backlog, dropped and dead-lettered points."""
+    """Probes/s, scheduler lag, forward backlog, dropped and dead-lettered points, stalls, refused values."""
     sel = '"agent" =~ /^$agent$/'
 
     def series(field: str, title: str, grid: tuple[int, int, int, int], unit: str, by: str = "") -> dict:
@@ -188,6 +188,11 @@ def agent_health() -> dict:
         series("dropped_unsent", "Dropped results (store over its disk cap)", (0, 16, 12, 8), "short"),
         series("dead_lettered", "Dead-lettered points (rejected by InfluxDB)", (12, 16, 12, 8), "short",
                by="output"),
+        series("stalled_s", "Output stalled for (0 while points get through)", (0, 24, 12, 8), "s", by="output"),
+        series("dead_letters_pending", "Dead letters waiting (netmon deadletters list)", (12, 24, 12, 8), "short",
+               by="output"),
+        series("refused_values", "Values refused at the store (bad type, NaN, field type change)", (0, 32, 12, 8),
+               "short"),
     ]
     return dashboard("netmon-agent", "netmon · Agent health", panels, [AGENT], ["agent"])
 

@@ -82,6 +82,13 @@ def cmd_probe(args: argparse.Namespace) -> int:
     return run_probe(config, args, _console(args))
 
 
+def cmd_deadletters(args: argparse.Namespace) -> int:
+    """List or replay points an output set aside."""
+    from netmon.sinks.letters_cmd import run_deadletters
+
+    return run_deadletters(load_config(args.config), args, _console(args))
+
+
 def cmd_profiles(args: argparse.Namespace) -> int:
     """List every profile on the search path and where it comes from."""
     from pathlib import Path
@@ -168,6 +175,14 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--format", choices=["table", "csv", "json", "md"], default="table")
     report.add_argument("--month", help="YYYY-MM (availability report)")
     report.add_argument("--days", type=float, default=7.0, help="period in days ending now (default 7)")
+    letters = add("deadletters", cmd_deadletters, "points InfluxDB refused: list them, or replay them")
+    letters.add_argument("action", choices=["list", "replay"])
+    letters.add_argument("--output", help="only this output")
+    letters.add_argument("--id", action="append", metavar="N[,N...]", help="only these letters (repeatable)")
+    letters.add_argument("--all", action="store_true",
+                         help="list: replayed letters too; replay: data refusals too, not only transient ones")
+    letters.add_argument("--format", choices=["table", "json"], default="table")
+    letters.add_argument("--limit", type=int, default=1000, help="list at most this many (default 1000)")
     profiles = add("profiles", cmd_profiles, "list every profile on the search path and where it comes from",
                    config=False)
     profiles.add_argument("-c", "--config", default=None,

@@ -9,10 +9,56 @@ traceback and keeps going.
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 FieldValue = int | float | str | bool
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+"""InfluxDB stores integer fields as signed 64-bit; a larger value refuses the whole line."""
+MAX_STR_BYTES = 64 * 1024
+"""InfluxDB's limit on a string field value (UTF-8 bytes); longer ones refuse the whole line."""
+FIELD_TYPE_NAMES = ("bool", "int", "float", "str")
+"""The declared field types: what line protocol can carry (`true`, `1i`, `1.5`, `"text"`)."""
+
+
+def check_value(value: Any) -> tuple[FieldValue | None, str, str | None]:
+    """(value as a plain builtin, its type name, problem or None) for one field value.
+
+    Subclasses (an IntEnum, numpy scalars) become the plain type they stand for, so what is
+    stored is always JSON and line-protocol clean. `bool` is tested first: it is an `int`.
+    """
+    if isinstance(value, bool):
+        return bool(value), "bool", None
+    if isinstance(value, int):
+        value = int(value)
+        if INT64_MIN <= value <= INT64_MAX:
+            return value, "int", None
+        return None, "int", f"int of {len(str(abs(value)))} digits, outside InfluxDB's 64-bit range"
+    if isinstance(value, float):
+        value = float(value)
+        if math.isfinite(value):
+            return value, "float", None
+        return None, "float", f"non-finite float {value!r}"
+    if isinstance(value, str):
+        value = str(value)
+        return (None, "str", problem) if (problem := text_problem(value)) else (value, "str", None)
+    return None, type(value).__name__, f"unsupported type {type(value).__name__}"
+
+
+def text_problem(text: str) -> str | None:
+    """Why `text` cannot be stored and sent as a string field or tag value, or None."""
+    if "\x00" in text:
+        return "str containing a NUL character"
+    try:
+        size = len(text.encode())
+    except UnicodeEncodeError:
+        return "str that is not valid Unicode (a lone surrogate)"
+    if size > MAX_STR_BYTES:
+        return f"str of {size} bytes (InfluxDB takes at most {MAX_STR_BYTES})"
+    return None
 
 
 class Status(enum.StrEnum):

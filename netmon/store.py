@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from netmon.fieldtypes import REFUSED_COUNTER, FieldTypes
 from netmon.model import Device, ProbeResult, Sample, Status
 
 log = logging.getLogger(__name__)
@@ -58,17 +59,40 @@ _COLUMNS = "seq, ts, device_id, check_name, prober, status, reason, duration_s, 
 
 
 def encode_samples(samples: Sequence[Sample]) -> str:
-    """Samples as compact JSON; JSON keeps int, float, bool and str apart, so types survive."""
+    """Samples as compact JSON; JSON keeps int, float, bool and str apart, so types survive.
+
+    `allow_nan=False`: checked samples never hold NaN, and a NaN must never reach the store as
+    the non-standard token that other JSON readers refuse.
+    """
     return json.dumps(
         [[s.measurement, dict(s.tags), dict(s.fields)] for s in samples],
         ensure_ascii=False,
         separators=(",", ":"),
+        allow_nan=False,
     )
 
 
 def decode_samples(text: str) -> tuple[Sample, ...]:
-    """Inverse of `encode_samples`."""
-    return tuple(Sample(m, fields, tags) for m, tags, fields in json.loads(text))
+    """Inverse of `encode_samples`; a row that cannot be read yields no samples (logged once).
+
+    Rows are checked before they are stored, so this only meets rows damaged on disk or written
+    by something else; a reader (analysis, status) must not fail on every cycle because of one.
+    The forwarder reads rows itself and sets such a row aside in its dead letters (batches.py).
+    """
+    try:
+        samples = tuple(Sample(m, fields, tags) for m, tags, fields in json.loads(text))
+        if all(type(s.measurement) is str and type(s.fields) is dict and type(s.tags) is dict for s in samples):
+            return samples
+        raise ValueError("a sample is not [measurement, {tags}, {fields}]")
+    except (ValueError, TypeError) as exc:
+        global _undecodable_logged
+        if not _undecodable_logged:
+            _undecodable_logged = True
+            log.warning("a stored result's samples cannot be read (%s); read as a result without samples", exc)
+        return ()
+
+
+_undecodable_logged = False
 
 
 def row_to_result(row: Sequence[Any]) -> ProbeResult:
@@ -76,6 +100,15 @@ def row_to_result(row: Sequence[Any]) -> ProbeResult:
     _seq, ts, device_id, check, prober, status, reason, duration_s, samples = row
     return ProbeResult(device_id, check, prober, Status(status), reason, ts, duration_s,
                        decode_samples(samples))
+
+
+def _row(r: ProbeResult) -> tuple:
+    try:
+        samples = encode_samples(r.samples)
+    except (TypeError, ValueError) as exc:  # checked samples always encode; this is the last guard
+        log.error("%s %s: samples cannot be stored (%s); stored as an error without them", r.device_id, r.check, exc)
+        return (r.ts, r.device_id, r.check, r.prober, "error", f"samples cannot be stored: {exc}", r.duration_s, "[]")
+    return (r.ts, r.device_id, r.check, r.prober, r.status.value, r.reason, r.duration_s, samples)
 
 
 def _connect_readonly(path: Path) -> sqlite3.Connection:
@@ -103,6 +136,7 @@ class Store:
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
         self.conn = conn
         self.path = path
+        self._field_types: FieldTypes | None = None
 
     @classmethod
     def open(cls, path: str | Path, readonly: bool = False) -> Store:
@@ -130,12 +164,15 @@ class Store:
     # ------------------------------------------------------------ writing
 
     def append(self, results: Iterable[ProbeResult]) -> int:
-        """Commit results in one transaction; return the sequence number of the last one."""
-        rows = [
-            (r.ts, r.device_id, r.check, r.prober, r.status.value, r.reason, r.duration_s,
-             encode_samples(r.samples))
-            for r in results
-        ]
+        """Commit results in one transaction; return the sequence number of the last one.
+
+        Every value is checked first (`netmon.fieldtypes`): a value that cannot be stored or
+        sent makes its result an `error` with a reason instead of failing the whole batch.
+        """
+        if self._field_types is None:
+            self._field_types = FieldTypes(self.conn)
+        checked = self._field_types.check(results)
+        rows = [_row(r) for r in checked.results]
         if not rows:
             return self.max_seq()
         with self.transaction():
@@ -144,6 +181,12 @@ class Store:
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
+            if checked.new_types:
+                self.conn.executemany("INSERT OR IGNORE INTO field_types (measurement, field, type, first_ts)"
+                                      " VALUES (?, ?, ?, ?)", checked.new_types)
+            if checked.refused:
+                self.add_counter(REFUSED_COUNTER, checked.refused)
+        self._field_types.saved()
         return self.max_seq()
 
     def transaction(self) -> _Transaction:

@@ -20,7 +20,8 @@ from netmon.analysis import worker
 from netmon.analysis.catalog import Catalog, VillageInfo
 from netmon.analysis.db import ensure_schema
 from netmon.analysis.officehours import OfficeHours
-from netmon.analysis.stability import Cause, State, WindowMetrics, attribute
+from netmon.analysis.pending import undecided_villages
+from netmon.analysis.stability import MIN_AGENT_COVERAGE, Cause, Judgement, State, WindowMetrics, attribute
 from netmon.analysis.windows import all_down_since, outage_rows, window_metrics, worst_hours
 from netmon.bookkeeping import FailureLog
 from netmon.config.schema import AgentConfig
@@ -68,10 +69,29 @@ def window_fields(state: State, cause: Cause, m: WindowMetrics, flagged: bool, v
     return fields
 
 
-def summary(v: VillageInfo, state: State, cause: Cause, f: dict[str, Any], tag: str) -> str:
+def human_span(seconds: float) -> str:
+    """`600` -> `10 minutes`, `5400` -> `1.5 hours`: how long, for a reason a person reads."""
+    if seconds < 120:
+        return f"{seconds:.0f} seconds"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} minutes"
+    return f"{seconds / 3600:.1f} hours".replace(".0 hours", " hours")
+
+
+def unknown_reason(m: WindowMetrics, window_s: float) -> str:
+    """Why a window is unknown: how much of it the agent watched, or that no round was judged yet."""
+    if m.agent_coverage < MIN_AGENT_COVERAGE:
+        watched = m.agent_coverage * window_s
+        return (f"agent watched {human_span(watched)} of the last {human_span(window_s)}"
+                f" (needs at least {MIN_AGENT_COVERAGE:.0%})")
+    return f"no judged round in the last {human_span(window_s)} (rounds are judged once settled)"
+
+
+def summary(v: VillageInfo, state: State, cause: Cause, f: dict[str, Any], tag: str,
+            notes: str = "") -> str:
     """One human line: `Tả Phìn: unstable (link) over 1h: availability 97.2%, loss 8.1%, ...`."""
     if state is State.UNKNOWN:
-        return f"{v.village}: unknown over {tag}: no rounds, or the agent was not running"
+        return f"{v.village}: unknown over {tag}: {notes}"
     parts = [f"availability {f['availability_pct']:.1f}%" if "availability_pct" in f else "no own rounds"]
     if "loss_pct" in f:
         parts.append(f"loss {f['loss_pct']:.1f}%")
@@ -79,7 +99,7 @@ def summary(v: VillageInfo, state: State, cause: Cause, f: dict[str, Any], tag: 
         parts.append(f"p95 {f['rtt_p95_ms']:.0f} ms")
     parts.append(f"{f['outages']} outage(s)")
     why = f" ({cause.value})" if cause is not Cause.NONE else ""
-    return f"{v.village}: {state.value}{why} over {tag}: " + ", ".join(parts)
+    return f"{v.village}: {state.value}{why} over {tag}: " + ", ".join(parts) + (f"; {notes}" if notes else "")
 
 
 @dataclass(slots=True)
@@ -92,6 +112,8 @@ class Evaluation:
     action: flagmod.Action
     flagged_since: float | None = None
     """When the open flag was raised (unix seconds); dashboards show it as since-when."""
+    judgements: dict[str, Judgement] | None = None
+    """Grounds and doubts of each window's state."""
 
 
 class Evaluator:
@@ -102,6 +124,7 @@ class Evaluator:
         self.catalog = catalog
         self.settings = settings
         self.office = OfficeHours(settings.agent.office_hours, settings.agent.timezone)
+        self._all_down: dict[str, float] = {}
 
     def metrics(self, now: float) -> dict[str, dict[str, WindowMetrics]]:
         """Window metrics per window tag per village."""
@@ -110,6 +133,7 @@ class Evaluator:
         longest = max(a.window_now, a.window_trend)
         outages = outage_rows(self.store, now - longest, now)
         down = all_down_since(self.store, devices)
+        self._all_down = down
         out = {}
         for seconds in (a.window_now, a.window_trend):
             per = window_metrics(self.store, devices, now - seconds, now, a.bucket_s, outages)
@@ -130,24 +154,33 @@ class Evaluator:
         per_window = self.metrics(now)
         tag_now, tag_trend = window_tag(a.window_now), window_tag(a.window_trend)
         results, evals = [], []
+        seconds_of = {window_tag(x): x for x in (a.window_now, a.window_trend)}
+        undecided = undecided_villages(self.store, self._all_down, now - a.window_now, now, a.window_trend)
         with self.store.transaction() as conn:
+            flagmod.close_removed(conn, set(self.catalog.villages), now)
             streaks = flagmod.load_streaks(conn)
             status_rows = []
             for vid, v in self.catalog.villages.items():
                 th = v.thresholds or a.thresholds
-                windows = {tag: (*attribute(per_window[tag][vid], th, a.evaluate_every), per_window[tag][vid])
-                           for tag in per_window}
+                windows, judged = {}, {}
+                for tag in per_window:
+                    m = per_window[tag][vid]
+                    judgement, cause = attribute(m, th, a.evaluate_every, a.confidence)
+                    if cause is Cause.LINK and vid in undecided:
+                        cause = Cause.PENDING
+                    windows[tag], judged[tag] = (judgement.state, cause, m), judgement
                 s = streaks.setdefault(vid, flagmod.Streaks())
-                state, cause, _ = windows[tag_now]
+                state, cause, m_now = windows[tag_now]
                 action = flagmod.step(s, state, a.raise_after, a.clear_after)
-                self._apply(conn, v, s, action, state, cause, windows[tag_trend][2], now)
+                self._apply(conn, v, s, action, (judged[tag_now], cause, m_now, tag_now),
+                            windows[tag_trend][2], vid in undecided, now)
                 since = None
                 if s.flag_id is not None:
                     row = conn.execute("SELECT raised_ts FROM flags WHERE id = ?", (s.flag_id,)).fetchone()
                     since = float(row[0]) if row else None
-                ev = Evaluation(v, windows, s.flag_id is not None, action, since)
+                ev = Evaluation(v, windows, s.flag_id is not None, action, since, judged)
                 evals.append(ev)
-                result, fields_by_tag = self._result(ev, tag_now, now)
+                result, fields_by_tag = self._result(ev, tag_now, now, seconds_of[tag_now])
                 results.append(result)
                 status_rows.append((vid, now, state.value, cause.value, int(ev.flagged), result.reason,
                                     v.province, v.commune, v.village, v.operator,
@@ -156,26 +189,49 @@ class Evaluator:
             conn.executemany("INSERT OR REPLACE INTO village_status VALUES (?,?,?,?,?,?,?,?,?,?,?)", status_rows)
         return results, evals
 
-    def _apply(self, conn, v: VillageInfo, s: flagmod.Streaks, action: flagmod.Action, state: State,
-               cause: Cause, trend: WindowMetrics, now: float) -> None:
+    def _apply(self, conn, v: VillageInfo, s: flagmod.Streaks, action: flagmod.Action,
+               now_window: tuple[Judgement, Cause, WindowMetrics, str], trend: WindowMetrics,
+               undecided: bool, now: float) -> None:
+        judgement, cause, m, tag = now_window
         if action is flagmod.Action.RAISE:
-            s.flag_id = flagmod.raise_flag(conn, v, cause, self.evidence(v, trend, now, cause), now)
+            s.flag_id = flagmod.raise_flag(conn, v, cause, self.evidence(v, judgement, m, tag, trend, now, cause),
+                                           now)
         elif action is flagmod.Action.CLEAR and s.flag_id is not None:
             flagmod.clear_flag(conn, v, s.flag_id, now)
             s.flag_id = None
-        elif s.flag_id is not None and state.bad:
-            flagmod.update_flag(conn, s.flag_id, cause, self.evidence(v, trend, now, cause), now)
+        elif s.flag_id is not None and judgement.state.bad:
+            # Only an evaluation that still meets the flag's condition may refresh its evidence.
+            flagmod.update_flag(conn, s.flag_id, cause, self.evidence(v, judgement, m, tag, trend, now, cause), now)
+        elif s.flag_id is not None and not undecided and flagmod.flag_cause(conn, s.flag_id) is Cause.PENDING:
+            decided = decided_cause(m) or decided_cause(trend)
+            if decided is not None:
+                flagmod.settle_cause(conn, s.flag_id, decided, now)
 
-    def evidence(self, v: VillageInfo, m: WindowMetrics, now: float, cause: Cause) -> dict[str, Any]:
-        """What the operator is shown: the long window's numbers and the worst hours of day."""
+    def evidence(self, v: VillageInfo, j: Judgement, m: WindowMetrics, tag: str, trend: WindowMetrics,
+                 now: float, cause: Cause) -> dict[str, Any]:
+        """What the operator is shown: the numbers of the window that justified the flag, and why.
+
+        The window judged (the short one) is the one whose state raised or keeps the flag, so its
+        numbers meet the flag's threshold; the long window's numbers come along as context only.
+        """
         a = self.settings.analysis
+        out = self._numbers(m, cause)
+        out.update({"window": tag, "grounds": list(j.grounds), "confidence": a.confidence,
+                    "trend": {**self._numbers(trend, cause), "window": window_tag(a.window_trend)},
+                    "worst_hours": worst_hours(self.store, v.id, now - a.window_trend, now, self.office.local_hour)})
+        if v.id in self._all_down:
+            out["down_since"] = self._all_down[v.id]
+        return out
+
+    @staticmethod
+    def _numbers(m: WindowMetrics, cause: Cause) -> dict[str, Any]:
         avail = m.raw_availability_pct if cause is Cause.UPSTREAM else m.availability_pct
         return {"availability_pct": _r(avail), "office_availability_pct": _r(m.office_availability_pct),
                 "loss_pct": _r(m.loss_pct), "rtt_p95_ms": _r(m.rtt_p95_ms), "outages": m.outages,
-                "longest_outage_s": round(m.longest_outage_s, 1), "window": window_tag(a.window_trend),
-                "worst_hours": worst_hours(self.store, v.id, now - a.window_trend, now, self.office.local_hour)}
+                "longest_outage_s": round(m.longest_outage_s, 1)}
 
-    def _result(self, ev: Evaluation, tag_now: str, now: float) -> tuple[ProbeResult, dict[str, dict]]:
+    def _result(self, ev: Evaluation, tag_now: str, now: float,
+                window_s: float) -> tuple[ProbeResult, dict[str, dict]]:
         samples, by_tag = [], {}
         for tag, (state, cause, m) in ev.windows.items():
             fields = window_fields(state, cause, m, ev.flagged, ev.village)
@@ -183,12 +239,31 @@ class Evaluator:
                 fields["flagged_since"] = ev.flagged_since
             by_tag[tag] = fields
             samples.append(Sample("village_status", fields, {"window": tag}))
-        state, cause, _ = ev.windows[tag_now]
-        reason = summary(ev.village, state, cause, by_tag[tag_now], tag_now)
+        state, cause, m = ev.windows[tag_now]
+        j = (ev.judgements or {}).get(tag_now)
+        if state is State.UNKNOWN:
+            notes = unknown_reason(m, window_s)
+        else:
+            notes = "; ".join(j.grounds + j.doubts) if j is not None else ""
+            if cause is Cause.PENDING:
+                notes = "cause not known yet (link or power: waiting for the devices to answer)" + (
+                    f"; {notes}" if notes else "")
+        reason = summary(ev.village, state, cause, by_tag[tag_now], tag_now, notes)
         if ev.flagged:
             reason += "; flagged"
         return ProbeResult(ev.village.id, "village-status", "analysis", Status.OK, reason, now, 0.0,
                            tuple(samples)), by_tag
+
+
+def decided_cause(m: WindowMetrics) -> Cause | None:
+    """The cause the window's closed outages settle on once nothing is pending: power, link or upstream."""
+    if m.power_down_s > 0 and m.power_down_s >= m.link_down_s:
+        return Cause.POWER
+    if m.link_down_s > 0:
+        return Cause.LINK
+    if m.rounds_excused:
+        return Cause.UPSTREAM
+    return None
 
 
 def default_settle_s(catalog: Catalog) -> float:

@@ -7,9 +7,14 @@ service with many vantage points. For each round (results in the same `window_s`
     some fail while others answer          -> link: likely those communes' links; they are named
     every vantage point fails              -> service_down
 
-A round seen from a single vantage point cannot tell the two apart; it says service_down when that
-one fails, and `vantages` in the row shows how much evidence there was. Pure functions over
-(Device, ProbeResult) pairs; `pairs_from_store` is the one thin function that reads a store.
+A vantage point is a place the checks leave from, not a device: every check of one agent leaves
+from the agent's box, whatever commune its device is filed under, so comparing those devices
+compares the same place with itself a second later. Until several agents check the same service
+(`vantage_of` names each device's place), there is one vantage point; a round seen from one place
+cannot tell a portal from a link: it says service_down when every check failed, intermittent when
+some did, and never blames a commune's link. `vantages` in the row shows how much evidence there
+was. Pure functions over (Device, ProbeResult) pairs; `pairs_from_store` is the one thin function
+that reads a store.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from __future__ import annotations
 import enum
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -33,6 +38,16 @@ class Verdict(enum.StrEnum):
     OK = "ok"
     LINK = "link"
     SERVICE_DOWN = "service_down"
+    INTERMITTENT = "intermittent"
+    """Some checks failed and others answered from the same place: no link to blame."""
+
+
+VantageOf = Callable[[Device], str]
+
+
+def one_place(device: Device) -> str:
+    """The vantage point of a device checked by this agent: the agent's own box, the same for all."""
+    return ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,8 +155,9 @@ def p95(values: Sequence[float]) -> float | None:
     return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
 
 
-def attribute_rounds(pairs: Iterable[Pair], window_s: float = 60.0) -> list[ServiceRound]:
-    """Give every (service, window) a verdict; the last result of each vantage in a window counts."""
+def attribute_rounds(pairs: Iterable[Pair], window_s: float = 60.0,
+                     vantage_of: VantageOf = one_place) -> list[ServiceRound]:
+    """Give every (service, window) a verdict; the last result of each device's check in a window counts."""
     if window_s <= 0:
         raise ValueError("window_s must be positive")
     latest: dict[tuple[str, str, int], dict[tuple[str, str], tuple[Device, ProbeResult]]] = defaultdict(dict)
@@ -152,27 +168,34 @@ def attribute_rounds(pairs: Iterable[Pair], window_s: float = 60.0) -> list[Serv
         seen = latest[key].get((device.id, result.check))
         if seen is None or seen[1].ts <= result.ts:
             latest[key][(device.id, result.check)] = (device, result)
-    rounds = [_verdict(prober, service, index * window_s, list(by_vantage.values()))
+    rounds = [_verdict(prober, service, index * window_s, list(by_vantage.values()), vantage_of)
               for (prober, service, index), by_vantage in latest.items()]
     rounds.sort(key=lambda r: (r.service, r.window_start_ts))
     return rounds
 
 
-def _verdict(prober: str, service: str, start_ts: float, seen: list[Pair]) -> ServiceRound:
+def _verdict(prober: str, service: str, start_ts: float, seen: list[Pair], vantage_of: VantageOf) -> ServiceRound:
     failing = tuple(
         Vantage(d.id, d.province, d.commune, d.village, r.status, r.reason)
         for d, r in sorted(seen, key=lambda p: (p[0].commune, p[0].id)) if not r.up
     )
+    places: dict[str, list[bool]] = defaultdict(list)
+    for d, r in seen:
+        places[vantage_of(d)].append(r.up)
+    down_places = [p for p, ups in places.items() if not any(ups)]
     if not failing:
         verdict = Verdict.OK
-    elif len(failing) == len(seen):
+    elif len(down_places) == len(places):
         verdict = Verdict.SERVICE_DOWN
+    elif len(places) > 1 and down_places:
+        verdict = Verdict.LINK  # unreachable from some places while others reach it
     else:
-        verdict = Verdict.LINK
-    return ServiceRound(service, prober, start_ts, verdict, len(seen), failing)
+        verdict = Verdict.INTERMITTENT
+    return ServiceRound(service, prober, start_ts, verdict, len(places), failing)
 
 
-def summarize_services(pairs: Sequence[Pair], rounds: Sequence[ServiceRound]) -> list[ServiceSummary]:
+def summarize_services(pairs: Sequence[Pair], rounds: Sequence[ServiceRound],
+                       vantage_of: VantageOf = one_place) -> list[ServiceSummary]:
     """Availability, p95 response time and verdict counts per service over the whole period."""
     results: dict[tuple[str, str], list[Pair]] = defaultdict(list)
     for device, result in pairs:
@@ -191,7 +214,7 @@ def summarize_services(pairs: Sequence[Pair], rounds: Sequence[ServiceRound]) ->
                 for commune in rnd.communes:
                     link_communes[commune] += 1
         out.append(ServiceSummary(
-            service=service, prober=prober, vantages=len({d.id for d, _ in seen}), rounds=len(mine),
+            service=service, prober=prober, vantages=len({vantage_of(d) for d, _ in seen}), rounds=len(mine),
             availability_pct=_pct(len(mine) - counts[Verdict.SERVICE_DOWN], len(mine)),
             vantage_ok_pct=_pct(sum(1 for _, r in seen if r.up), len(seen)),
             response_p95_ms=p95([ms for _, r in seen if (ms := response_ms(r)) is not None]),
@@ -230,11 +253,12 @@ def summarize_communes(pairs: Sequence[Pair], rounds: Sequence[ServiceRound]) ->
     return out
 
 
-def services_report(pairs: Iterable[Pair], window_s: float = 60.0) -> ServicesReport:
+def services_report(pairs: Iterable[Pair], window_s: float = 60.0,
+                    vantage_of: VantageOf = one_place) -> ServicesReport:
     """Rounds with verdicts plus the per-service and per-commune summaries, from one list of pairs."""
     pairs = list(pairs)
-    rounds = attribute_rounds(pairs, window_s)
-    return ServicesReport(tuple(rounds), tuple(summarize_services(pairs, rounds)),
+    rounds = attribute_rounds(pairs, window_s, vantage_of)
+    return ServicesReport(tuple(rounds), tuple(summarize_services(pairs, rounds, vantage_of)),
                           tuple(summarize_communes(pairs, rounds)))
 
 

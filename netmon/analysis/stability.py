@@ -10,6 +10,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from netmon.analysis.confidence import DEFAULT_CONFIDENCE, Rate
 from netmon.analysis.db import HIST_BUCKETS
 from netmon.config.schema import StabilityThresholds
 
@@ -47,6 +48,8 @@ class Cause(enum.StrEnum):
     LINK = "link"
     UPSTREAM = "upstream"
     POWER = "power"
+    PENDING = "pending"
+    """Coverage is down (or just came back) and whether it was the link or power is not known yet."""
 
 
 def hist_bucket(rtt_ms: float) -> int:
@@ -126,22 +129,74 @@ class WindowMetrics:
         return self._p95
 
 
-def classify(m: WindowMetrics, th: StabilityThresholds, down_after_s: float) -> State:
-    """The state of one window; `down_after_s`: how long all devices must be down to say down."""
-    if m.agent_coverage < MIN_AGENT_COVERAGE or m.rounds == 0:
-        return _UNKNOWN
-    avail = 100.0 * m.rounds_up / m.rounds
-    loss = 100.0 * (1.0 - m.received / m.sent) if m.sent else 0.0
+@dataclass(slots=True)
+class Judgement:
+    """A window's state with the grounds that justify it and the rates that did not convince."""
+
+    state: State
+    grounds: list[str]
+    """Each crossed threshold, worded with its evidence; every one meets its threshold."""
+    doubts: list[str]
+    """Rates past a threshold on their face but not at the configured confidence."""
+
+
+def _rates(m: WindowMetrics, confidence: float) -> tuple[Rate, Rate]:
+    """Availability over rounds and loss over packets, with their intervals."""
+    return (Rate.of(m.rounds_up, m.rounds, "rounds", confidence),
+            Rate.of(m.sent - m.received, m.sent, "packets", confidence))
+
+
+def _level(m: WindowMetrics, avail: Rate, loss: Rate, level: str, avail_pct: float, loss_pct: float,
+           rtt_ms: float, outages: int | None, confidence: float, doubts: list[str]) -> list[str]:
+    """The grounds for one level (degraded or unstable); rates past it without evidence go to `doubts`."""
+    grounds: list[str] = []
+    if avail.surely_below(avail_pct):
+        grounds.append(f"{avail.describe('availability')} < {avail_pct:g} %")
+    elif avail.n and avail.pct < avail_pct:
+        doubts.append(f"{avail.describe('availability')}: not enough evidence for {level}")
+    if loss.surely_above(loss_pct):
+        grounds.append(f"{loss.describe('loss')} > {loss_pct:g} %")
+    elif loss.n and loss.pct > loss_pct:
+        doubts.append(f"{loss.describe('loss')}: not enough evidence for {level}")
+    if outages is not None and m.outages >= outages:
+        grounds.append(f"{m.outages} outages >= {outages}")
     p95 = m.rtt_p95_ms
-    if avail < DOWN_AVAILABILITY_PCT or m.all_down_s >= down_after_s:
-        return _DOWN
-    if (avail < th.unstable_availability_pct or loss > th.unstable_loss_pct
-            or m.outages >= th.unstable_outages or (p95 is not None and p95 > th.unstable_rtt_p95_ms)):
-        return _UNSTABLE
-    if (avail < th.degraded_availability_pct or loss > th.degraded_loss_pct
-            or (p95 is not None and p95 > th.degraded_rtt_p95_ms)):
-        return _DEGRADED
-    return _GOOD
+    if p95 is not None and p95 > rtt_ms:
+        grounds.append(f"p95 RTT {p95:.0f} ms > {rtt_ms:g} ms")
+    return grounds
+
+
+def judge(m: WindowMetrics, th: StabilityThresholds, down_after_s: float,
+          confidence: float = DEFAULT_CONFIDENCE) -> Judgement:
+    """The state of one window with its grounds; `down_after_s`: how long all devices must be down to say down.
+
+    Rates (availability over rounds, loss over packets) count only when their confidence interval
+    lies wholly past the threshold; counts (outages) and the RTT percentile count as measured.
+    """
+    if m.agent_coverage < MIN_AGENT_COVERAGE or m.rounds == 0:
+        return Judgement(_UNKNOWN, [], [])
+    avail, loss = _rates(m, confidence)
+    doubts: list[str] = []
+    down = []
+    if avail.surely_below(DOWN_AVAILABILITY_PCT):
+        down.append(f"{avail.describe('availability')} < {DOWN_AVAILABILITY_PCT:g} %")
+    if m.all_down_s >= down_after_s:
+        down.append(f"every coverage device down for {m.all_down_s:.0f} s")
+    if down:
+        return Judgement(_DOWN, down, doubts)
+    grounds = _level(m, avail, loss, "unstable", th.unstable_availability_pct, th.unstable_loss_pct,
+                     th.unstable_rtt_p95_ms, th.unstable_outages, confidence, doubts)
+    if grounds:
+        return Judgement(_UNSTABLE, grounds, doubts)
+    grounds = _level(m, avail, loss, "degraded", th.degraded_availability_pct, th.degraded_loss_pct,
+                     th.degraded_rtt_p95_ms, None, confidence, doubts)
+    return Judgement(_DEGRADED if grounds else _GOOD, grounds, doubts)
+
+
+def classify(m: WindowMetrics, th: StabilityThresholds, down_after_s: float,
+             confidence: float = DEFAULT_CONFIDENCE) -> State:
+    """The state of one window (see `judge`)."""
+    return judge(m, th, down_after_s, confidence).state
 
 
 def raw_view(m: WindowMetrics) -> WindowMetrics:
@@ -151,14 +206,15 @@ def raw_view(m: WindowMetrics) -> WindowMetrics:
         hist=m.hist, outages=m.outages, longest_outage_s=m.longest_outage_s, agent_coverage=m.agent_coverage)
 
 
-def attribute(m: WindowMetrics, th: StabilityThresholds, down_after_s: float) -> tuple[State, Cause]:
-    """State and cause of one window: own trouble is link or power; trouble only from parents is upstream."""
-    own = classify(m, th, down_after_s)
-    if own.bad:
+def attribute(m: WindowMetrics, th: StabilityThresholds, down_after_s: float,
+              confidence: float = DEFAULT_CONFIDENCE) -> tuple[Judgement, Cause]:
+    """Judgement and cause of one window: own trouble is link or power; trouble only from parents is upstream."""
+    own = judge(m, th, down_after_s, confidence)
+    if own.state.bad:
         power = m.power_down_s > 0 and m.power_down_s >= m.link_down_s
         return own, Cause.POWER if power else Cause.LINK
     if m.rounds_excused and m.agent_coverage >= MIN_AGENT_COVERAGE:
-        raw = classify(raw_view(m), th, down_after_s)
-        if raw.bad:
+        raw = judge(raw_view(m), th, down_after_s, confidence)
+        if raw.state.bad:
             return raw, Cause.UPSTREAM
     return own, Cause.NONE

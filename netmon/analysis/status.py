@@ -93,3 +93,8 @@ def latest_village_status(store: Store) -> dict[str, VillageStatus]:
         out[row[0]] = VillageStatus(row[0], row[1], row[2], row[3], bool(row[4]), row[5], row[6], row[7],
                                     row[8], row[9], json.loads(row[10]))
     return out
+
+
+def flags_outside(store: Store, village_ids: set[str]) -> list[Flag]:
+    """Open flags of villages not in `village_ids`: removed or renamed by a config edit."""
+    return [f for f in open_flags(store) if f.village_id not in village_ids]

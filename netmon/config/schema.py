@@ -212,6 +212,10 @@ class AnalysisSettings(Strict):
     window_trend: Duration = 86400.0
     raise_after: int = Field(default=3, ge=1, le=10_000)
     clear_after: int = Field(default=3, ge=1, le=10_000)
+    confidence: float = Field(default=0.95, ge=0.5, lt=1.0)
+    """A rate (loss, availability) crosses a threshold only when its interval at this confidence does."""
+    pending_max: Duration = 7200.0
+    """A village down this long with its cause still pending goes to the operator as 'cause unknown'."""
     thresholds: StabilityThresholds = StabilityThresholds()
     rollup_bucket: Duration | None = None
     """Width of one rollup bucket; default 1 h, or window_now/10 when window_now is under an hour (lab)."""

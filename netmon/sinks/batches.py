@@ -77,6 +77,8 @@ class Batch:
     """The result sequence number of each line (for the dead-letter table)."""
     results: int = 0
     oldest_ts: float | None = None
+    unreadable: list[tuple[int, str, str]] = field(default_factory=list)
+    """(seq, stored text, why) of samples that could not be turned into a line (for dead letters)."""
 
     @property
     def empty(self) -> bool:
@@ -113,9 +115,22 @@ class BatchReader:
             (after_seq, max_points)).fetchall()
         lines, seqs, tags_of = batch.lines, batch.seqs, self.resolver.tags
         for seq, ts, device_id, samples in rows:
-            ts_ms = to_ms(ts)
-            for measurement, sample_tags, fields in json.loads(samples):
-                text = line(measurement, tags_of(device_id, sample_tags), fields, ts_ms)
+            try:
+                ts_ms, decoded = to_ms(ts), json.loads(samples)
+                if not isinstance(decoded, list):
+                    raise ValueError(f"samples are a JSON {type(decoded).__name__}, not a list")
+            except (ValueError, TypeError, OverflowError) as exc:
+                # One broken row must never stop forwarding: it goes to dead letters, the rest flows.
+                batch.unreadable.append((seq, str(samples)[:65536], f"stored row cannot be read: {exc}"))
+                decoded = []
+            for sample in decoded:
+                try:
+                    measurement, sample_tags, fields = sample
+                    text = line(measurement, tags_of(device_id, sample_tags), fields, ts_ms)
+                except (ValueError, TypeError, AttributeError) as exc:
+                    batch.unreadable.append((seq, json.dumps(sample, ensure_ascii=False)[:65536],
+                                             f"stored sample cannot be sent: {type(exc).__name__}: {exc}"))
+                    continue
                 if text is not None:
                     lines.append(text)
                     seqs.append(seq)

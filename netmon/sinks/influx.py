@@ -7,10 +7,15 @@ thread while the current one is on the wire. Any failure but a data rejection is
 exponential backoff and jitter, forever (ceiling: the output's `max_backoff`), so an outage of
 an hour or a week ends with a catch-up, and a restart resumes from the cursor.
 
-A batch refused as bad data (HTTP 400, e.g. a field type conflict) is bisected: halves are
-resent until the single bad lines are found; those go to the `dead_letters` table with the
-server's message and are counted (`dead_lettered:<output>`). Resending the good points is
-harmless: a point is identified by series + timestamp, so a resend overwrites itself.
+A batch refused as bad data (HTTP 400, e.g. a field type conflict) is bisected until the single
+refused points are found. A proxy or a sick server can answer 400 to everything, so before
+bisecting, and again before setting any point aside, the forwarder sends a canary: a fresh
+`netmon_agent` point of its own (`canary=true`, tags agent and output) that no database can
+refuse as data. Canary refused: a server fault; nothing is set aside, the batch is retried with
+backoff. Canary accepted: each refused point is sent once more, and only a point refused again
+goes to `dead_letters` with the server's message (deadletters.py); the rest flows. Resending good
+points is harmless: a point is identified by series + timestamp, so a resend overwrites itself.
+Letters refused for a transient reason are replayed while the output is healthy.
 """
 
 from __future__ import annotations
@@ -20,37 +25,37 @@ import contextlib
 import logging
 import random
 import time
+from collections.abc import Sequence
 
 from netmon.config import Config
 from netmon.config.schema import InfluxOutput
 from netmon.daemon import Agent, Component
+from netmon.model import ProbeResult
+from netmon.sinks import deadletters
 from netmon.sinks.batches import Batch, BatchReader, TagResolver
+from netmon.sinks.health import OutputHealth, State
+from netmon.sinks.lineproto import join_tags, line, tag_pairs, to_ms
+from netmon.sinks.replay import replay_due, replay_letters
 from netmon.sinks.transport import Answer, Outcome, Transport, describe_target, make_transport
 from netmon.store import Store
 
 log = logging.getLogger(__name__)
 
-DEAD_LETTER_SCHEMA = """
-CREATE TABLE IF NOT EXISTS dead_letters (
-    id INTEGER PRIMARY KEY, output TEXT NOT NULL, seq INTEGER NOT NULL, line TEXT NOT NULL,
-    status INTEGER NOT NULL, message TEXT NOT NULL, created_ts REAL NOT NULL
-);
-"""
 IDLE_POLL_S = 1.0
-REJECT_STREAK_LIMIT = 50
-"""Single points refused in a row, with nothing accepted between, before a 400 is taken for a
-server or proxy fault (retried with backoff) rather than bad data (set aside)."""
 FIRST_BACKOFF_S = 1.0
+REPLAY_CHECK_S = 30.0
+"""How often a healthy output looks for transient dead letters that are due."""
+SEND_NOW_TIMEOUT_S = 10.0
 
 
 def ensure_schema(store: Store) -> None:
-    """Create the dead-letter table if needed."""
-    store.conn.executescript(DEAD_LETTER_SCHEMA)
+    """Create (or upgrade) the dead-letter table if needed."""
+    deadletters.ensure_schema(store)
 
 
 def dead_letter_counter(output: str) -> str:
     """Name of the persistent counter of points an output set aside."""
-    return f"dead_lettered:{output}"
+    return deadletters.counter(output)
 
 
 def dead_letters(store: Store, output: str | None = None) -> list[tuple[str, int, str, int, str]]:
@@ -66,29 +71,55 @@ def backoff_s(attempt: int, ceiling_s: float) -> float:
     return min(ceiling_s, FIRST_BACKOFF_S * 2 ** min(attempt, 30)) * random.uniform(0.5, 1.0)
 
 
+class Halt(Exception):
+    """Delivery cannot go on now: a server fault (canary refused) or, when not patient, an outage."""
+
+    def __init__(self, answer: Answer) -> None:
+        super().__init__(answer.message)
+        self.answer = answer
+
+
+Refused = list[tuple[int, Answer]]
+
+
 class Forwarder:
-    """Drains one output's backlog from the store, in order, for as long as it runs."""
+    """Drains one output's backlog from the store, in order, for as long as it runs.
+
+    `patient=False` (the `netmon deadletters replay` command) gives up at the first outage
+    instead of retrying forever.
+    """
 
     def __init__(self, output: InfluxOutput, store: Store, resolver: TagResolver,
-                 transport: Transport | None = None) -> None:
+                 transport: Transport | None = None, patient: bool = True) -> None:
         self.output = output
         self.name = output.name
         self.store = store
+        self.patient = patient
         self.reader = BatchReader(store.path, resolver)
         self.transport = transport or make_transport(output)
+        self.health = OutputHealth(self.name, describe_target(output), output.max_backoff, store)
+        ensure_schema(store)
         self.wakeup = asyncio.Event()
         self.sent_points = 0
         self.sent_batches = 0
-        self.failing_since: float | None = None
-        self.reject_streak = 0
+        self.replayed_points = 0
+        self._next_replay = 0.0
+        self._announced = False
+        self.replay_check_s = REPLAY_CHECK_S
+        self.first_replay_s = deadletters.FIRST_REPLAY_S
         self._stopping = asyncio.Event()
         self._task: asyncio.Task | None = None
+
+    @property
+    def failing_since(self) -> float | None:
+        """When the output stopped getting points through, or None while it is healthy."""
+        return self.health.since if self.health.stalled else None
 
     # ------------------------------------------------------------ life cycle
 
     def start(self) -> None:
         """Start draining in a background task."""
-        ensure_schema(self.store)
+        self.health.publish(dead_letters_pending=deadletters.pending_count(self.store, self.name))
         self._task = asyncio.create_task(self.run(), name=f"forward-{self.name}")
 
     async def stop(self, grace_s: float = 5.0) -> None:
@@ -109,75 +140,146 @@ class Forwarder:
 
     async def run(self) -> None:
         """Forward until stopped; an unexpected failure is logged and forwarding resumes from the cursor."""
-        attempt = 0
+        attempt, last_error = 0, ""
         while not self._stopping.is_set():
             try:
                 await self._drain()
                 return
-            except Exception:
+            except Exception as exc:
                 attempt += 1
                 delay = backoff_s(attempt, self.output.max_backoff)
-                log.exception("output %s: forwarding failed; resuming from the cursor in %.0f s", self.name, delay)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), delay)
+                error = f"{type(exc).__name__}: {exc}"
+                if error != last_error:  # a traceback once per kind of failure, not per retry
+                    log.exception("output %s: forwarding failed; resuming from the cursor (retried with"
+                                  " backoff up to %.0f s)", self.name, self.output.max_backoff)
+                    last_error = error
+                await self._wait(delay)
 
     async def _drain(self) -> None:
         """Send batch after batch until stopped; reads the next batch while one is on the wire."""
         limit = self.output.batch_size
         cursor = self.store.cursor(self.name)
-        log.info("output %s: forwarding to %s from result %d", self.name, describe_target(self.output), cursor)
+        log.log(logging.DEBUG if self._announced else logging.INFO, "output %s: forwarding to %s from result %d",
+                self.name, describe_target(self.output), cursor)
+        self._announced = True  # a restart of the loop after a failure is not news
         pending = asyncio.create_task(asyncio.to_thread(self.reader.read, cursor, limit))
         try:
             while not self._stopping.is_set():
                 batch = await pending
                 if batch.empty:
+                    await self._maybe_replay()
                     await self._idle()
                     pending = asyncio.create_task(asyncio.to_thread(self.reader.read, batch.after_seq, limit))
                     continue
                 pending = asyncio.create_task(asyncio.to_thread(self.reader.read, batch.last_seq, limit))
                 if not await self.deliver(batch):
                     break
-                self.store.set_cursor(self.name, batch.last_seq)
+                await self._maybe_replay()
         finally:
             if not pending.done():
                 pending.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 try:
                     await pending
-                except Exception:
-                    log.exception("output %s: reading the next batch failed", self.name)
+                except Exception as exc:
+                    # The batch is read again from the cursor; a failure that persists is logged
+                    # once by run() when it reaches the loop, not once per retry here.
+                    log.debug("output %s: reading the next batch failed: %s", self.name, exc)
 
     async def _idle(self) -> None:
+        self.health.tick()
         self.wakeup.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.wakeup.wait(), IDLE_POLL_S)
 
+    async def _wait(self, delay_s: float) -> bool:
+        """Sleep unless stopped; False when stopping."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), delay_s)
+        return not self._stopping.is_set()
+
     async def deliver(self, batch: Batch) -> bool:
-        """Send a batch until every line is acknowledged or dead-lettered; False if stopped first."""
-        ranges = [(0, len(batch.lines))]
+        """Send a batch until every line is acknowledged or set aside, then advance the cursor.
+
+        False if stopped first (the cursor stays put).
+        """
+        attempt = 0
+        while True:
+            try:
+                refused = await self.settle(batch.lines)
+            except Halt as halt:
+                self.health.failed(halt.answer, server_fault=True)
+                if not await self._wait(backoff_s(attempt, self.output.max_backoff)):
+                    return False
+                attempt += 1
+                continue
+            if refused is None:
+                return False
+            self._commit(batch, refused)
+            self.sent_points += len(batch.lines) - len(refused)
+            self.sent_batches += 1
+            return True
+
+    async def settle(self, lines: Sequence[str]) -> Refused | None:
+        """Send `lines` until each is acknowledged or refused on its own; the refused (index, answer).
+
+        None if stopped meanwhile; raises Halt on a server fault (or an outage when not patient).
+        """
+        refused: Refused = []
+        ranges = [(0, len(lines))]
+        canary_ok = False
         while ranges:
             lo, hi = ranges.pop()
             if lo == hi:
                 continue
-            answer = await self._send_until_answered(batch.body(batch.lines[lo:hi]))
+            answer = await self._send_until_answered("\n".join(lines[lo:hi]).encode())
             if answer is None:
-                return False
+                return None
             if answer.outcome is Outcome.ACKED:
-                self.sent_points += hi - lo
-                self.reject_streak = 0
                 continue
-            if hi - lo == 1 and self.reject_streak >= REJECT_STREAK_LIMIT:
-                ranges.append((lo, hi))
-                if not await self._pause(answer):
-                    return False
-            elif hi - lo == 1:
-                self.reject_streak += 1
-                self._dead_letter(batch, lo, answer)
+            if hi - lo > 1 and not canary_ok:
+                # A server answering 400 to everything would otherwise cost 2n requests to bisect.
+                if await self._canary_accepted(answer) is None:
+                    return None
+                canary_ok = True
+            if hi - lo == 1:
+                refused.append((lo, answer))
             else:
                 mid = (lo + hi) // 2
                 ranges += [(mid, hi), (lo, mid)]
-        self.sent_batches += 1
-        return True
+        if not refused:
+            return refused
+        # Before anything is set aside: the server takes a known-good point right now, and refuses
+        # a second time each point it did not blame on the point itself (a 400 burst that ended
+        # meanwhile spares them; a named data fault such as a type conflict is definitive).
+        if await self._canary_accepted(refused[0][1]) is None:
+            return None
+        confirmed: Refused = []
+        for index, first in refused:
+            if deadletters.kind_of(first.status, first.message) == deadletters.DATA:
+                confirmed.append((index, first))
+                continue
+            answer = await self._send_until_answered(lines[index].encode())
+            if answer is None:
+                return None
+            if answer.outcome is not Outcome.ACKED:
+                confirmed.append((index, answer))
+        return confirmed
+
+    async def _canary_accepted(self, refusal: Answer) -> bool | None:
+        """True when the server accepts the canary, None if stopped; raises Halt when it refuses it."""
+        resolver = self.reader.resolver
+        tags = join_tags(resolver.agent_pairs + tag_pairs({"output": self.name}))
+        text = line("netmon_agent", tags, {"canary": True}, to_ms(time.time()))
+        assert text is not None
+        answer = await self._send_until_answered(text.encode())
+        if answer is None:
+            return None
+        if answer.outcome is Outcome.ACKED or deadletters.kind_of(answer.status, answer.message) == deadletters.DATA:
+            # A server that names a fault of the canary itself (someone wrote `canary` with another
+            # type) is judging data, not refusing everything: the verdict on the batch stands.
+            return True
+        raise Halt(refusal)
 
     async def _send_until_answered(self, body: bytes) -> Answer | None:
         """Send until the server acknowledges or rejects the data; None if stopped meanwhile."""
@@ -185,59 +287,67 @@ class Forwarder:
         while True:
             answer = await self.transport.send(body)
             if answer.outcome is Outcome.ACKED:
-                self._recovered(answer)
+                self.health.recovered(answer)
             if answer.outcome is not Outcome.RETRY:
                 return answer
-            self._failed(answer)
-            delay = backoff_s(attempt, self.output.max_backoff)
-            attempt += 1
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), delay)
-            if self._stopping.is_set():
+            if not self.patient:
+                raise Halt(answer)
+            self.health.failed(answer)
+            if not await self._wait(backoff_s(attempt, self.output.max_backoff)):
                 return None
+            attempt += 1
 
-    async def _pause(self, answer: Answer) -> bool:
-        """Every point is being refused: keep them and wait, as for an outage; False if stopped.
+    # ------------------------------------------------------------ dead letters
 
-        The streak stays at its limit, so single points are kept until an acknowledged write
-        shows the server accepts data again.
+    def _commit(self, batch: Batch, refused: Refused) -> None:
+        """Set the refused and unreadable points aside and advance the cursor, in one transaction."""
+        kinds = []
+        with self.store.transaction():
+            for index, answer in refused:
+                kinds.append(deadletters.add(self.store, self.name, batch.seqs[index], batch.lines[index],
+                                             answer.status, answer.message, self.first_replay_s))
+            for seq, text, reason in batch.unreadable:
+                deadletters.add(self.store, self.name, seq, text, 0, reason)
+            self.store.set_cursor(self.name, batch.last_seq)
+        if refused or batch.unreadable:
+            self.health.publish(dead_letters_pending=deadletters.pending_count(self.store, self.name))
+        if refused:
+            index, answer = refused[0]
+            self.health.lettered(len(refused), kinds[0], batch.seqs[index], answer, batch.lines[index])
+        if batch.unreadable:
+            seq, _text, reason = batch.unreadable[0]
+            self.health.lettered(len(batch.unreadable), deadletters.UNDECODABLE, seq, Answer(Outcome.REJECTED, 0,
+                                 reason), _text)
+
+    async def replay(self, letters: Sequence[deadletters.Letter]) -> tuple[int, int, str]:
+        """Send letters again: (accepted, refused again, why it stopped early or '')."""
+        return await replay_letters(self, letters)
+
+    async def _maybe_replay(self) -> None:
+        """While healthy, send transient letters that are due (with a backoff per letter)."""
+        now = time.time()
+        if self.health.state is State.OK and now >= self._next_replay:
+            self._next_replay = now + self.replay_check_s
+            await replay_due(self, now)
+
+    # ------------------------------------------------------------ out of band
+
+    async def send_now(self, result: ProbeResult) -> bool:
+        """One attempt to send `result` right away, beside the ordered stream (self-monitoring).
+
+        The stored copy still goes out in order later; the resend overwrites itself.
         """
-        self._failed(answer, systemic=True)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), backoff_s(30, self.output.max_backoff))
-        return not self._stopping.is_set()
-
-    # ------------------------------------------------------------ bookkeeping
-
-    def _failed(self, answer: Answer, systemic: bool = False) -> None:
-        if self.failing_since is not None:
-            return
-        self.failing_since = time.time()
-        what = f"HTTP {answer.status}: {answer.message}" if answer.status else answer.message
-        if systemic:
-            what += f" (the last {REJECT_STREAK_LIMIT} points were all refused: a server or proxy fault, not data)"
-        level = logging.ERROR if answer.status in (401, 403, 404) else logging.WARNING
-        hint = " (check the output's credentials, org/bucket or database)" if level == logging.ERROR else ""
-        log.log(level, "output %s: cannot write to %s: %s%s; results stay in the store and are retried "
-                "with backoff up to %.0f s", self.name, describe_target(self.output), what[:300], hint,
-                self.output.max_backoff)
-
-    def _recovered(self, answer: Answer) -> None:
-        if self.failing_since is None:
-            return
-        down_s = time.time() - self.failing_since
-        self.failing_since = None
-        log.info("output %s: writing again after %.0f s (HTTP %d); catching up", self.name, down_s, answer.status)
-
-    def _dead_letter(self, batch: Batch, index: int, answer: Answer) -> None:
-        line, seq = batch.lines[index], batch.seqs[index]
-        with self.store.transaction() as conn:
-            conn.execute("INSERT INTO dead_letters (output, seq, line, status, message, created_ts)"
-                         " VALUES (?, ?, ?, ?, ?, ?)", (self.name, seq, line, answer.status, answer.message,
-                                                        time.time()))
-            self.store.add_counter(dead_letter_counter(self.name), 1)
-        log.error("output %s: server refused a point of result %d (HTTP %d: %s); set aside in dead_letters: %s",
-                  self.name, seq, answer.status, answer.message[:300], line[:200])
+        tags_of, ts_ms = self.reader.resolver.tags, to_ms(result.ts)
+        lines = [text for s in result.samples
+                 if (text := line(s.measurement, tags_of(result.device_id, dict(s.tags)), s.fields, ts_ms))]
+        if not lines:
+            return False
+        try:
+            answer = await asyncio.wait_for(self.transport.send("\n".join(lines).encode()),
+                                            SEND_NOW_TIMEOUT_S)
+        except TimeoutError:
+            return False
+        return answer.outcome is Outcome.ACKED
 
     async def backlog(self) -> tuple[int, int, float | None]:
         """(results, points, oldest ts) not yet acknowledged; counted in a worker thread."""

@@ -1,10 +1,17 @@
 """Self-monitoring: a `netmon_agent` result every minute, stored and forwarded like probe results.
 
 One result (device_id "agent", prober "agent", check "self") carries:
-- Sample("netmon_agent", {results_per_s, scheduler_lag_s, targets, dropped_unsent}) for the agent;
+- Sample("netmon_agent", {results_per_s, scheduler_lag_s, targets, dropped_unsent, refused_values})
+  for the agent (refused_values: field values refused at the store's boundary, fieldtypes.py);
 - per output, Sample("netmon_agent", {backlog_points, backlog_results, oldest_unsent_age_s,
-  dead_lettered, sent_points}, tags={"output": NAME}).
-Field types never change: counts are int, rates and durations float (0.0 when nothing waits).
+  dead_lettered, dead_letters_pending, sent_points, output_stalled, stalled_s},
+  tags={"output": NAME}).
+Field types never change: counts are int, rates and durations float (0.0 when nothing waits),
+`output_stalled` bool.
+
+The point must not wait behind the backlog it reports on (a stalled output is exactly when
+Grafana needs it): besides being stored and forwarded in order, it is sent to every output at
+once, out of band; the ordered copy later overwrites it with the same values.
 """
 
 from __future__ import annotations
@@ -16,7 +23,9 @@ import time
 from typing import TYPE_CHECKING
 
 from netmon.config import Config
+from netmon.fieldtypes import REFUSED_COUNTER
 from netmon.model import ProbeResult, Sample, Status
+from netmon.sinks.deadletters import pending_count
 from netmon.sinks.influx import dead_letter_counter
 
 if TYPE_CHECKING:
@@ -67,6 +76,13 @@ class SelfMonitor:
                 continue
             assert self.agent is not None
             self.agent.writer.emit(result)
+            await self.send_first(result)
+
+    async def send_first(self, result: ProbeResult) -> None:
+        """Send the point to every output now, concurrently, one attempt each (bounded in time)."""
+        forwarders = self.forwarding.forwarders if self.forwarding is not None else {}
+        if forwarders:
+            await asyncio.gather(*(f.send_now(result) for f in forwarders.values()), return_exceptions=True)
 
     async def measure(self) -> ProbeResult:
         """The agent's health right now as a result."""
@@ -80,6 +96,7 @@ class SelfMonitor:
             "scheduler_lag_s": lag_s,
             "targets": len(self.config.devices),
             "dropped_unsent": int(counters.get("dropped_unsent", 0)),
+            "refused_values": int(counters.get(REFUSED_COUNTER, 0)),
         })]
         forwarders = self.forwarding.forwarders if self.forwarding is not None else {}
         for name, forwarder in sorted(forwarders.items()):
@@ -89,8 +106,13 @@ class SelfMonitor:
                 "backlog_results": results,
                 "oldest_unsent_age_s": float(max(0.0, now - oldest)) if oldest is not None else 0.0,
                 "dead_lettered": int(counters.get(dead_letter_counter(name), 0)),
+                "dead_letters_pending": pending_count(agent.store, name),
                 "sent_points": forwarder.sent_points,
+                "output_stalled": forwarder.health.stalled,
+                "stalled_s": float(now - forwarder.health.since) if forwarder.health.stalled else 0.0,
             }, {"output": name}))
+            forwarder.health.publish(oldest_unsent_age_s=samples[-1].fields["oldest_unsent_age_s"],
+                                     dead_letters_pending=samples[-1].fields["dead_letters_pending"])
         backlog = sum(s.fields.get("backlog_points", 0) for s in samples)  # type: ignore[misc]
         reason = f"{agent.rate.per_second():.1f} results/s, lag {lag_s:.2f} s, {backlog} points not yet forwarded"
         return ProbeResult("agent", "self", "agent", Status.OK, reason, now, time.monotonic() - t0,

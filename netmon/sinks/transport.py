@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from netmon.config.schema import InfluxOutput
-from netmon.logs import describe
 from netmon.sinks.lineproto import PRECISION
 
 if TYPE_CHECKING:
@@ -106,7 +105,7 @@ class V1Transport:
                 text = await response.text()
                 return classify(response.status, text.strip())
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            return Answer(Outcome.RETRY, 0, describe(exc))  # a hung server: `TimeoutError`, not `TimeoutError: `
+            return Answer(Outcome.RETRY, 0, error_text(exc, self.output.timeout))
 
     async def close(self) -> None:
         """Close the HTTP session."""
@@ -140,7 +139,7 @@ class V2Transport:
         except ApiException as exc:
             return classify(exc.status or 0, _api_message(exc))
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            return Answer(Outcome.RETRY, 0, describe(exc))  # a hung server: `TimeoutError`, not `TimeoutError: `
+            return Answer(Outcome.RETRY, 0, error_text(exc, self.output.timeout))
 
     async def close(self) -> None:
         """Close the client."""
@@ -152,6 +151,14 @@ class V2Transport:
                 await asyncio.wait_for(client.close(), 5)
             except (TimeoutError, aiohttp.ClientError) as exc:
                 log.warning("closing the InfluxDB client failed: %s", exc)
+
+
+def error_text(exc: BaseException, timeout_s: float) -> str:
+    """Words for a failed request; never empty (a hung server raises TimeoutError without any)."""
+    if isinstance(exc, TimeoutError) and not str(exc).strip():
+        return f"no answer within {timeout_s:g} s (the server accepted the connection but did not reply)"
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else f"{type(exc).__name__} (no details given)"
 
 
 def _api_message(exc: object) -> str:

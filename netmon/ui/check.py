@@ -8,6 +8,7 @@ shows as `<from env NAME>`, whatever field it was written into.
 
 from __future__ import annotations
 
+import sqlite3
 from collections import Counter
 from urllib.parse import urlsplit, urlunsplit
 
@@ -119,3 +120,26 @@ def render_check(config: Config, console: Console) -> None:
         folders.setdefault(str(path.parent) if path else "?", []).append(name)
     console.print(mask("profiles used: " + ("; ".join(
         f"{', '.join(names)} from {folder}" for folder, names in folders.items()) or "none")))
+    for line in open_flag_warnings(config):
+        console.print(f"[yellow]warning[/yellow]: {mask(line)}")
+
+
+def open_flag_warnings(config: Config) -> list[str]:
+    """Open flags in the store whose village this config no longer has (renamed or removed): best effort."""
+    from netmon.analysis.catalog import catalog_from_config
+    from netmon.analysis.status import flags_outside
+    from netmon.store import Store
+
+    try:
+        store = Store.open(config.state_dir, readonly=True)
+    except (FileNotFoundError, OSError):
+        return []  # no store yet: nothing can be flagged
+    try:
+        orphans = flags_outside(store, set(catalog_from_config(config).villages))
+    except sqlite3.Error as exc:  # a warning must never make a valid config fail the check
+        return [f"could not read the open flags in {config.state_dir}: {exc}"]
+    finally:
+        store.close()
+    return [f"village '{f.commune} / {f.village}' ({f.village_id}) has an open {f.cause} flag but is not in"
+            " this inventory (renamed or removed?); its flag will be closed as 'no longer in the inventory'"
+            " at the next evaluation" for f in orphans]

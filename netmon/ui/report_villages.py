@@ -11,6 +11,7 @@ import calendar
 import csv
 import io
 import json
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -32,7 +33,7 @@ _FLAG_COLUMNS = (("village", "Village"), ("commune", "Commune"), ("since", "Flag
                  ("state", "State now"), ("availability_pct", "Availability %"),
                  ("office_availability_pct", "Office hours %"), ("loss_pct", "Loss %"),
                  ("rtt_p95_ms", "p95 RTT ms"), ("outages", "Outages"), ("longest_outage", "Longest outage"),
-                 ("worst_hours", "Worst hours"), ("location", "Location"))
+                 ("worst_hours", "Worst hours"), ("location", "Location"), ("note", "Note"))
 _AVAIL_COLUMNS = (("name", "Name"), ("availability_pct", "Availability %"),
                   ("office_availability_pct", "Office hours %"), ("outages", "Outages"),
                   ("downtime", "Downtime"), ("mttr", "MTTR"), ("watched_pct", "Watched %"))
@@ -57,9 +58,16 @@ class VillagesReport:
     """Open flags split the way the province acts on them."""
 
     link: dict[str, list[dict[str, Any]]]
-    """Sent to the operator: operator -> rows, worst first."""
+    """Sent to the operator: operator -> rows, worst first (link, and pending past `pending_max`)."""
     power: list[dict[str, Any]] = field(default_factory=list)
     upstream: list[dict[str, Any]] = field(default_factory=list)
+    pending: list[dict[str, Any]] = field(default_factory=list)
+    """Down now, cause not known yet: not sent to the operator (yet)."""
+
+    @property
+    def empty(self) -> bool:
+        """Nothing flagged at all."""
+        return not (self.link or self.power or self.upstream or self.pending)
 
 
 def _flag_row(f: Flag, state: str, tz: ZoneInfo) -> dict[str, Any]:
@@ -74,6 +82,7 @@ def _flag_row(f: Flag, state: str, tz: ZoneInfo) -> dict[str, Any]:
         "longest_outage_s": e.get("longest_outage_s"), "longest_outage": human_s(e.get("longest_outage_s")),
         "worst_hours": hours, "window": e.get("window", ""), "lat": f.lat, "lon": f.lon,
         "location": f"{f.lat:.5f}, {f.lon:.5f}" if f.lat is not None and f.lon is not None else "",
+        "grounds": "; ".join(e.get("grounds") or []), "note": "",
     }
 
 
@@ -82,17 +91,43 @@ def _worst_first(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                                        -(r["loss_pct"] or 0.0), r["village_id"]))
 
 
-def village_report(store: Store, timezone: str) -> VillagesReport:
-    """The follow-up list from the open flags: link by operator, power and upstream apart."""
+def village_report(store: Store, timezone: str, now: float | None = None,
+                   pending_max_s: float = 7200.0) -> VillagesReport:
+    """The follow-up list from the open flags: link by operator; power, upstream and pending apart.
+
+    A `pending` flag (down, link or power not known yet) stays off the operator's list until the
+    village has been down for `pending_max_s`; then it goes to the operator labelled "cause unknown".
+    """
     tz = ZoneInfo(timezone)
+    now = time.time() if now is None else now
     states = latest_village_status(store)
-    report = VillagesReport(link=defaultdict(list))
+    report = VillagesReport(link={})
     for f in open_flags(store):
-        row = _flag_row(f, states[f.village_id].state if f.village_id in states else "", tz)
-        {"link": report.link[row["operator"]], "power": report.power}.get(f.cause, report.upstream).append(row)
+        state = states[f.village_id].state if f.village_id in states else ""
+        row = _flag_row(f, state, tz)
+        if f.cause == "pending":
+            down_for = now - float(f.evidence.get("down_since") or f.raised_ts)
+            row["down_for_s"] = round(down_for, 1)
+            if state == "down" and down_for >= pending_max_s:
+                row["note"] = f"down for {human_s(down_for)}, cause unknown"
+                report.link.setdefault(row["operator"], []).append(row)
+            else:
+                row["note"] = f"down for {human_s(down_for)}, cause not known yet" if state == "down" else \
+                    "came back; waiting for its uptime to tell link from power"
+                report.pending.append(row)
+        elif f.cause == "link":
+            report.link.setdefault(row["operator"], []).append(row)
+        elif f.cause == "power":
+            report.power.append(row)
+        else:
+            report.upstream.append(row)
     report.link = {op: _worst_first(rows) for op, rows in sorted(report.link.items())}
     report.power, report.upstream = _worst_first(report.power), _worst_first(report.upstream)
+    report.pending = _worst_first(report.pending)
     return report
+
+
+NOTHING_FLAGGED = "Nothing flagged: no village needs follow-up."
 
 
 def _md(value: Any) -> str:
@@ -106,22 +141,24 @@ def _md_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]]
 
 
 def _sections(report: VillagesReport) -> list[tuple[str, list[dict[str, Any]]]]:
+    """Sections that have rows: an empty heading for an operator reads as a complaint with nothing in it."""
     out = [(f"Unstable coverage, for {op}", rows) for op, rows in report.link.items()]
+    out.append(("Down now, cause not known yet (not sent to the operator yet)", report.pending))
     out.append(("Power problems (not sent to the operator)", report.power))
     out.append(("Upstream: behind a failed commune link or relay (not sent to the operator)", report.upstream))
-    return out
+    return [(heading, rows) for heading, rows in out if rows]
 
 
 def render_villages(report: VillagesReport, fmt: str, console: Console, title: str = "") -> None:
     """Print the follow-up list as table, csv, json or md."""
     if fmt == "json":
-        console.out(json.dumps({"link": report.link, "power": report.power, "upstream": report.upstream},
-                               ensure_ascii=False, indent=2), highlight=False)
+        console.out(json.dumps({"link": report.link, "pending": report.pending, "power": report.power,
+                                "upstream": report.upstream}, ensure_ascii=False, indent=2), highlight=False)
     elif fmt == "csv":
-        rows = [r for rs in report.link.values() for r in rs] + report.power + report.upstream
+        rows = [r for rs in report.link.values() for r in rs] + report.pending + report.power + report.upstream
         keys = ["cause", "operator", "province", "commune", "village", "village_id", "since", "state",
                 "availability_pct", "office_availability_pct", "loss_pct", "rtt_p95_ms", "outages",
-                "longest_outage_s", "worst_hours", "lat", "lon"]
+                "longest_outage_s", "worst_hours", "lat", "lon", "grounds", "note"]
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=keys, extrasaction="ignore", lineterminator="\n")
         writer.writeheader()
@@ -129,16 +166,16 @@ def render_villages(report: VillagesReport, fmt: str, console: Console, title: s
         console.out(buf.getvalue(), end="", highlight=False)
     elif fmt == "md":
         lines = [f"# {title or 'Villages flagged for follow-up'}", ""]
+        if report.empty:
+            lines += [NOTHING_FLAGGED, ""]
         for heading, rows in _sections(report):
-            lines += [f"## {heading}", ""]
-            if rows:
-                window = rows[0]["window"]
-                lines += [f"{len(rows)} village(s), worst first; figures over the last {window}.", ""]
-                lines += [*_md_table(rows, _FLAG_COLUMNS), ""]
-            else:
-                lines += ["None.", ""]
+            window = rows[0]["window"]
+            lines += [f"## {heading}", "", f"{len(rows)} village(s), worst first; figures over the last {window}.",
+                      "", *_md_table(rows, _FLAG_COLUMNS), ""]
         console.out("\n".join(lines).rstrip() + "\n", highlight=False)
     else:
+        if report.empty:
+            console.print(NOTHING_FLAGGED)
         for heading, rows in _sections(report):
             table = Table(title=f"{heading}: {len(rows)} village(s)")
             for _, header in _FLAG_COLUMNS:
@@ -187,8 +224,13 @@ class _Acc:
                 "watched_pct": round(100.0 * watched, 1)}
 
 
-def availability_report(store: Store, catalog: Catalog, start: float, end: float) -> list[dict[str, Any]]:
-    """Rows per village, then per commune and per operator (rounds-weighted), for [start, end)."""
+def availability_report(store: Store, catalog: Catalog, start: float, end: float,
+                        now: float | None = None) -> list[dict[str, Any]]:
+    """Rows per village, then per commune and per operator (rounds-weighted), for [start, end).
+
+    An outage still open counts up to now, not to the end of the month: the rest has not happened.
+    """
+    now = time.time() if now is None else now
     per: dict[str, _Acc] = defaultdict(_Acc)
     if has_schema(store):
         for vid, rounds, up, o_rounds, o_up in store.conn.execute(
@@ -201,8 +243,8 @@ def availability_report(store: Store, catalog: Catalog, start: float, end: float
                 continue
             acc = per[vid]
             acc.outages += o_start >= start
-            acc.down_s += max(0.0, min(o_end if o_end is not None else end, end) - max(o_start, start))
-    watched = agent_coverage(store, start, end) if has_schema(store) else 0.0
+            acc.down_s += max(0.0, min(o_end if o_end is not None else now, end) - max(o_start, start))
+    watched = agent_coverage(store, start, min(end, now)) if has_schema(store) and now > start else 0.0
     villages, communes, operators = [], defaultdict(_Acc), defaultdict(_Acc)
     for vid, v in sorted(catalog.villages.items(), key=lambda kv: (kv[1].commune, kv[1].village)):
         acc = per.get(vid, _Acc())

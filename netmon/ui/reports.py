@@ -46,7 +46,7 @@ def _villages(config: Any, store: Store, fmt: str, console: Console) -> int:
     from netmon.ui.report_villages import render_villages, village_report
 
     agent = config.settings.agent
-    report = village_report(store, agent.timezone)
+    report = village_report(store, agent.timezone, time.time(), config.settings.analysis.pending_max)
     stamp = datetime.now(ZoneInfo(agent.timezone)).strftime("%Y-%m-%d %H:%M")
     render_villages(report, fmt, console, title=f"Villages flagged for follow-up: {agent.name}, {stamp}")
     return 0

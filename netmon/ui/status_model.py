@@ -66,7 +66,10 @@ class CommuneInfo:
 class Inventory:
     """Villages and communes in inventory order, built once from the config's devices."""
 
-    def __init__(self, devices: Sequence[Device], profiles: Mapping[str, Any]) -> None:
+    def __init__(self, devices: Sequence[Device], profiles: Mapping[str, Any],
+                 windows: tuple[str, str] | None = None) -> None:
+        self.windows = windows
+        """Tags of the configured (now, trend) analysis windows; None: take them in the order stored."""
         self.villages: list[VillageInfo] = []
         self.communes: dict[str, CommuneInfo] = {}
         self.pc_ids: list[str] = []
@@ -102,8 +105,11 @@ class Inventory:
 
     @classmethod
     def from_config(cls, config: Any) -> Inventory:
-        """The inventory this agent probes (its shard)."""
-        return cls(config.devices, config.profiles)
+        """The inventory this agent probes (its shard), with its configured analysis windows."""
+        from netmon.analysis.evaluator import window_tag
+
+        a = config.settings.analysis
+        return cls(config.devices, config.profiles, (window_tag(a.window_now), window_tag(a.window_trend)))
 
 
 def _is_coverage(device: Device, profiles: Mapping[str, Any]) -> bool:
@@ -132,6 +138,9 @@ class VillageRow:
     evaluated_ts: float | None = None
     reason: str = ""
     trend: dict[str, Any] = field(default_factory=dict)
+    window: str = ""
+    """Tag of the window the state is judged over (the configured short window: `1h`, `60s`, ...)."""
+    trend_window: str = ""
     spark: str = ""
 
     def as_dict(self) -> dict[str, Any]:
@@ -144,7 +153,8 @@ class VillageRow:
             "rtt_p95_ms": self.rtt_p95_ms, "outages": self.outages,
             "longest_outage_s": self.longest_outage_s, "cause": self.cause, "flagged": self.flagged,
             "flag_raised_ts": self.flag_raised_ts, "evaluated_ts": self.evaluated_ts,
-            "reason": self.reason, "trend_24h": self.trend, "lat": i.lat, "lon": i.lon,
+            "reason": self.reason, "window": self.window, "trend_window": self.trend_window,
+            "trend": self.trend, "lat": i.lat, "lon": i.lon,
         }
 
 
@@ -177,6 +187,8 @@ class AgentHeader:
     last_round_ts: float | None
     scheduler_lag_s: float | None
     backlog: dict[str, int]
+    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per output, the forwarder's health as it last saved it (netmon/sinks/health.py)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,14 +288,29 @@ def read_header(store: Store, name: str, outputs: Sequence[str]) -> AgentHeader:
         name=str(state.get("agent") or name), heartbeat_ts=state.get("heartbeat_ts"),
         targets=state.get("targets"), results_per_s=state.get("results_per_s"),
         last_round_ts=state.get("last_round_ts") or None, scheduler_lag_s=state.get("scheduler_lag_s"),
-        backlog=backlog)
+        backlog=backlog, outputs={o: state[f"output:{o}"] for o in outputs
+                                  if isinstance(state.get(f"output:{o}"), dict)})
 
 
-def _fields_by_window(samples: Sequence[Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(1h fields, 24h fields) of a village_status result; the first sample stands in for 1h."""
+def _fields_by_window(samples: Sequence[Any], tags: tuple[str, str] | None = None
+                      ) -> tuple[tuple[str, dict[str, Any]], tuple[str, dict[str, Any]]]:
+    """((tag, fields) of the short window, (tag, fields) of the long one) of a village_status result.
+
+    Windows are found by the configured tags when they are there, else in the order the evaluator
+    stores them (short first): the view must follow whatever windows the config names, and a
+    status written under an older config still shows rather than turning every village unknown.
+    """
     windows = {s.tags.get("window", ""): dict(s.fields) for s in samples if s.measurement == "village_status"}
-    now = windows.get("1h") or next(iter(windows.values()), {})
-    return now, windows.get("24h", {})
+    ordered = list(windows.items())
+    if tags is not None and tags[0] in windows:
+        now = (tags[0], windows[tags[0]])
+    else:
+        now = ordered[0] if ordered else ("", {})
+    if tags is not None and tags[1] in windows and tags[1] != now[0]:
+        trend = (tags[1], windows[tags[1]])
+    else:
+        trend = next(((t, f) for t, f in ordered if t != now[0]), ("", {}))
+    return now, trend
 
 
 def _state(value: Any) -> State:
@@ -293,8 +320,9 @@ def _state(value: Any) -> State:
         return State.UNKNOWN
 
 
-def _apply_status(row: VillageRow, ts: float, reason: str, samples_json: str) -> None:
-    now, trend = _fields_by_window(decode_samples(samples_json))
+def _apply_status(row: VillageRow, ts: float, reason: str, samples_json: str,
+                  tags: tuple[str, str] | None = None) -> None:
+    (row.window, now), (row.trend_window, trend) = _fields_by_window(decode_samples(samples_json), tags)
     row.source = Source.ANALYSIS
     row.state = _state(now.get("state"))
     row.availability_pct = now.get("availability_pct")
@@ -334,7 +362,7 @@ def load_snapshot(store: Store, inventory: Inventory, agent_name: str, outputs: 
     for r in rows:
         if r.info.id in status:
             ts, _st, reason, samples = status[r.info.id]
-            _apply_status(r, ts, reason, samples)
+            _apply_status(r, ts, reason, samples, inventory.windows)
     if missing:
         ping = latest_by_device(store, [d for r in missing for d in r.info.coverage], prober="icmp")
         for r in missing:
@@ -375,8 +403,9 @@ def _communes(store: Store, inventory: Inventory, now: float) -> dict[str, Commu
 def service_problems(store: Store, inventory: Inventory, now: float) -> dict[str, list[str]]:
     """Per commune id: each service failing in its latest round, and whether it is the portal or the link.
 
-    A service that fails from some communes while others reach it in the same round points at
-    those communes' links; one that fails from every commune is down itself.
+    Every check of this agent leaves from its own box: one vantage point. So a failure is the
+    service's, "seen from one place"; a commune's link is blamed only when distinct vantage points
+    (several agents) disagree, which `attribute_rounds` decides.
     """
     from netmon.analysis.services import Verdict, attribute_rounds, pairs_from_store
 
@@ -395,9 +424,13 @@ def service_problems(store: Store, inventory: Inventory, now: float) -> dict[str
             cid = "/".join(vantage.device_id.split("/")[:2])
             name = by_name.get(vantage.device_id, r.service)
             if r.verdict is Verdict.LINK:
-                text = f"{name} fails from here only (others reach it): commune link?"
+                text = f"{name} unreachable from this place only (other places reach it): link?"
+            elif r.verdict is Verdict.INTERMITTENT:
+                text = f"{name} failing now and then (seen from one place)"
+            elif r.vantages == 1:
+                text = f"{name}: service down (seen from one place)"
             else:
-                text = f"{name} down from every commune: the service itself"
+                text = f"{name} down from every place that checks it: the service itself"
             out.setdefault(cid, []).append(text)
     return {cid: sorted(problems) for cid, problems in out.items()}
 

@@ -292,6 +292,20 @@ def render_line(line: Line, cols: Columns) -> Text:
     return text
 
 
+def output_health_text(name: str, health: dict[str, Any], now: float) -> Text:
+    """` · main STALLED 4 min (HTTP 400: ...)`, ` · main: 3 dead letters`; empty when all is well."""
+    text = Text()
+    if health.get("state", "ok") != "ok":
+        what = "SERVER FAULT" if health["state"] == "server_fault" else "STALLED"
+        text.append(f" · {name} {what} {fmt_age(now - float(health.get('since_ts') or now))}"
+                    f" ({str(health.get('problem', ''))[:80]})", style="bold red")
+    pending = int(health.get("dead_letters_pending") or 0)
+    if pending or health.get("dead_lettering"):
+        text.append(f" · {name}: {pending} dead letters" + (", setting points aside" if health.get("dead_lettering")
+                                                            else "") + " (netmon deadletters list)", style="yellow")
+    return text
+
+
 def header_text(snapshot: Snapshot, flt: Filter, tz: ZoneInfo, width: int,
                 shown: Sequence[VillageRow]) -> list[Text]:
     """Agent line, outputs line and the villages-by-state line."""
@@ -310,6 +324,8 @@ def header_text(snapshot: Snapshot, flt: Filter, tz: ZoneInfo, width: int,
     second = Text("InfluxDB backlog: ")
     second.append(", ".join(f"{k} {v:,}" for k, v in h.backlog.items()) or "no output configured",
                   style="yellow" if any(v > 10_000 for v in h.backlog.values()) else "")
+    for name, health in h.outputs.items():
+        second.append(output_health_text(name, health, now))
     second.append(f" · at {fmt_clock(now, tz, now)}")
     if any(r.source is Source.PROVISIONAL for r in shown):
         second.append(f" · {PROVISIONAL_MARK} provisional: latest pings, no analysis yet", style="dim")
@@ -378,7 +394,7 @@ def snapshot_json(snapshot: Snapshot, flt: Filter, shown: Sequence[VillageRow]) 
         "generated_ts": snapshot.taken_ts,
         "agent": {"name": h.name, "heartbeat_ts": h.heartbeat_ts, "targets": h.targets,
                   "results_per_s": h.results_per_s, "last_round_ts": h.last_round_ts,
-                  "scheduler_lag_s": h.scheduler_lag_s, "backlog": h.backlog},
+                  "scheduler_lag_s": h.scheduler_lag_s, "backlog": h.backlog, "outputs": h.outputs},
         "filter": flt.describe(),
         "villages": [dict(r.as_dict(), last_hour=r.spark) for r in shown],
         "communes": [c.as_dict() for c in snapshot.communes.values()],

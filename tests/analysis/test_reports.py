@@ -111,7 +111,9 @@ def test_villages_json_and_csv_carry_evidence(filled):
     (nam_tam,) = data["link"]["MobiFone"]
     assert nam_tam["cause"] == "link" and nam_tam["loss_pct"] > 20 and nam_tam["commune"] == "Sìn Hồ"
     (ta_phin,) = data["link"]["Viettel"]
-    assert ta_phin["outages"] >= 3 and ta_phin["worst_hours"]
+    # Evidence of the window that justified the flag (30 min: two 3-minute flaps), with its grounds.
+    assert ta_phin["outages"] >= 2 and ta_phin["worst_hours"] and "availability" in ta_phin["grounds"]
+    assert ta_phin["window"] == "30m"
     assert [r["village"] for r in data["power"]] == ["Pa Tần, bản 2"]
     rows = list(csv.DictReader(io.StringIO(report(filled, "villages", "csv"))))
     assert {(r["village"], r["cause"]) for r in rows} == {("Tả Phìn", "link"), ("Nậm Tăm", "link"),

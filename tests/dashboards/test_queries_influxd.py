@@ -127,7 +127,7 @@ def village_results(store: Store, devices: list[Device], now: float) -> list[Pro
             windows = {"1h": (state, cause, m), "24h": (state, cause, m)}
             action = flagmod.Action.NONE
             ev = Evaluation(info, windows, flagged, action, now - 3600 if flagged else None)
-            result, _ = evaluator._result(ev, "1h", now - minutes_ago * 60)
+            result, _ = evaluator._result(ev, "1h", now - minutes_ago * 60, 3600.0)
             out.append(result)
     return out
 
@@ -149,9 +149,11 @@ def equipment_results(devices: list[Device], now: float) -> list[ProbeResult]:
                                  {"hrStorageIndex": "1", "hrStorageDescr": "C:\\ Label:  Serial Number 5c1e"})
                 out.append(ProbeResult(d.id, "host-resources", "snmp", Status.OK, "ok", ts, 0.2, (storage,)))
                 out.append(PcHealth(d.id, 75, ("Windows 7 is end-of-life", "C: 97 % full")).to_result(ts))
-        agent = {"results_per_s": 12.5 + k, "scheduler_lag_s": 0.02, "targets": len(devices), "dropped_unsent": 0}
+        agent = {"results_per_s": 12.5 + k, "scheduler_lag_s": 0.02, "targets": len(devices), "dropped_unsent": 0,
+                 "refused_values": k}
         per_output = {"backlog_points": 40 - k, "backlog_results": 20, "oldest_unsent_age_s": 3.0,
-                      "dead_lettered": 0, "sent_points": 1000 * k}
+                      "dead_lettered": 0, "dead_letters_pending": 0, "sent_points": 1000 * k,
+                      "output_stalled": k == 1, "stalled_s": 60.0 if k == 1 else 0.0}
         out.append(ProbeResult("agent", "self", "agent", Status.OK, "self", ts, 0.0,
                                (Sample("netmon_agent", agent), Sample("netmon_agent", per_output, {"output": "main"}))))
     return out

@@ -79,8 +79,13 @@ def test_service_keys() -> None:
     assert service_key(dev, bare) == MAIL  # falls back to the device when there is no sample
 
 
+def by_commune(device: Device) -> str:
+    """As if each commune had its own agent: distinct vantage points (the multi-agent case)."""
+    return device.commune
+
+
 def test_verdicts_per_round() -> None:
-    rounds = [r for r in attribute_rounds(scenario(), window_s=60) if r.service == PORTAL]
+    rounds = [r for r in attribute_rounds(scenario(), window_s=60, vantage_of=by_commune) if r.service == PORTAL]
     assert [r.verdict for r in rounds] == [Verdict.OK, Verdict.LINK, Verdict.LINK, Verdict.SERVICE_DOWN,
                                            Verdict.OK]
     assert [r.window_start_ts for r in rounds] == [T0 + 60 * i for i in range(5)]
@@ -91,11 +96,21 @@ def test_verdicts_per_round() -> None:
     assert {v.status for v in rounds[1].failing} == {Status.TIMEOUT}
 
 
+def test_one_agent_is_one_vantage_point_and_never_blames_a_link() -> None:
+    # Every check leaves from the same agent box, whatever commune its device is filed under.
+    rounds = [r for r in attribute_rounds(scenario(), window_s=60) if r.service == PORTAL]
+    assert [r.verdict for r in rounds] == [Verdict.OK, Verdict.INTERMITTENT, Verdict.INTERMITTENT,
+                                           Verdict.SERVICE_DOWN, Verdict.OK]
+    assert all(r.vantages == 1 for r in rounds)
+    report = services_report(scenario(), window_s=60)
+    assert all(s.link_rounds == 0 and not s.link_communes and s.vantages == 1 for s in report.services)
+
+
 def test_last_result_of_a_vantage_in_a_window_counts() -> None:
     a, b = portal_device("Sìn Hồ"), portal_device("Tả Phìn")
     pairs = [(a, http_result(a, T0 + 50, Status.OK)), (a, http_result(a, T0 + 1, Status.TIMEOUT)),
              (b, http_result(b, T0 + 2, Status.OK))]
-    (only,) = attribute_rounds(pairs, window_s=60)
+    (only,) = attribute_rounds(pairs, window_s=60, vantage_of=by_commune)
     assert only.verdict is Verdict.OK and only.vantages == 2
 
 
@@ -112,7 +127,7 @@ def test_other_probers_are_ignored() -> None:
 
 
 def test_service_summary() -> None:
-    report = services_report(scenario(), window_s=60)
+    report = services_report(scenario(), window_s=60, vantage_of=by_commune)
     portal = next(s for s in report.services if s.service == PORTAL)
     assert (portal.rounds, portal.ok_rounds, portal.link_rounds, portal.service_down_rounds) == (5, 2, 2, 1)
     assert portal.availability_pct == pytest.approx(80.0)  # answered somewhere in 4 of 5 rounds
@@ -127,7 +142,7 @@ def test_service_summary() -> None:
 
 
 def test_commune_summary() -> None:
-    report = services_report(scenario(), window_s=60)
+    report = services_report(scenario(), window_s=60, vantage_of=by_commune)
     by = {c.commune: c for c in report.communes}
     assert set(by) == set(COMMUNES)
     assert (by["Tả Phìn"].link_rounds, by["Tả Phìn"].service_down_rounds) == (2, 1)
@@ -149,7 +164,7 @@ def plain_console(width: int = 200) -> Console:
 
 @pytest.mark.parametrize("fmt", ["table", "csv", "json", "md"])
 def test_render_every_kind_and_format(fmt: str) -> None:
-    report = services_report(scenario(), window_s=60)
+    report = services_report(scenario(), window_s=60, vantage_of=by_commune)
     for rows in (report.services, report.communes, report.rounds):
         console = plain_console()
         render_services(rows, fmt, console, timezone="Asia/Ho_Chi_Minh")
@@ -162,7 +177,7 @@ def test_render_every_kind_and_format(fmt: str) -> None:
 
 
 def test_rendered_content() -> None:
-    report = services_report(scenario(), window_s=60)
+    report = services_report(scenario(), window_s=60, vantage_of=by_commune)
     console = plain_console()
     render_services(report.rounds, "csv", console, timezone="Asia/Ho_Chi_Minh")
     lines = console.export_text().splitlines()

@@ -13,7 +13,8 @@ from aiohttp import web
 from netmon.config.schema import InfluxOutput
 from netmon.daemon import Agent
 from netmon.sinks.batches import TagResolver
-from netmon.sinks.influx import REJECT_STREAK_LIMIT, Forwarder, backoff_s, dead_letters
+from netmon.sinks.health import State
+from netmon.sinks.influx import Forwarder, backoff_s, dead_letters
 from netmon.sinks.selfmon import SelfMonitor
 from netmon.store import Store
 from netmon.writer import RateMeter, ResultWriter
@@ -43,7 +44,8 @@ def test_selfmon_reports_backlog_and_is_forwarded(tmp_path: Path, influxd: Influ
         result = await monitor.measure()
         await monitor.stop()
         own, per_output = result.samples
-        assert own.fields == {"results_per_s": 0.0, "scheduler_lag_s": 0.25, "targets": 2, "dropped_unsent": 7}
+        assert own.fields == {"results_per_s": 0.0, "scheduler_lag_s": 0.25, "targets": 2, "dropped_unsent": 7,
+                              "refused_values": 0}
         assert per_output.tags == {"output": "main"}
         assert per_output.fields["backlog_results"] == 40 and per_output.fields["backlog_points"] == 60
         assert isinstance(per_output.fields["oldest_unsent_age_s"], float)
@@ -58,7 +60,7 @@ def test_selfmon_reports_backlog_and_is_forwarded(tmp_path: Path, influxd: Influ
     assert len(rows) == 1 and rows[0]["backlog_points"] == 60
 
 
-def test_server_refusing_everything_does_not_empty_the_store(tmp_path: Path) -> None:
+def test_server_refusing_everything_sets_nothing_aside(tmp_path: Path, caplog) -> None:
     store = Store.open(tmp_path / "state")
     store.append(make_results(200))
     calls = []
@@ -83,7 +85,13 @@ def test_server_refusing_everything_does_not_empty_the_store(tmp_path: Path) -> 
         await forwarder.stop()
         await runner.cleanup()
 
-    asyncio.run(main())
-    assert len(dead_letters(store)) == REJECT_STREAK_LIMIT
+        return forwarder
+
+    forwarder = asyncio.run(main())
+    assert dead_letters(store) == []  # the canary was refused too: a server fault, not data
     assert store.cursor("main") == 0
-    assert len(calls) > REJECT_STREAK_LIMIT + 5  # it kept trying after pausing
+    assert len(calls) >= 6  # it kept trying, with backoff
+    assert forwarder.health.state is State.SERVER_FAULT
+    faults = [r for r in caplog.records if "server or proxy fault" in r.getMessage()]
+    assert len(faults) == 1  # said once, not per retry
+    assert store.state()["output:main"]["state"] == "server_fault"

@@ -1,0 +1,153 @@
+"""Points set aside: the `dead_letters` table, why each point is there, and which come back.
+
+A point lands here when InfluxDB refused it on its own (after the forwarder proved the server
+takes good data, see influx.py), or when its stored row cannot be read back at all. Each letter
+has a kind:
+- `data`: the server named a fault of the point itself (field type conflict, unparsable line,
+  beyond retention). Resending cannot help until someone changes the database; replayed only
+  on request (`netmon deadletters replay --id N` / `--all`).
+- `transient`: any other refusal (a proxy's error page, a limit, a message we do not know).
+  Replayed automatically while the output is healthy, with a backoff per letter.
+- `undecodable`: the stored row itself is broken; kept with its text for a human, never sent.
+
+A replayed letter keeps its row with `replayed_ts` set, so `list --all` shows what happened.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from netmon.store import Store
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id INTEGER PRIMARY KEY, output TEXT NOT NULL, seq INTEGER NOT NULL, line TEXT NOT NULL,
+    status INTEGER NOT NULL, message TEXT NOT NULL, created_ts REAL NOT NULL
+);
+"""
+# Columns added after the first release; ALTER TABLE keeps letters an older agent set aside.
+ADDED_COLUMNS = (
+    ("kind", "TEXT NOT NULL DEFAULT 'transient'"),
+    ("attempts", "INTEGER NOT NULL DEFAULT 0"),
+    ("next_ts", "REAL NOT NULL DEFAULT 0"),
+    ("replayed_ts", "REAL"),
+)
+DATA, TRANSIENT, UNDECODABLE = "data", "transient", "undecodable"
+# What InfluxDB 1.x/2.x/3.x say when the point itself is at fault (lower case).
+_DATA_FAULT = re.compile(r"field type conflict|unable to parse|invalid (field|number|boolean|tag|measurement|"
+                         r"timestamp|line)|bad timestamp|beyond retention|out of range|missing (field|tag)|"
+                         r"schema conflict|conflicting field type")
+FIRST_REPLAY_S = 60.0
+MAX_REPLAY_S = 24 * 3600.0
+
+
+@dataclass(frozen=True)
+class Letter:
+    """One row of `dead_letters`."""
+
+    id: int
+    output: str
+    seq: int
+    line: str
+    status: int
+    message: str
+    created_ts: float
+    kind: str
+    attempts: int
+    next_ts: float
+    replayed_ts: float | None
+
+    def as_dict(self) -> dict:
+        """For `--format json`."""
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+def ensure_schema(store: Store) -> None:
+    """Create the table, or add the columns an older version did not have."""
+    store.conn.executescript(SCHEMA)
+    have = {row[1] for row in store.conn.execute("PRAGMA table_info(dead_letters)")}
+    for name, decl in ADDED_COLUMNS:
+        if name not in have:
+            store.conn.execute(f"ALTER TABLE dead_letters ADD COLUMN {name} {decl}")
+    if "kind" not in have:
+        # Letters of an older agent: the ones that name a data fault are not retried.
+        for row_id, message in list(store.conn.execute("SELECT id, message FROM dead_letters")):
+            store.conn.execute("UPDATE dead_letters SET kind = ? WHERE id = ?", (kind_of(400, message), row_id))
+    store.conn.execute("CREATE INDEX IF NOT EXISTS dead_letters_pending ON dead_letters (output, replayed_ts)")
+
+
+def kind_of(status: int, message: str) -> str:
+    """`data` when the server blamed the point itself, else `transient`."""
+    if status == 0:
+        return UNDECODABLE
+    return DATA if status in (413, 422) or _DATA_FAULT.search(message.lower()) else TRANSIENT
+
+
+def counter(output: str) -> str:
+    """Name of the persistent counter of points an output set aside."""
+    return f"dead_lettered:{output}"
+
+
+def add(store: Store, output: str, seq: int, line: str, status: int, message: str,
+        first_replay_s: float = FIRST_REPLAY_S) -> str:
+    """Record one refused point (inside the caller's transaction if any); returns its kind."""
+    kind = kind_of(status, message)
+    now = time.time()
+    store.conn.execute(
+        "INSERT INTO dead_letters (output, seq, line, status, message, created_ts, kind, attempts, next_ts)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)", (output, seq, line, status, message[:2000], now, kind,
+                                                 now + first_replay_s))
+    store.add_counter(counter(output), 1)
+    return kind
+
+
+_COLUMNS = "id, output, seq, line, status, message, created_ts, kind, attempts, next_ts, replayed_ts"
+
+
+def letters(store: Store, output: str | None = None, ids: Sequence[int] = (), pending_only: bool = True,
+            kinds: Sequence[str] = (), due_before: float | None = None, limit: int = 1_000_000) -> list[Letter]:
+    """Letters matching every given filter, oldest first."""
+    where, args = [], []
+    if output:
+        where.append("output = ?")
+        args.append(output)
+    if ids:
+        where.append(f"id IN ({','.join('?' * len(ids))})")
+        args += list(ids)
+    if pending_only:
+        where.append("replayed_ts IS NULL")
+    if kinds:
+        where.append(f"kind IN ({','.join('?' * len(kinds))})")
+        args += list(kinds)
+    if due_before is not None:
+        where.append("next_ts <= ?")
+        args.append(due_before)
+    sql = f"SELECT {_COLUMNS} FROM dead_letters" + (" WHERE " + " AND ".join(where) if where else "")
+    rows = store.conn.execute(sql + " ORDER BY id LIMIT ?", (*args, limit))
+    return [Letter(*row) for row in rows]
+
+
+def pending_count(store: Store, output: str) -> int:
+    """Letters of `output` not replayed yet (every kind)."""
+    return int(store.conn.execute("SELECT count(*) FROM dead_letters WHERE output = ? AND replayed_ts IS NULL",
+                                  (output,)).fetchone()[0])
+
+
+def mark_replayed(store: Store, ids: Sequence[int]) -> None:
+    """The server accepted these letters."""
+    now = time.time()
+    store.conn.executemany("UPDATE dead_letters SET replayed_ts = ?, attempts = attempts + 1 WHERE id = ?",
+                           [(now, i) for i in ids])
+
+
+def mark_refused(store: Store, letter: Letter, status: int, message: str,
+                 first_replay_s: float = FIRST_REPLAY_S) -> str:
+    """Refused again: new message and kind, next automatic try later (doubling, at most a day)."""
+    kind = kind_of(status, message)
+    delay = min(MAX_REPLAY_S, first_replay_s * 2 ** min(letter.attempts + 1, 20))
+    store.conn.execute("UPDATE dead_letters SET status = ?, message = ?, kind = ?, attempts = attempts + 1,"
+                       " next_ts = ? WHERE id = ?", (status, message[:2000], kind, time.time() + delay, letter.id))
+    return kind
