@@ -11,13 +11,22 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from netmon import __version__
-from netmon.config import ConfigError, load_config
+from netmon import __version__, i18n
+from netmon.config import ConfigError
+from netmon.config import load_config as _load_config
+from netmon.i18n import _
 from netmon.logs import setup_logging
 
 log = logging.getLogger("netmon")
 
 DEFAULT_CONFIG = os.environ.get("NETMON_CONFIG", "/etc/netmon/netmon.yaml")
+
+
+def load_config(path, **kwargs):
+    """Load the config and take its `agent.language` unless --lang or NETMON_LANG chose one."""
+    config = _load_config(path, **kwargs)
+    i18n.use_config_language(getattr(config.settings.agent, "language", None))
+    return config
 
 
 def _console(args: argparse.Namespace):
@@ -34,9 +43,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if not args.once and sys.stderr.isatty():
         config = os.path.abspath(args.config)
-        print(f"netmon: watch it from another terminal: netmon status -c {config}\n"
-              f"        the telecom follow-up list:     netmon report villages -c {config} --format md",
-              file=sys.stderr)
+        print(_("netmon: watch it from another terminal: netmon status -c {config}\n"
+                "        the telecom follow-up list:     netmon report villages -c {config} --format md")
+              .format(config=config), file=sys.stderr)
     try:
         return run(args.config, once=args.once)
     except (IcmpPermissionError, OutsideLabError) as exc:
@@ -57,12 +66,20 @@ def cmd_report(args: argparse.Namespace) -> int:
     """Print a report from the store."""
     from netmon.ui import reports
 
+    if args.source == "influxdb":  # reading InfluxDB needs the output's credentials
+        from netmon.ui.central import run_report_central
+
+        return run_report_central(args.kind, load_config(args.config), args, _console(args))
     config = load_config(args.config, secrets=False)  # a technician's account reads without the secrets
     return reports.run_report(args.kind, config, args, _console(args))
 
 
 def cmd_status(args: argparse.Namespace) -> int:
     """Show the live status view (or a snapshot with --once)."""
+    if args.source == "influxdb":
+        from netmon.ui.central import run_status_central
+
+        return run_status_central(load_config(args.config), args, _console(args))
     from netmon.ui.status import run_status
 
     return run_status(load_config(args.config, secrets=False), args, _console(args))
@@ -99,7 +116,7 @@ def cmd_profiles(args: argparse.Namespace) -> int:
     if config is None and Path(DEFAULT_CONFIG).is_file():
         config = DEFAULT_CONFIG
     if config is not None and not Path(config).is_file():
-        raise FileNotFoundError(f"config file {config} does not exist")
+        raise FileNotFoundError(_("config file {config} does not exist").format(config=config))
     return render_profiles(Path(config) if config else None, _console(args))
 
 
@@ -111,11 +128,12 @@ def cmd_demo_config(args: argparse.Namespace) -> int:
 
     config, written = write_demo(Path(args.folder).absolute())
     if not written:
-        print(f"netmon: kept your edited {config} (remove it to get the shipped demo back)", file=sys.stderr)
+        print(_("netmon: kept your edited {config} (remove it to get the shipped demo back)").format(config=config),
+              file=sys.stderr)
     print(config)
     if sys.stdout.isatty():
-        print(f"\nRun it:                        netmon run -c {config}\n"
-              f"In another terminal, watch it: netmon status -c {config}", file=sys.stderr)
+        print(_("\nRun it:                        netmon run -c {config}\n"
+                "In another terminal, watch it: netmon status -c {config}").format(config=config), file=sys.stderr)
     return 0
 
 
@@ -133,6 +151,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(args.demo_args)
 
 
+def _central_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--from", dest="source", choices=["store", "influxdb"], default="store",
+                   help="store: this agent's own (default); influxdb: every agent's forwarded series (province view)")
+    p.add_argument("--output", help="with --from influxdb: which outputs.influxdb entry to read (default: the first)")
+    p.add_argument("--heartbeat", type=float, default=None,
+                   help="with --from influxdb: agents' heartbeat interval in seconds (default 60); an agent "
+                        "silent for two intervals has its villages shown unknown")
+    p.add_argument("--lookback-days", type=float, default=None,
+                   help="with --from influxdb: how far back villages and heartbeats are looked for (default 7)")
+
+
 class _Version(argparse.Action):
     """`--version` on one line, never wrapped (argparse's own wraps long paths)."""
 
@@ -143,57 +172,67 @@ class _Version(argparse.Action):
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
-    parser = argparse.ArgumentParser(prog="netmon", description="Monitoring agent for rural connectivity.")
-    parser.add_argument("--version", action=_Version, nargs=0, help="show the version and where it is installed")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log detail (-vv: libraries too)")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser = argparse.ArgumentParser(prog="netmon", description=_("Monitoring agent for rural connectivity."))
+    parser.add_argument("--version", action=_Version, nargs=0, help=_("show the version and where it is installed"))
+    parser.add_argument("-v", "--verbose", action="count", default=0, help=_("more log detail (-vv: libraries too)"))
+    parser.add_argument("--lang", dest="ui_lang", choices=i18n.LANGUAGES,
+                        help=_("language of messages and reports (default: $NETMON_LANG, the config's "
+                               "agent.language, else the locale)"))
+    sub = parser.add_subparsers(dest="command", required=True, metavar=_("COMMAND"))
 
     def add(name: str, func: Callable[[argparse.Namespace], int], help_text: str,
             config: bool = True) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
         if config:
             p.add_argument("-c", "--config", default=DEFAULT_CONFIG,
-                           help=f"agent config file (default: $NETMON_CONFIG or {DEFAULT_CONFIG})")
+                           help=_("agent config file (default: $NETMON_CONFIG or {path})").format(path=DEFAULT_CONFIG))
+        if name not in ("lab", "demo"):  # theirs take every argument after the command
+            p.add_argument("--lang", dest="ui_lang", choices=i18n.LANGUAGES, default=argparse.SUPPRESS,
+                           help=_("language of messages and reports (as before the command)"))
         p.set_defaults(func=func)
         return p
 
-    run = add("run", cmd_run, "run the monitoring daemon")
-    run.add_argument("--once", action="store_true", help="run every check once, store the results, exit")
-    add("check", cmd_check, "validate the config and summarise the inventory")
-    status = add("status", cmd_status, "live status of villages, communes and devices (reads the store)")
-    status.add_argument("--once", action="store_true", help="print one snapshot and exit (for cron, mail, pipes)")
+    run = add("run", cmd_run, _("run the monitoring daemon"))
+    run.add_argument("--once", action="store_true", help=_("run every check once, store the results, exit"))
+    add("check", cmd_check, _("validate the config and summarise the inventory"))
+    status = add("status", cmd_status, _("live status of villages, communes and devices (reads the store)"))
+    status.add_argument("--once", action="store_true", help=_("print one snapshot and exit (for cron, mail, pipes)"))
     status.add_argument("--format", choices=["text", "json"], default="text")
-    status.add_argument("--province", help="only this province (name or id)")
-    status.add_argument("--commune", help="only this commune (name or id)")
-    status.add_argument("--state", help="only villages in these states, comma-separated (e.g. unstable,down)")
-    status.add_argument("--flagged", action="store_true", help="only villages flagged for telecom follow-up")
-    probe = add("probe", cmd_probe, "run a device's checks now and show each result (for technicians on site)")
-    probe.add_argument("target", metavar="NAME|ID|HOST", help="device id, device name or a bare host")
+    status.add_argument("--province", help=_("only this province (name or id)"))
+    status.add_argument("--commune", help=_("only this commune (name or id)"))
+    status.add_argument("--state", help=_("only villages in these states, comma-separated (e.g. unstable,down)"))
+    status.add_argument("--flagged", action="store_true", help=_("only villages flagged for telecom follow-up"))
+    _central_options(status)
+    probe = add("probe", cmd_probe, _("run a device's checks now and show each result (for technicians on site)"))
+    probe.add_argument("target", metavar="NAME|ID|HOST", help=_("device id, device name or a bare host"))
     probe.add_argument("--format", choices=["text", "json"], default="text")
-    report = add("report", cmd_report, "reports from the store")
+    report = add("report", cmd_report, _("reports from the store"))
     report.add_argument("kind", choices=["villages", "pcs", "availability", "services"])
     report.add_argument("--format", choices=["table", "csv", "json", "md"], default="table")
-    report.add_argument("--month", help="YYYY-MM (availability report)")
-    report.add_argument("--days", type=float, default=7.0, help="period in days ending now (default 7)")
-    letters = add("deadletters", cmd_deadletters, "points InfluxDB refused: list them, or replay them")
+    report.add_argument("--month", help=_("YYYY-MM (availability report)"))
+    report.add_argument("--days", type=float, default=7.0, help=_("period in days ending now (default 7)"))
+    _central_options(report)
+    letters = add("deadletters", cmd_deadletters, _("points InfluxDB refused: list them, or replay them"))
     letters.add_argument("action", choices=["list", "replay"])
-    letters.add_argument("--output", help="only this output")
-    letters.add_argument("--id", action="append", metavar="N[,N...]", help="only these letters (repeatable)")
+    letters.add_argument("--output", help=_("only this output"))
+    letters.add_argument("--id", action="append", metavar="N[,N...]", help=_("only these letters (repeatable)"))
     letters.add_argument("--all", action="store_true",
-                         help="list: replayed letters too; replay: data refusals too, not only transient ones")
+                         help=_("list: replayed letters too; replay: data refusals too, not only transient ones"))
     letters.add_argument("--format", choices=["table", "json"], default="table")
-    letters.add_argument("--limit", type=int, default=1000, help="list at most this many (default 1000)")
-    profiles = add("profiles", cmd_profiles, "list every profile on the search path and where it comes from",
+    letters.add_argument("--limit", type=int, default=1000, help=_("list at most this many (default 1000)"))
+    profiles = add("profiles", cmd_profiles, _("list every profile on the search path and where it comes from"),
                    config=False)
     profiles.add_argument("-c", "--config", default=None,
-                          help=f"also search this config's profiles: folders (default: {DEFAULT_CONFIG} if it exists)")
-    democonf = add("demo-config", cmd_demo_config, "write the loopback demo (demo.yaml and its profiles) into "
-                   "FOLDER and print the config's path", config=False)
-    democonf.add_argument("folder", nargs="?", default="netmon-demo", help="where to write it (default: ./netmon-demo)")
-    lab = add("lab", cmd_lab, "virtual province in network namespaces (root): up SCENARIO | down | status",
+                          help=_("also search this config's profiles: folders (default: {path} if it exists)")
+                          .format(path=DEFAULT_CONFIG))
+    democonf = add("demo-config", cmd_demo_config, _("write the loopback demo (demo.yaml and its profiles) "
+                                                      "into FOLDER and print the config's path"), config=False)
+    democonf.add_argument("folder", nargs="?", default="netmon-demo",
+                          help=_("where to write it (default: ./netmon-demo)"))
+    lab = add("lab", cmd_lab, _("virtual province in network namespaces (root): up SCENARIO | down | status"),
               config=False)
     lab.add_argument("lab_args", nargs=argparse.REMAINDER)
-    demo = add("demo", cmd_demo, "lab, daemon and live view in one command (root)", config=False)
+    demo = add("demo", cmd_demo, _("lab, daemon and live view in one command (root)"), config=False)
     demo.add_argument("demo_args", nargs=argparse.REMAINDER)
     from netmon.sheets.cli import add_parser as add_inventory
 
@@ -201,22 +240,43 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _lang_option(argv: Sequence[str]) -> str | None:
+    """The value of `--lang` before the help texts are built (the inventory command's own --lang is not it)."""
+    found = None
+    for i, arg in enumerate(argv):
+        if arg == "inventory":
+            break  # `inventory export --lang` is the language of the sheet's headers
+        if arg == "--lang" and i + 1 < len(argv):
+            found = argv[i + 1]
+        elif arg.startswith("--lang="):
+            found = arg.split("=", 1)[1]
+    return found
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `netmon` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        i18n.setup(*i18n.choose(_lang_option(argv)))
+    except ValueError as exc:
+        # A bad NETMON_LANG must not stop a daemon: say so and speak English (a bad --lang is refused below).
+        print(f"netmon: {exc}; using English", file=sys.stderr)
+        i18n.setup("en", explicit=False)
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     # `netmon demo --rootless ...`: argparse's REMAINDER does not take options that come first.
     if extra and args.command == "demo":
         args.demo_args = [*extra, *args.demo_args]
     elif extra:
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        parser.error(_("unrecognized arguments: {args}").format(args=" ".join(extra)))
     setup_logging(args.verbose)
     try:
         return args.func(args)
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
-        print(f"netmon: {len(exc.issues)} problem(s) in the configuration; nothing was started.",
-              file=sys.stderr)
+        print(i18n.ngettext("netmon: {n} problem in the configuration; nothing was started.",
+                            "netmon: {n} problems in the configuration; nothing was started.",
+                            len(exc.issues)).format(n=len(exc.issues)), file=sys.stderr)
         return 2
     except FileNotFoundError as exc:
         print(f"netmon: {exc}", file=sys.stderr)

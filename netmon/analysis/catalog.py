@@ -116,7 +116,7 @@ def _interval(device: Device, profiles: Mapping[str, Profile] | None) -> float:
 
 def build_catalog(devices: Iterable[Device], profiles: Mapping[str, Profile] | None = None,
                   settings: AgentConfig | None = None) -> Catalog:
-    """The catalog of `devices` (all the agent's devices: parents matter even in other shards)."""
+    """The catalog of `devices`: their villages, and each device's parent and round interval."""
     kinds = settings.analysis.coverage_kinds if settings is not None else None
 
     def covers(d: Device) -> bool:
@@ -141,8 +141,22 @@ def build_catalog(devices: Iterable[Device], profiles: Mapping[str, Profile] | N
 
 
 def catalog_from_config(config: object) -> Catalog:
-    """Catalog of a loaded `netmon.config.Config`."""
-    return build_catalog(config.all_devices, config.profiles, config.settings)  # type: ignore[attr-defined]
+    """Catalog of this agent's devices (`config.devices`), so it judges and emits only its own villages.
+
+    Shards keep a commune and the parents its devices name on one agent, so every parent is among
+    them; any ancestor that is not (a hand-made Config) is still added, as a device with no village,
+    so that parents always resolve.
+    """
+    mine: list[Device] = list(config.devices)  # type: ignore[attr-defined]
+    catalog = build_catalog(mine, config.profiles, config.settings)  # type: ignore[attr-defined]
+    by_id: Mapping[str, Device] = config.device_by_id  # type: ignore[attr-defined]
+    for d in mine:
+        parent = by_id.get(d.parent) if d.parent else None
+        while parent is not None and parent.id not in catalog.devices:
+            catalog.devices[parent.id] = DeviceInfo(parent.id, parent.parent, None,
+                                                    _interval(parent, config.profiles))  # type: ignore[attr-defined]
+            parent = by_id.get(parent.parent) if parent.parent else None
+    return catalog
 
 
 def catalog_for_devices(devices: Sequence[Device], kinds: Iterable[str] = DEFAULT_COVERAGE_KINDS) -> Catalog:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gc
 import os
-import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +26,7 @@ from netmon.config.resolve import resolve_devices
 from netmon.config.schema import AgentConfig, CheckSpec, KeySpec, Profile, Province, SnmpAuth, check_v3_key
 from netmon.config.search import default_profile_dirs
 from netmon.config.secrets import label_file, mask, remember
+from netmon.config.shard import Assignment, assign
 from netmon.config.yamlload import YDict, YList
 from netmon.model import Device, Secret
 
@@ -40,7 +40,7 @@ class Config:
     path: Path
     settings: AgentConfig
     devices: tuple[Device, ...]
-    """The devices this agent probes: enabled ones, after shard filtering, in inventory order."""
+    """The devices this agent probes: enabled ones of the communes placed on it, in inventory order."""
     all_devices: tuple[Device, ...]
     """Every enabled device, before shard filtering."""
     profiles: Mapping[str, Profile]
@@ -49,6 +49,8 @@ class Config:
     """Every enabled device by id (not only this shard's), so parents in other shards resolve."""
     profile_paths: Mapping[str, Path] = field(default_factory=dict)
     """Where each profile was read from."""
+    assignment: Assignment | None = None
+    """Which agent probes which commune (`netmon.config.shard`); this agent's are in `devices`."""
 
     @property
     def auths(self) -> Mapping[str, SnmpAuth]:
@@ -131,20 +133,21 @@ def _load(path: Path, environ: Mapping[str, str], secrets: bool = True) -> Confi
     raw_auths = root.get("auths")
     known_auths = auths if settings else dict.fromkeys(raw_auths if isinstance(raw_auths, YDict) else ())
     devices = resolve_devices(inventory, provinces, profiles, broken, known_auths, loader.issues)
+    assignment = assign(devices, settings.agent, inventory, loader.issues) if settings else None
     if settings:
         _inline_secrets(settings, auths, loader.masks)
     remember(loader.masks)
-    if loader.issues or settings is None:
+    if loader.issues or settings is None or assignment is None:
         raise ConfigError(sorted(_masked(loader.issues, loader.masks), key=lambda i: (i.file, i.line)))
     settings = settings.model_copy(update={"auths": auths, "inventory": provinces or []})
-    shard = settings.agent.shard
-    mine = [d for d in devices if shard is None or zlib.crc32(d.id.encode()) % shard.count == shard.index]
+    mine = assignment.mine(devices)
     state_dir = Path(settings.agent.state_dir)
     state_dir = state_dir if state_dir.is_absolute() else config_dir / state_dir
     return Config(
         path=path.resolve(), settings=settings, devices=tuple(mine), all_devices=tuple(devices),
         profiles=MappingProxyType(profiles), state_dir=state_dir,
-        device_by_id=MappingProxyType({d.id: d for d in devices}), profile_paths=MappingProxyType(paths))
+        device_by_id=MappingProxyType({d.id: d for d in devices}), profile_paths=MappingProxyType(paths),
+        assignment=assignment)
 
 
 def _masked(issues: list[ConfigIssue], masks: Mapping[str, str]) -> list[ConfigIssue]:

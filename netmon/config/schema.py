@@ -57,11 +57,24 @@ class Strict(BaseModel):
 
 
 class Shard(Strict):
-    index: int = Field(ge=0)
-    count: int = Field(ge=1, le=1_000_000)
+    """The agents that share one inventory: `agents: [names]` (explicit `agent:` placement by name), or
+    the older `index/count` (agents are 0 .. count-1). Communes are placed by `netmon.config.shard`."""
+
+    agents: list[Name] | None = Field(default=None, min_length=1, max_length=100_000)
+    index: int | None = Field(default=None, ge=0)
+    count: int | None = Field(default=None, ge=1, le=1_000_000)
 
     @model_validator(mode="after")
-    def _index_in_range(self) -> Shard:
+    def _one_form(self) -> Shard:
+        if self.agents is not None:
+            if self.index is not None or self.count is not None:
+                raise ValueError("give either agents: [names] or index:/count:, not both")
+            dupes = sorted({a for a in self.agents if self.agents.count(a) > 1})
+            if dupes:
+                raise ValueError(f"agent names must be unique; {', '.join(dupes)} appears twice")
+            return self
+        if self.index is None or self.count is None:
+            raise ValueError("needs agents: [every agent of the province] (or index: and count:)")
         if self.index >= self.count:
             raise ValueError(f"index {self.index} must be below count {self.count}")
         return self
@@ -74,6 +87,15 @@ class AgentSettings(Strict):
     """Relative paths are taken relative to the config file's folder."""
     office_hours: str = "Mon-Fri 07:30-11:30,13:30-17:00"
     shard: Shard | None = None
+    language: Literal["vi", "en"] | None = None
+    """Language of messages and reports; `netmon --lang` and NETMON_LANG override it, None: the locale."""
+
+    @model_validator(mode="after")
+    def _listed(self) -> AgentSettings:
+        if self.shard is not None and self.shard.agents is not None and self.name not in self.shard.agents:
+            raise ValueError(f"name '{self.name}' is not in shard.agents ({', '.join(self.shard.agents)}); "
+                             "add it there, or set name: to one of them")
+        return self
 
     @field_validator("timezone")
     @classmethod
@@ -271,8 +293,13 @@ class Village(Strict):
     devices: list[DeviceSpec] = []
 
 
+AgentName = Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, int) and not isinstance(v, bool) else v)]
+
+
 class Commune(Strict):
     name: Name
+    agent: AgentName | None = None
+    """The agent that probes this commune (one of agent.shard.agents); default: its province's, else hashed."""
     operator: str | None = None
     location: Location | None = None
     devices: list[DeviceSpec] = []
@@ -281,6 +308,8 @@ class Commune(Strict):
 
 class Province(Strict):
     name: Name
+    agent: AgentName | None = None
+    """The agent that probes this province's communes, unless a commune names its own."""
     operator: str | None = None
     communes: list[Commune] = []
 

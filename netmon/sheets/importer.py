@@ -19,6 +19,7 @@ from pathlib import Path
 
 from netmon.config import Config, ConfigError, load_config
 from netmon.config.schema import check_host
+from netmon.i18n import N_, _
 from netmon.sheets.columns import BY_FIELD, COLUMNS, Column, fold
 from netmon.sheets.workbook import Sheet, SheetRow, read_sheet
 
@@ -91,11 +92,12 @@ def _device_spec(sheet: Sheet, row: SheetRow, issues: list[RowIssue]) -> dict | 
 
     for name in ("province", "commune", "device"):
         if not cells.get(name):
-            bad(name, f"empty; every row needs the {BY_FIELD[name].en.lower()} ({BY_FIELD[name].vi})")
+            bad(name, _("empty; every row needs the {column} ({vi})").format(column=_(BY_FIELD[name].en.lower()),
+                                                                             vi=BY_FIELD[name].vi))
     if not cells.get("kind") and not cells.get("profile"):
-        bad("kind", "empty; write the device kind (router, cpe, bts, pc, camera, service)")
+        bad("kind", _("empty; write the device kind (router, cpe, bts, pc, camera, service)"))
     if not cells.get("host") and not cells.get("url"):
-        bad("host", "empty; write the device's IP address (or a URL in the URL column for a web service)")
+        bad("host", _("empty; write the device's IP address (or a URL in the URL column for a web service)"))
     spec: dict = {"name": cells.get("device", ""), "kind": cells.get("kind") or cells.get("profile", "")}
     for name in ("profile", "url", "auth", "parent", "operator"):
         if cells.get(name):
@@ -104,7 +106,7 @@ def _device_spec(sheet: Sheet, row: SheetRow, issues: list[RowIssue]) -> dict | 
         try:
             spec["host"] = check_host(cells["host"])
         except ValueError as exc:
-            bad("host", f"{exc}; write an address such as 10.20.7.2")
+            bad("host", _("{error}; write an address such as 10.20.7.2").format(error=exc))
     for name in ("port", "snmp_port"):
         if cells.get(name):
             try:
@@ -113,13 +115,13 @@ def _device_spec(sheet: Sheet, row: SheetRow, issues: list[RowIssue]) -> dict | 
                     raise ValueError
                 spec[name] = value
             except ValueError:
-                bad(name, f"'{cells[name]}' is not a port; write a whole number from 1 to 65535")
+                bad(name, _("'{text}' is not a port; write a whole number from 1 to 65535").format(text=cells[name]))
     lat, lon = cells.get("lat"), cells.get("lon")
     if lat or lon:
         location: dict[str, float] = {}
         for name, text, limit in (("lat", lat, 90), ("lon", lon, 180)):
             if not text:
-                bad(name, "empty while the other coordinate is given; write both or neither")
+                bad(name, _("empty while the other coordinate is given; write both or neither"))
                 continue
             try:
                 value = _number(text)
@@ -127,15 +129,18 @@ def _device_spec(sheet: Sheet, row: SheetRow, issues: list[RowIssue]) -> dict | 
                     raise ValueError
                 location[name] = value
             except ValueError:
-                bad(name, f"'{text}' is not a {'latitude' if name == 'lat' else 'longitude'}; write decimal "
-                          f"degrees between -{limit} and {limit}, e.g. {'22.36' if name == 'lat' else '103.24'}")
+                message = _("'{text}' is not a latitude; write decimal degrees between -{limit} and {limit}, "
+                            "e.g. {example}") if name == "lat" else \
+                    _("'{text}' is not a longitude; write decimal degrees between -{limit} and {limit}, "
+                      "e.g. {example}")
+                bad(name, message.format(text=text, limit=limit, example="22.36" if name == "lat" else "103.24"))
         if len(location) == 2:
             spec["location"] = location
     enabled = cells.get("enabled", "").lower()
     if enabled in _NO:
         spec["enabled"] = False
     elif enabled not in _YES:
-        bad("enabled", f"'{cells['enabled']}' is not yes/no; write có or không (yes or no)")
+        bad("enabled", _("'{text}' is not yes/no; write có or không (yes or no)").format(text=cells["enabled"]))
     return spec if len(issues) == before else None
 
 
@@ -158,10 +163,10 @@ def _hoist(devices: list[tuple[SheetRow, dict]]) -> dict:
     """Operator and location shared by every device of a village are written once, on the village."""
     shared = {}
     for key in ("operator", "location"):
-        values = [json.dumps(spec.get(key), sort_keys=True) for _, spec in devices]
+        values = [json.dumps(spec.get(key), sort_keys=True) for _row, spec in devices]
         if devices and devices[0][1].get(key) is not None and len(set(values)) == 1:
             shared[key] = devices[0][1][key]
-            for _, spec in devices:
+            for _row, spec in devices:
                 del spec[key]
     return shared
 
@@ -273,15 +278,15 @@ def import_inventory(source: Path, target: Path, context: Config | None = None,
     sheet = read_sheet(source, display)
     missing = [c for c in COLUMNS if c.required and c.field not in sheet.headers]
     if missing:
-        raise ImportRefused([RowIssue(sheet.file, 1, "", "no column for " + ", ".join(
-            f"{c.en.lower()} ({c.vi})" for c in missing) + "; add it to the header row")])
+        raise ImportRefused([RowIssue(sheet.file, 1, "", _("no column for {columns}; add it to the header row").format(
+            columns=", ".join(f"{_(c.en.lower())} ({c.vi})" for c in missing)))])
     if "host" not in sheet.headers and "url" not in sheet.headers:
-        raise ImportRefused([RowIssue(sheet.file, 1, "", "no column for the address (Địa chỉ IP / Host) "
-                                      "or URL; add one to the header row")])
+        raise ImportRefused([RowIssue(sheet.file, 1, "", _("no column for the address (Địa chỉ IP / Host) "
+                                                        "or URL; add one to the header row"))])
     issues: list[RowIssue] = []
     provinces = _group(sheet, issues)
     if not sheet.rows:
-        issues.append(RowIssue(sheet.file, 0, "", "the sheet has a header but no device rows"))
+        issues.append(RowIssue(sheet.file, 0, "", _("the sheet has a header but no device rows")))
     rendered = _render(provinces, Path(sheet.file).name)
     text = "\n".join(rendered.lines) + "\n"
     with tempfile.TemporaryDirectory(prefix="netmon-import-") as tmp:
@@ -307,3 +312,7 @@ def import_inventory(source: Path, target: Path, context: Config | None = None,
 def known_columns() -> tuple[Column, ...]:
     """Every column an inventory sheet may have (for `--help` and the export)."""
     return COLUMNS
+
+
+# The required columns' names as the messages above say them.
+_NAMES = (N_("province"), N_("commune"), N_("device"))

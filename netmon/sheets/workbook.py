@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from netmon import i18n
+from netmon.i18n import _
 from netmon.sheets.columns import Column, column_for
 
 _HEADER_SEARCH_ROWS = 10
@@ -67,21 +69,23 @@ def _raw_rows(path: Path) -> Iterator[Sequence[Any]]:
         try:
             book = load_workbook(path, read_only=True, data_only=True)
         except Exception as exc:  # openpyxl raises zipfile, KeyError and its own errors for broken files
-            raise SheetError(f"{path}: cannot be read as an Excel workbook ({type(exc).__name__}: {exc}); "
-                             "save it again as .xlsx or export it as CSV (UTF-8)") from None
+            raise SheetError(_("{path}: cannot be read as an Excel workbook ({error}); save it again as .xlsx "
+                               "or export it as CSV (UTF-8)").format(path=path, error=f"{type(exc).__name__}: {exc}")
+                             ) from None
         try:
             yield from book.worksheets[0].iter_rows(values_only=True)
         finally:
             book.close()
     else:
-        raise SheetError(f"{path}: unknown sheet format '{path.suffix}'; use .xlsx or .csv (UTF-8)")
+        raise SheetError(_("{path}: unknown sheet format '{suffix}'; use .xlsx or .csv (UTF-8)").format(
+            path=path, suffix=path.suffix))
 
 
 def read_sheet(path: Path, display: str | None = None) -> Sheet:
     """Read the first worksheet (or the CSV) of `path` into rows of named cells."""
     name = display or str(path)
     if not path.is_file():
-        raise SheetError(f"{name}: no such file")
+        raise SheetError(_("{name}: no such file").format(name=name))
     header: dict[int, Column] | None = None
     headers: dict[str, str] = {}
     ignored: list[str] = []
@@ -95,8 +99,10 @@ def read_sheet(path: Path, display: str | None = None) -> Sheet:
                 header = {}
                 for i, column in known.items():
                     if column.field in headers:
-                        raise SheetError(f"{name}:{number}: columns '{headers[column.field]}' and "
-                                         f"'{texts[i]}' both mean {column.en.lower()}; keep one")
+                        meaning = column.vi if i18n.current() == "vi" else column.en.lower()
+                        raise SheetError(_("{where}: columns '{first}' and '{second}' both mean {column}; keep one")
+                                         .format(where=f"{name}:{number}", first=headers[column.field],
+                                                 second=texts[i], column=meaning))
                     header[i] = column
                     headers[column.field] = texts[i]
                 ignored = [texts[i] for i, c in found.items() if c is None]
@@ -107,9 +113,9 @@ def read_sheet(path: Path, display: str | None = None) -> Sheet:
         if cells:
             rows.append(SheetRow(number, cells))
     if header is None:
-        raise SheetError(f"{name}: no header row found in the first {_HEADER_SEARCH_ROWS} rows; the sheet needs "
-                         "columns such as Tỉnh, Xã, Thôn/Bản, Thiết bị, Loại, Địa chỉ IP, Nhà mạng "
-                         "(or Province, Commune, Village, Device, Kind, Host, Operator)")
+        raise SheetError(_("{name}: no header row found in the first {n} rows; the sheet needs columns such as "
+                           "Tỉnh, Xã, Thôn/Bản, Thiết bị, Loại, Địa chỉ IP, Nhà mạng (or Province, Commune, Village, "
+                           "Device, Kind, Host, Operator)").format(name=name, n=_HEADER_SEARCH_ROWS))
     return Sheet(name, headers, tuple(ignored), tuple(rows))
 
 
@@ -123,7 +129,8 @@ def write_sheet(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]]
             writer.writerows(["" if v is None else v for v in row] for row in rows)
         return
     if suffix != ".xlsx":
-        raise SheetError(f"{path}: unknown sheet format '{path.suffix}'; use .xlsx or .csv")
+        raise SheetError(_("{path}: unknown sheet format '{suffix}'; use .xlsx or .csv").format(
+            path=path, suffix=path.suffix))
     from openpyxl import Workbook
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter

@@ -18,6 +18,9 @@ from rich.table import Table
 
 from netmon.config.load import Config
 from netmon.config.secrets import mask
+from netmon.config.shard import commune_id
+from netmon.i18n import N_, _, display, ngettext, number
+from netmon.i18n import localise as loc
 from netmon.model import Device
 
 MAX_ROWS = 30
@@ -43,7 +46,13 @@ def safe_url(url: str) -> str:
 
 
 def _count(n: int, word: str) -> str:
-    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
+    if word == "province":
+        text = ngettext("{n} province", "{n} provinces", n)
+    elif word == "commune":
+        text = ngettext("{n} commune", "{n} communes", n)
+    else:
+        text = ngettext("{n} village", "{n} villages", n)
+    return text.format(n=number(n))
 
 
 def _inventory_table(devices: tuple[Device, ...]) -> Table:
@@ -52,24 +61,43 @@ def _inventory_table(devices: tuple[Device, ...]) -> Table:
         communes.setdefault((device.province, device.commune), []).append(device)
     per_commune = len(communes) <= MAX_ROWS
     table = Table(box=box.SIMPLE, pad_edge=False)
-    table.add_column("province")
-    table.add_column("commune" if per_commune else "communes", justify="left" if per_commune else "right")
-    table.add_column("villages", justify="right")
-    table.add_column("devices", justify="right")
+    table.add_column(_("province"))
+    table.add_column(_("commune") if per_commune else _("communes"), justify="left" if per_commune else "right")
+    table.add_column(_("villages"), justify="right")
+    table.add_column(_("devices"), justify="right")
     if per_commune:
         for (province, commune), group in communes.items():
             villages = len({d.village for d in group if d.village})
-            table.add_row(mask(province), mask(commune), f"{villages:,}", f"{len(group):,}")
+            table.add_row(mask(display(province)), mask(display(commune)), number(villages), number(len(group)))
         return table
     provinces: dict[str, list[Device]] = {}
     for device in devices:
         provinces.setdefault(device.province, []).append(device)
     for i, (province, group) in enumerate(provinces.items()):
         if i == MAX_ROWS:
-            table.add_row(f"... and {len(provinces) - MAX_ROWS:,} more provinces", "", "", "")
+            table.add_row(_("... and {n} more provinces").format(n=number(len(provinces) - MAX_ROWS)), "", "", "")
             break
         villages = len({(d.commune, d.village) for d in group if d.village})
-        table.add_row(mask(province), f"{len({d.commune for d in group}):,}", f"{villages:,}", f"{len(group):,}")
+        table.add_row(mask(display(province)), number(len({d.commune for d in group})), number(villages),
+                      number(len(group)))
+    return table
+
+
+def _assignment_table(config: Config) -> Table:
+    """Communes per agent, and how each was placed: written `agent:`, following a parent, or hashed."""
+    assignment = config.assignment
+    assert assignment is not None
+    villages = Counter(commune_id(v) for v in {d.id.rsplit("/", 1)[0] for d in config.all_devices if d.village})
+    table = Table(box=box.SIMPLE, pad_edge=False, title="communes per agent", title_justify="left")
+    for name, justify in (("agent", "left"), ("communes", "right"), ("villages", "right"),
+                          ("placed", "left"), ("", "left")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for agent in assignment.agents:
+        communes = assignment.communes_of(agent)
+        how = Counter(assignment.how[c] for c in communes)
+        placed = ", ".join(f"{n:,} {k}" for k, n in sorted(how.items())) or "-"
+        table.add_row(mask(agent), f"{len(communes):,}", f"{sum(villages[c] for c in communes):,}", placed,
+                      "(this agent)" if agent == assignment.me else "")
     return table
 
 
@@ -81,47 +109,54 @@ def _checks_table(config: Config) -> Table:
             devices, profiles = rows.get(key, (0, set()))
             rows[key] = (devices + count, profiles | {profile_name})
     table = Table(box=box.SIMPLE, pad_edge=False)
-    for name, justify in (("prober", "left"), ("check", "left"), ("every", "right"),
-                          ("devices", "right"), ("probes/s", "right"), ("profiles", "left")):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for name, justify in ((N_("prober"), "left"), (N_("check"), "left"), (N_("every"), "right"),
+                          (N_("devices"), "right"), (N_("probes/s"), "right"), (N_("profiles"), "left")):
+        table.add_column(_(name), justify=justify)  # type: ignore[arg-type]
     for (prober, check, interval), (devices, profiles) in sorted(rows.items()):
-        table.add_row(prober, mask(check), format_duration(interval), f"{devices:,}",
-                      f"{devices / interval:,.3g}", mask(", ".join(sorted(profiles))))
+        table.add_row(prober, mask(check), format_duration(interval), number(devices),
+                      loc(f"{devices / interval:,.3g}"), mask(", ".join(sorted(profiles))))
     return table
 
 
 def render_check(config: Config, console: Console) -> None:
     """Print what `netmon check` shows for a configuration that loaded without problems."""
     settings, devices = config.settings, config.devices
-    shard = settings.agent.shard
     villages = {(d.province, d.commune, d.village) for d in devices if d.village}
-    console.print(f"[bold]configuration OK[/bold]: {mask(str(config.path))}")
-    console.print(mask(f"agent [bold]{settings.agent.name}[/bold], timezone {settings.agent.timezone}, "
-                       f"state in {config.state_dir}"))
-    where = f" (shard {shard.index} of {shard.count}: {len(devices):,} of {len(config.all_devices):,})" \
-        if shard else ""
-    console.print(f"devices: {len(devices):,}{where} in {_count(len({d.province for d in devices}), 'province')}, "
-                  f"{_count(len({(d.province, d.commune) for d in devices}), 'commune')}, "
-                  f"{_count(len(villages), 'village')}")
+    console.print(_("[bold]configuration OK[/bold]: {path}").format(path=mask(str(config.path))))
+    console.print(mask(_("agent [bold]{name}[/bold], timezone {timezone}, state in {folder}").format(
+        name=settings.agent.name, timezone=settings.agent.timezone, folder=config.state_dir)))
+    shard = config.assignment if settings.agent.shard else None
+    where = mask(_(" (agent {me} of {count}: {devices} of {total})").format(
+        me=shard.me, count=len(shard.agents), devices=number(len(devices)),
+        total=number(len(config.all_devices)))) if shard else ""
+    console.print(_("devices: {devices}{where} in {provinces}, {communes}, {villages}").format(
+        devices=number(len(devices)), where=where, provinces=_count(len({d.province for d in devices}), "province"),
+        communes=_count(len({(d.province, d.commune) for d in devices}), "commune"),
+        villages=_count(len(villages), "village")))
     if devices:
         console.print(_inventory_table(devices))
         kinds = Counter(d.kind for d in devices)
-        console.print(mask("kinds: " + ", ".join(f"{k} {n:,}" for k, n in sorted(kinds.items()))))
+        console.print(mask(_("kinds: ") + ", ".join(f"{k} {number(n)}" for k, n in sorted(kinds.items()))))
         console.print(_checks_table(config))
+    if shard is not None:
+        console.print(_assignment_table(config))
     outputs = settings.outputs.influxdb
     if not outputs:
-        console.print("outputs: none (results stay in the local store)")
+        console.print(_("outputs: none (results stay in the local store)"))
     for out in outputs:
-        target = f"bucket {out.bucket}" if out.api == "v2" else f"database {out.database}"
-        console.print(mask(f"output influxdb '{out.name}': {safe_url(out.url)} (api {out.api}, {target})"))
+        target = _("bucket {name}").format(name=out.bucket) if out.api == "v2" else \
+            _("database {name}").format(name=out.database)
+        console.print(mask(_("output influxdb '{name}': {url} (api {api}, {target})").format(
+            name=out.name, url=safe_url(out.url), api=out.api, target=target)))
     folders: dict[str, list[str]] = {}
     for name in sorted({d.profile for d in devices}):
         path = config.profile_paths.get(name)
         folders.setdefault(str(path.parent) if path else "?", []).append(name)
-    console.print(mask("profiles used: " + ("; ".join(
-        f"{', '.join(names)} from {folder}" for folder, names in folders.items()) or "none")))
+    console.print(mask(_("profiles used: ") + ("; ".join(
+        _("{names} from {folder}").format(names=", ".join(names), folder=folder)
+        for folder, names in folders.items()) or _("none"))))
     for line in open_flag_warnings(config):
-        console.print(f"[yellow]warning[/yellow]: {mask(line)}")
+        console.print(_("[yellow]warning[/yellow]: {text}").format(text=mask(line)))
 
 
 def open_flag_warnings(config: Config) -> list[str]:
@@ -137,9 +172,10 @@ def open_flag_warnings(config: Config) -> list[str]:
     try:
         orphans = flags_outside(store, set(catalog_from_config(config).villages))
     except sqlite3.Error as exc:  # a warning must never make a valid config fail the check
-        return [f"could not read the open flags in {config.state_dir}: {exc}"]
+        return [_("could not read the open flags in {folder}: {error}").format(folder=config.state_dir, error=exc)]
     finally:
         store.close()
-    return [f"village '{f.commune} / {f.village}' ({f.village_id}) has an open {f.cause} flag but is not in"
-            " this inventory (renamed or removed?); its flag will be closed as 'no longer in the inventory'"
-            " at the next evaluation" for f in orphans]
+    return [_("village '{commune} / {village}' ({id}) has an open {cause} flag but is not in this inventory "
+              "(renamed or removed?); its flag will be closed as 'no longer in the inventory' at the next "
+              "evaluation").format(commune=f.commune, village=f.village, id=f.village_id, cause=_(f.cause))
+            for f in orphans]

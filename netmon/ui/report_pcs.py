@@ -21,7 +21,10 @@ from rich.table import Table
 from netmon.analysis.aging import PcHealth, score_from_store
 from netmon.analysis.officehours import OfficeHours
 from netmon.analysis.pc_facts import size_text
+from netmon.i18n import N_, _, display
+from netmon.i18n import localise as loc
 from netmon.model import Device
+from netmon.ui.pc_words import reason_words, unknown_words
 
 FORMATS = ("table", "csv", "json", "md")
 _COLUMNS = ("score", "device", "commune", "village", "host", "os", "ram_mb", "ram_installed_mb",
@@ -109,18 +112,19 @@ def render_pcs(rows: Sequence[PcRow], fmt: str, console: Console) -> None:
         console.out(buf.getvalue(), end="", highlight=False)
     elif fmt == "md":
         head = ["score", "device", "commune", "village", "reasons"]
-        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        lines += ["| " + " | ".join(_md(_reasons(r.health) if c == "reasons" else d[c]) for c in head) + " |"
+        lines = ["| " + " | ".join(_(_HEADERS[c]) for c in head) + " |", "|" + "---|" * len(head)]
+        lines += ["| " + " | ".join(_md(_reasons(r.health) if c == "reasons" else _human(d[c])) for c in head) + " |"
                   for r, d in zip(rows, dicts, strict=True)]
         console.out("\n".join(lines), highlight=False)
     elif fmt == "table":
-        table = Table(title="Office PCs, replacement priority (worst first)")
+        table = Table(title=_("Office PCs, replacement priority (worst first)"))
         for col in ("score", "device", "commune", "village", "RAM", "disk %", "reasons"):
-            table.add_column(col, overflow="fold")
+            table.add_column(_(_HEADERS.get(col, col)), overflow="fold")
         for row, d in zip(rows, dicts, strict=True):
             ram = d["ram_installed_mb"]
-            table.add_row(_cell(d["score"]), d["device"], d["commune"], d["village"] or "-",
-                          "-" if ram is None else size_text(ram), _cell(d["disk_used_pct_max"]),
+            table.add_row(_cell(d["score"]), display(d["device"]), display(d["commune"]),
+                          display(d["village"]) or "-", "-" if ram is None else loc(size_text(ram)),
+                          _cell(d["disk_used_pct_max"]),
                           _reasons(row.health))
         console.print(table)
     else:
@@ -128,9 +132,13 @@ def render_pcs(rows: Sequence[PcRow], fmt: str, console: Console) -> None:
 
 
 def _reasons(health: PcHealth) -> str:
+    """`PcHealth.summary()` in the language in use (the same text in English)."""
     if health.pending:
-        return "not scored yet: " + ", ".join(health.not_assessed)
-    return health.summary() or "ok"
+        return _("not scored yet: ") + ", ".join(unknown_words(u) for u in health.not_assessed)
+    parts = [reason_words(r) for r in health.reasons]
+    if health.not_assessed:
+        parts.append(_("not assessed: ") + ", ".join(unknown_words(u) for u in health.not_assessed))
+    return "; ".join(parts) or _("ok")
 
 
 def _md(value: Any) -> str:
@@ -138,4 +146,15 @@ def _md(value: Any) -> str:
 
 
 def _cell(value: Any) -> str:
-    return "-" if value is None else str(value)
+    return "-" if value is None else _human(value)
+
+
+def _human(value: Any) -> str:
+    """A value as people read it in the language in use (tables and Markdown; never CSV/JSON)."""
+    if isinstance(value, float):
+        return loc(str(value))
+    return display(value) if isinstance(value, str) else "" if value is None else str(value)
+
+
+_HEADERS = {"score": N_("score"), "device": N_("device"), "commune": N_("commune"), "village": N_("village"),
+            "reasons": N_("reasons"), "RAM": N_("RAM"), "disk %": N_("disk %")}

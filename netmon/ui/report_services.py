@@ -27,6 +27,8 @@ from netmon.analysis.services import (
     pairs_from_store,
     services_report,
 )
+from netmon.i18n import N_, _, display
+from netmon.i18n import localise as loc
 
 FORMATS = ("table", "csv", "json", "md")
 DEFAULT_WINDOW_S = 60.0
@@ -41,46 +43,46 @@ def _opt(value: float | None) -> float | None:
 
 
 _SERVICE_COLUMNS: list[Column] = [
-    ("service", "service", lambda r: r.service),
-    ("prober", "prober", lambda r: r.prober),
-    ("vantages", "vantage points", lambda r: r.vantages),
-    ("rounds", "rounds", lambda r: r.rounds),
-    ("availability_pct", "available %", lambda r: round(r.availability_pct, 2)),
-    ("vantage_ok_pct", "ok from communes %", lambda r: round(r.vantage_ok_pct, 2)),
-    ("response_p95_ms", "p95 ms", lambda r: _opt(r.response_p95_ms)),
-    ("ok_rounds", "ok", lambda r: r.ok_rounds),
-    ("link_rounds", "link", lambda r: r.link_rounds),
-    ("service_down_rounds", "service down", lambda r: r.service_down_rounds),
-    ("link_communes", "links blamed", lambda r: "; ".join(r.link_communes)),
+    ("service", N_("service"), lambda r: r.service),
+    ("prober", N_("prober"), lambda r: r.prober),
+    ("vantages", N_("vantage points"), lambda r: r.vantages),
+    ("rounds", N_("rounds"), lambda r: r.rounds),
+    ("availability_pct", N_("available %"), lambda r: round(r.availability_pct, 2)),
+    ("vantage_ok_pct", N_("ok from communes %"), lambda r: round(r.vantage_ok_pct, 2)),
+    ("response_p95_ms", N_("p95 ms"), lambda r: _opt(r.response_p95_ms)),
+    ("ok_rounds", N_("ok"), lambda r: r.ok_rounds),
+    ("link_rounds", N_("link"), lambda r: r.link_rounds),
+    ("service_down_rounds", N_("service down"), lambda r: r.service_down_rounds),
+    ("link_communes", N_("links blamed"), lambda r: "; ".join(r.link_communes)),
 ]
 
 _COMMUNE_COLUMNS: list[Column] = [
-    ("province", "province", lambda r: r.province),
-    ("commune", "commune", lambda r: r.commune),
-    ("services", "services", lambda r: r.services),
-    ("results", "results", lambda r: r.results),
-    ("availability_pct", "ok %", lambda r: round(r.availability_pct, 2)),
-    ("response_p95_ms", "p95 ms", lambda r: _opt(r.response_p95_ms)),
-    ("link_rounds", "link failures", lambda r: r.link_rounds),
-    ("service_down_rounds", "service down", lambda r: r.service_down_rounds),
+    ("province", N_("province"), lambda r: r.province),
+    ("commune", N_("commune"), lambda r: r.commune),
+    ("services", N_("services"), lambda r: r.services),
+    ("results", N_("results"), lambda r: r.results),
+    ("availability_pct", N_("ok %"), lambda r: round(r.availability_pct, 2)),
+    ("response_p95_ms", N_("p95 ms"), lambda r: _opt(r.response_p95_ms)),
+    ("link_rounds", N_("link failures"), lambda r: r.link_rounds),
+    ("service_down_rounds", N_("service down"), lambda r: r.service_down_rounds),
 ]
 
 
 def _round_columns(tz: dt.tzinfo) -> list[Column]:
     return [
-        ("window_start", "window start",
+        ("window_start", N_("window start"),
          lambda r: dt.datetime.fromtimestamp(r.window_start_ts, tz).isoformat(timespec="seconds")),
-        ("service", "service", lambda r: r.service),
-        ("verdict", "verdict", lambda r: r.verdict.value),
-        ("vantages", "vantage points", lambda r: r.vantages),
-        ("failing", "failing", lambda r: len(r.failing)),
-        ("communes", "communes", lambda r: "; ".join(r.communes)),
-        ("reasons", "reasons", lambda r: "; ".join(f"{v.commune}: {v.reason}" for v in r.failing)),
+        ("service", N_("service"), lambda r: r.service),
+        ("verdict", N_("verdict"), lambda r: r.verdict.value),
+        ("vantages", N_("vantage points"), lambda r: r.vantages),
+        ("failing", N_("failing"), lambda r: len(r.failing)),
+        ("communes", N_("communes"), lambda r: "; ".join(r.communes)),
+        ("reasons", N_("reasons"), lambda r: "; ".join(f"{v.commune}: {v.reason}" for v in r.failing)),
     ]
 
 
-_TITLES = {ServiceSummary: "Services: portal or link?", CommuneSummary: "Communes: reaching the services",
-           ServiceRound: "Service rounds"}
+_TITLES = {ServiceSummary: N_("Services: portal or link?"), CommuneSummary: N_("Communes: reaching the services"),
+           ServiceRound: N_("Service rounds")}
 
 
 def render_services(rows: Sequence[Row], fmt: str, console: Console, *, timezone: str = "UTC") -> None:
@@ -91,7 +93,7 @@ def render_services(rows: Sequence[Row], fmt: str, console: Console, *, timezone
         if fmt == "json":
             console.out("[]", highlight=False)
         elif fmt in ("table", "md"):
-            console.out("no HTTP or TCP service results in this period", highlight=False)
+            console.out(_("no HTTP or TCP service results in this period"), highlight=False)
         return
     kinds = {type(r) for r in rows}
     if len(kinds) != 1:
@@ -109,13 +111,13 @@ def render_services(rows: Sequence[Row], fmt: str, console: Console, *, timezone
         writer.writerows(dicts)
         console.out(buf.getvalue(), end="", highlight=False)
     elif fmt == "md":
-        lines = ["| " + " | ".join(c[1] for c in columns) + " |", "|" + "---|" * len(columns)]
-        lines += ["| " + " | ".join(_md(d[c[0]]) for c in columns) + " |" for d in dicts]
+        lines = ["| " + " | ".join(_(c[1]) for c in columns) + " |", "|" + "---|" * len(columns)]
+        lines += ["| " + " | ".join(_md(_human(d[c[0]])) for c in columns) + " |" for d in dicts]
         console.out("\n".join(lines), highlight=False)
     else:
-        table = Table(title=_TITLES[kind])
-        for _, header, _ in columns:
-            table.add_column(header, overflow="fold")
+        table = Table(title=_(_TITLES[kind]))
+        for column in columns:
+            table.add_column(_(column[1]), overflow="fold")
         for d in dicts:
             table.add_row(*(_cell(d[c[0]]) for c in columns))
         console.print(table)
@@ -142,4 +144,11 @@ def _md(value: Any) -> str:
 
 
 def _cell(value: Any) -> str:
-    return "-" if value is None or value == "" else str(value)
+    return "-" if value is None or value == "" else _human(value)
+
+
+def _human(value: Any) -> str:
+    """A value as people read it in the language in use (tables and Markdown; never CSV/JSON)."""
+    if isinstance(value, float):
+        return loc(str(value))
+    return display(value) if isinstance(value, str) else "" if value is None else str(value)

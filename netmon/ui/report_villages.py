@@ -11,6 +11,7 @@ import calendar
 import csv
 import io
 import json
+import re
 import time
 from collections import defaultdict
 from collections.abc import Sequence
@@ -22,21 +23,26 @@ from zoneinfo import ZoneInfo
 from rich.console import Console
 from rich.table import Table
 
+from netmon import i18n
 from netmon.analysis.catalog import Catalog
 from netmon.analysis.db import has_schema
 from netmon.analysis.status import Flag, latest_village_status, open_flags
 from netmon.analysis.windows import agent_coverage, outage_rows
+from netmon.i18n import N_, _, display, localise
 from netmon.store import Store
 
 FORMATS = ("table", "csv", "json", "md")
-_FLAG_COLUMNS = (("village", "Village"), ("commune", "Commune"), ("since", "Flagged since"),
-                 ("state", "State now"), ("availability_pct", "Availability %"),
-                 ("office_availability_pct", "Office hours %"), ("loss_pct", "Loss %"),
-                 ("rtt_p95_ms", "p95 RTT ms"), ("outages", "Outages"), ("longest_outage", "Longest outage"),
-                 ("worst_hours", "Worst hours"), ("location", "Location"), ("note", "Note"))
-_AVAIL_COLUMNS = (("name", "Name"), ("availability_pct", "Availability %"),
-                  ("office_availability_pct", "Office hours %"), ("outages", "Outages"),
-                  ("downtime", "Downtime"), ("mttr", "MTTR"), ("watched_pct", "Watched %"))
+_FLAG_COLUMNS = (("village", N_("Village")), ("commune", N_("Commune")), ("since", N_("Flagged since")),
+                 ("state", N_("State now")), ("availability_pct", N_("Availability %")),
+                 ("office_availability_pct", N_("Office hours %")), ("loss_pct", N_("Loss %")),
+                 ("rtt_p95_ms", N_("p95 RTT ms")), ("outages", N_("Outages")), ("longest_outage", N_("Longest outage")),
+                 ("worst_hours", N_("Worst hours")), ("location", N_("Location")), ("note", N_("Note")))
+_AVAIL_COLUMNS = (("name", N_("Name")), ("availability_pct", N_("Availability %")),
+                  ("office_availability_pct", N_("Office hours %")), ("outages", N_("Outages")),
+                  ("downtime", N_("Downtime")), ("mttr", N_("MTTR")), ("watched_pct", N_("Watched %")))
+_STATES = {"good": N_("good"), "degraded": N_("degraded"), "unstable": N_("unstable"), "down": N_("down"),
+           "unknown": N_("unknown")}
+NO_OPERATOR = N_("(no operator)")
 
 
 def human_s(seconds: float | None) -> str:
@@ -51,6 +57,74 @@ def human_s(seconds: float | None) -> str:
     if s < 2 * 86400:
         return f"{s // 3600} h {s % 3600 // 60:02d} min"
     return f"{s / 86400:.1f} days"
+
+
+def human_duration(seconds: float | None) -> str:
+    """`human_s` in the language in use (`1 giờ 30 phút`); the same words as `human_s` in English."""
+    if seconds is None:
+        return ""
+    s = round(seconds)
+    if s < 120:
+        return _("{n} s").format(n=s)
+    if s < 7200:
+        return _("{n} min").format(n=s // 60)
+    if s < 2 * 86400:
+        return _("{h} h {m} min").format(h=s // 3600, m=f"{s % 3600 // 60:02d}")
+    return _("{n} days").format(n=localise(f"{s / 86400:.1f}"))
+
+
+def _human(key: str, row: dict[str, Any]) -> str:
+    """A cell as people read it (tables and Markdown): words, numbers and times in the language in use.
+
+    The rows themselves stay machine-stable for CSV and JSON (dot decimals, English words).
+    """
+    value = row.get(key)
+    if key in ("longest_outage", "downtime", "mttr"):
+        return human_duration(row.get(f"{key}_s"))
+    if key == "note":
+        return _note(row)
+    if value is None or value == "":
+        return ""
+    if key == "since":
+        return i18n.datetime(datetime.strptime(value, "%Y-%m-%d %H:%M"))
+    if key == "state":
+        return _(_STATES[value]) if value in _STATES else str(value)
+    if key == "location" or isinstance(value, bool):
+        return str(value)  # coordinates keep the dot: a decimal comma would split the pair
+    if isinstance(value, float):
+        return localise(str(value))
+    if key == "name" and row.get("level") == "operator" and value == NO_OPERATOR:
+        return _(NO_OPERATOR)
+    return display(str(value))
+
+
+def window_words(tag: str) -> str:
+    """A window tag (`30m`, `24h`, the evaluator's) in words of the language in use (`30 phút`)."""
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)([hms])", tag or "")
+    if not match:
+        return tag
+    n, unit = localise(match.group(1)), match.group(2)
+    return (_("{n}h") if unit == "h" else _("{n}m") if unit == "m" else _("{n}s")).format(n=n)
+
+
+def _month_words(month: str) -> str:
+    """`2026-11` as people write it in the language in use (`11/2026` in Vietnamese)."""
+    try:
+        return i18n.month(datetime.strptime(month, "%Y-%m").date())
+    except ValueError:
+        return month
+
+
+def _note(row: dict[str, Any]) -> str:
+    """The row's note in the language in use (village_report writes it in English for CSV and JSON)."""
+    note, down = row.get("note") or "", human_duration(row.get("down_for_s"))
+    if note.endswith(", cause unknown"):
+        return _("down for {time}, cause unknown").format(time=down)
+    if note.endswith(", cause not known yet"):
+        return _("down for {time}, cause not known yet").format(time=down)
+    if note.startswith("came back;"):
+        return _("came back; waiting for its uptime to tell link from power")
+    return note
 
 
 @dataclass(slots=True)
@@ -74,7 +148,7 @@ def _flag_row(f: Flag, state: str, tz: ZoneInfo) -> dict[str, Any]:
     e = f.evidence
     hours = ", ".join(f"{h:02d}h" for h in e.get("worst_hours") or [])
     return {
-        "operator": f.operator or "(no operator)", "province": f.province, "commune": f.commune,
+        "operator": f.operator or NO_OPERATOR, "province": f.province, "commune": f.commune,
         "village": f.village, "village_id": f.village_id, "cause": f.cause,
         "since": datetime.fromtimestamp(f.raised_ts, tz).strftime("%Y-%m-%d %H:%M"), "state": state,
         "availability_pct": e.get("availability_pct"), "office_availability_pct": e.get("office_availability_pct"),
@@ -127,7 +201,7 @@ def village_report(store: Store, timezone: str, now: float | None = None,
     return report
 
 
-NOTHING_FLAGGED = "Nothing flagged: no village needs follow-up."
+NOTHING_FLAGGED = N_("Nothing flagged: no village needs follow-up.")
 
 
 def _md(value: Any) -> str:
@@ -135,17 +209,18 @@ def _md(value: Any) -> str:
 
 
 def _md_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]]) -> list[str]:
-    lines = ["| # | " + " | ".join(h for _, h in columns) + " |", "|---|" + "---|" * len(columns)]
-    lines += [f"| {i} | " + " | ".join(_md(r.get(k)) for k, _ in columns) + " |" for i, r in enumerate(rows, 1)]
+    lines = ["| # | " + " | ".join(_(h) for _k, h in columns) + " |", "|---|" + "---|" * len(columns)]
+    lines += [f"| {i} | " + " | ".join(_md(_human(k, r)) for k, _h in columns) + " |" for i, r in enumerate(rows, 1)]
     return lines
 
 
 def _sections(report: VillagesReport) -> list[tuple[str, list[dict[str, Any]]]]:
     """Sections that have rows: an empty heading for an operator reads as a complaint with nothing in it."""
-    out = [(f"Unstable coverage, for {op}", rows) for op, rows in report.link.items()]
-    out.append(("Down now, cause not known yet (not sent to the operator yet)", report.pending))
-    out.append(("Power problems (not sent to the operator)", report.power))
-    out.append(("Upstream: behind a failed commune link or relay (not sent to the operator)", report.upstream))
+    out = [(_("Unstable coverage, for {operator}").format(operator=_(op) if op == NO_OPERATOR else display(op)),
+             rows) for op, rows in report.link.items()]
+    out.append((_("Down now, cause not known yet (not sent to the operator yet)"), report.pending))
+    out.append((_("Power problems (not sent to the operator)"), report.power))
+    out.append((_("Upstream: behind a failed commune link or relay (not sent to the operator)"), report.upstream))
     return [(heading, rows) for heading, rows in out if rows]
 
 
@@ -165,23 +240,23 @@ def render_villages(report: VillagesReport, fmt: str, console: Console, title: s
         writer.writerows(rows)
         console.out(buf.getvalue(), end="", highlight=False)
     elif fmt == "md":
-        lines = [f"# {title or 'Villages flagged for follow-up'}", ""]
+        lines = [f"# {title or _('Villages flagged for follow-up')}", ""]
         if report.empty:
-            lines += [NOTHING_FLAGGED, ""]
+            lines += [_(NOTHING_FLAGGED), ""]
         for heading, rows in _sections(report):
             window = rows[0]["window"]
-            lines += [f"## {heading}", "", f"{len(rows)} village(s), worst first; figures over the last {window}.",
-                      "", *_md_table(rows, _FLAG_COLUMNS), ""]
+            lines += [f"## {heading}", "", _("{n} village(s), worst first; figures over the last {window}.").format(
+                n=len(rows), window=window_words(window)), "", *_md_table(rows, _FLAG_COLUMNS), ""]
         console.out("\n".join(lines).rstrip() + "\n", highlight=False)
     else:
         if report.empty:
-            console.print(NOTHING_FLAGGED)
+            console.print(_(NOTHING_FLAGGED))
         for heading, rows in _sections(report):
-            table = Table(title=f"{heading}: {len(rows)} village(s)")
-            for _, header in _FLAG_COLUMNS:
-                table.add_column(header, overflow="fold")
+            table = Table(title=_("{heading}: {n} village(s)").format(heading=heading, n=len(rows)))
+            for _key, header in _FLAG_COLUMNS:
+                table.add_column(_(header), overflow="fold")
             for r in rows:
-                table.add_row(*("" if r.get(k) is None else str(r.get(k)) for k, _ in _FLAG_COLUMNS))
+                table.add_row(*(_human(k, r) for k, _h in _FLAG_COLUMNS))
             console.print(table)
 
 
@@ -251,7 +326,7 @@ def availability_report(store: Store, catalog: Catalog, start: float, end: float
         villages.append({**acc.row("village", f"{v.commune} / {v.village}", watched), "id": vid,
                          "operator": v.operator})
         communes[v.commune].add(acc)
-        operators[v.operator or "(no operator)"].add(acc)
+        operators[v.operator or NO_OPERATOR].add(acc)
     rows = villages + [a.row("commune", n, watched) for n, a in sorted(communes.items())]
     return rows + [a.row("operator", n, watched) for n, a in sorted(operators.items())]
 
@@ -270,19 +345,19 @@ def render_availability(rows: Sequence[dict[str, Any]], fmt: str, console: Conso
         writer.writerows(rows)
         console.out(buf.getvalue(), end="", highlight=False)
         return
-    levels = (("village", "Villages"), ("commune", "Communes"), ("operator", "Operators"))
+    levels = (("village", N_("Villages")), ("commune", N_("Communes")), ("operator", N_("Operators")))
     if fmt == "md":
-        lines = [f"# Coverage availability, {month}", ""]
+        lines = [_("# Coverage availability, {month}").format(month=_month_words(month)), ""]
         for level, heading in levels:
-            lines += [f"## {heading}", "", *_md_table([r for r in rows if r["level"] == level], _AVAIL_COLUMNS)]
+            lines += [f"## {_(heading)}", "", *_md_table([r for r in rows if r["level"] == level], _AVAIL_COLUMNS)]
             lines.append("")
         console.out("\n".join(lines).rstrip() + "\n", highlight=False)
         return
     for level, heading in levels:
-        table = Table(title=f"{heading}, {month}")
-        for _, header in _AVAIL_COLUMNS:
-            table.add_column(header, overflow="fold")
+        table = Table(title=f"{_(heading)}, {_month_words(month)}")
+        for _key, header in _AVAIL_COLUMNS:
+            table.add_column(_(header), overflow="fold")
         for r in rows:
             if r["level"] == level:
-                table.add_row(*("" if r.get(k) is None else str(r.get(k)) for k, _ in _AVAIL_COLUMNS))
+                table.add_row(*(_human(k, r) for k, _h in _AVAIL_COLUMNS))
         console.print(table)

@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo
 
 from rich.console import Console
 
+from netmon import i18n
+from netmon.i18n import _
 from netmon.store import Store
 
 KINDS = ("villages", "availability", "pcs", "services")
@@ -38,7 +40,7 @@ def run_report(kind: str, config: Any, args: Any, console: Console) -> int:
             return _services(config, store, args, fmt, console)
     finally:
         store.close()
-    console.print(f"unknown report {kind!r}; choose one of: {', '.join(KINDS)}")
+    console.print(_("unknown report {kind!r}; choose one of: {kinds}").format(kind=kind, kinds=", ".join(KINDS)))
     return 2
 
 
@@ -47,8 +49,9 @@ def _villages(config: Any, store: Store, fmt: str, console: Console) -> int:
 
     agent = config.settings.agent
     report = village_report(store, agent.timezone, time.time(), config.settings.analysis.pending_max)
-    stamp = datetime.now(ZoneInfo(agent.timezone)).strftime("%Y-%m-%d %H:%M")
-    render_villages(report, fmt, console, title=f"Villages flagged for follow-up: {agent.name}, {stamp}")
+    stamp = i18n.datetime(datetime.now(ZoneInfo(agent.timezone)))
+    render_villages(report, fmt, console, title=_("Villages flagged for follow-up: {agent}, {time}").format(
+        agent=agent.name, time=stamp))
     return 0
 
 

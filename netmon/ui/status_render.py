@@ -18,8 +18,11 @@ from rich.cells import cell_len, set_cell_size
 from rich.console import Group
 from rich.text import Text
 
+from netmon import i18n
 from netmon.config.resolve import slug
+from netmon.i18n import N_, _, display, localise
 from netmon.ui.status_model import CommuneRow, Snapshot, Source, State, VillageRow
+from netmon.ui.status_words import service_words, state_word
 
 SYMBOL = {State.GOOD: "✓", State.DEGRADED: "▲", State.UNSTABLE: "≈", State.DOWN: "✗", State.UNKNOWN: "?"}
 STYLE = {State.GOOD: "green", State.DEGRADED: "yellow", State.UNSTABLE: "bold dark_orange",
@@ -30,8 +33,17 @@ STALE_HEARTBEAT_S = 90.0
 """The daemon writes its heartbeat every few seconds; older than this, it is not running."""
 
 # (key, title, width, right-aligned); the order they are dropped in narrow terminals is _DROP.
-_COLUMNS = (("state", "state", 11, False), ("avail", "avail%", 6, True), ("loss", "loss%", 5, True),
-            ("p95", "p95ms", 5, True), ("spark", "last hour", 12, False))
+_COLUMNS = (("state", N_("state"), 11, False), ("avail", N_("avail%"), 6, True), ("loss", N_("loss%"), 5, True),
+            ("p95", N_("p95ms"), 5, True), ("spark", N_("last hour"), 12, False))
+def _columns_in_language() -> list[tuple[str, str, int, bool]]:
+    """The columns with translated titles, each at least as wide as its title and its widest value."""
+    out = []
+    for key, title, width, right in _COLUMNS:
+        need = cell_len(_(title))
+        if key == "state":  # "≈ unstable*": symbol, word and the provisional mark
+            need = max(need, *(cell_len(f"{SYMBOL[s]} {state_word(s)}{PROVISIONAL_MARK}") for s in State))
+        out.append((key, _(title), max(width, need), right))
+    return out
 _DROP = ("spark", "p95", "note", "loss", "avail")
 NAME_MIN, NAME_MAX, NOTE_MIN = 16, 28, 15
 HEADER_LINES, FOOTER_LINES = 3, 3
@@ -82,10 +94,10 @@ class Filter:
 
     def describe(self) -> str:
         """The filter in words for the header ('' when showing everything)."""
-        parts = [f"province={self.province}" if self.province else "",
-                 f"commune={self.commune}" if self.commune else "",
-                 "state=" + ",".join(s.value for s in State if s in self.states) if self.states else "",
-                 "flagged" if self.flagged else "", f"/{self.text}" if self.text else ""]
+        parts = [_("province={name}").format(name=self.province) if self.province else "",
+                 _("commune={name}").format(name=self.commune) if self.commune else "",
+                 _("state=") + ",".join(state_word(s) for s in State if s in self.states) if self.states else "",
+                 _("flagged") if self.flagged else "", f"/{self.text}" if self.text else ""]
         return " ".join(p for p in parts if p)
 
 
@@ -99,7 +111,8 @@ def parse_states(text: str | None) -> frozenset[State]:
             try:
                 out.add(State(part))
             except ValueError:
-                raise ValueError(f"unknown state {part!r}; use {', '.join(s.value for s in State)}") from None
+                raise ValueError(_("unknown state {state!r}; use {states}").format(
+                    state=part, states=", ".join(s.value for s in State))) from None
     return frozenset(out)
 
 
@@ -130,7 +143,7 @@ class Columns:
 
     def __init__(self, width: int) -> None:
         self.width = width
-        self.active = [c for c in _COLUMNS]
+        self.active = _columns_in_language()
         self.note = True
         for victim in _DROP:
             if self._rest() - (NOTE_MIN if self.note else 0) >= NAME_MIN:
@@ -166,7 +179,7 @@ def _num(value: Any, digits: int) -> str:
         return "-"
     if digits == 2 and value >= 99.995:
         return "100"
-    return f"{value:.{digits}f}"
+    return localise(f"{value:.{digits}f}")
 
 
 def fmt_age(seconds: float) -> str:
@@ -184,7 +197,7 @@ def fmt_age(seconds: float) -> str:
 def fmt_clock(ts: float, tz: ZoneInfo, now: float) -> str:
     """Wall-clock time in the agent's timezone, with the date when it is not today."""
     when, today = datetime.fromtimestamp(ts, tz), datetime.fromtimestamp(now, tz)
-    return when.strftime("%H:%M:%S" if when.date() == today.date() else "%Y-%m-%d %H:%M")
+    return when.strftime("%H:%M:%S") if when.date() == today.date() else i18n.datetime(when)
 
 
 # ---------------------------------------------------------------- body lines
@@ -237,11 +250,11 @@ def paginate(lines: Sequence[Line], height: int) -> list[list[Line]]:
 
 
 def _column_titles(cols: Columns) -> Text:
-    text = Text(_fit("place", cols.name_w), style="bold")
+    text = Text(_fit(_("place"), cols.name_w), style="bold")
     for _key, title, width, right in cols.active:
         text.append(" " + _fit(title, width, right), style="bold")
     if cols.note:
-        text.append(" " + _fit("flag / operator", cols.note_w), style="bold")
+        text.append(" " + _fit(_("flag / operator"), cols.note_w), style="bold")
     text.rstrip()
     return text
 
@@ -249,15 +262,17 @@ def _column_titles(cols: Columns) -> Text:
 def _village_text(row: VillageRow, cols: Columns) -> Text:
     state = row.state
     mark = PROVISIONAL_MARK if row.source is Source.PROVISIONAL else ""
-    text = Text(_fit("    " + row.info.name, cols.name_w))
-    cells = {"state": (f"{SYMBOL[state]} {state.value}{mark}", STYLE[state]),
+    text = Text(_fit("    " + display(row.info.name), cols.name_w))
+    cells = {"state": (f"{SYMBOL[state]} {state_word(state)}{mark}", STYLE[state]),
              "avail": (_num(row.availability_pct, 2), ""), "loss": (_num(row.loss_pct, 1), ""),
              "p95": (_num(row.rtt_p95_ms, 0), ""), "spark": (row.spark, STYLE[state])}
     for key, _title, width, right in cols.active:
         value, style = cells[key]
         text.append(" " + _fit(value, width, right), style=style)
     if cols.note:
-        note = f"{FLAG} {row.cause} {row.info.operator}" if row.flagged else ""
+        # The template lets a language put the operator first, so a narrow column still shows it.
+        note = _("{flag} {cause} {operator}").format(flag=FLAG, cause=_(row.cause),
+                                                      operator=display(row.info.operator)) if row.flagged else ""
         text.append(" " + _fit(note, cols.note_w), style="bold" if row.flagged else "")
     return text
 
@@ -265,14 +280,14 @@ def _village_text(row: VillageRow, cols: Columns) -> Text:
 def _commune_text(line: Line, cols: Columns) -> Text:
     commune = line.commune
     assert commune is not None
-    name = "  " + commune.info.name + (" (cont.)" if line.context else "")
+    name = "  " + display(commune.info.name) + (_(" (cont.)") if line.context else "")
     text = Text(_fit(name, cols.name_w), style="bold")
     total = len(commune.info.office)
     if total and not line.context:
-        summary = f"office {commune.up}/{total} up"
-        summary += f", down: {', '.join(commune.down)}" if commune.down else ""
-        summary += f", {commune.unknown} unknown" if commune.unknown else ""
-        summary += "; " + "; ".join(commune.services) if commune.services else ""
+        summary = _("office {up}/{total} up").format(up=commune.up, total=total)
+        summary += _(", down: {names}").format(names=", ".join(commune.down)) if commune.down else ""
+        summary += _(", {n} unknown").format(n=commune.unknown) if commune.unknown else ""
+        summary += "; " + "; ".join(service_words(t) for t in commune.services) if commune.services else ""
         style = "red" if commune.down or commune.services else ("dim" if commune.unknown == total else "")
         text.append(" " + _fit(summary, cols.width - cols.name_w - 1), style=style)
     return text
@@ -281,7 +296,7 @@ def _commune_text(line: Line, cols: Columns) -> Text:
 def render_line(line: Line, cols: Columns) -> Text:
     """One body line as styled text exactly `cols.width` cells wide or narrower."""
     if line.kind == "province":
-        return Text(_fit(line.province + (" (cont.)" if line.context else ""), cols.width).rstrip(),
+        return Text(_fit(display(line.province) + (_(" (cont.)") if line.context else ""), cols.width).rstrip(),
                     style="bold underline")
     if line.kind == "commune":
         text = _commune_text(line, cols)
@@ -296,13 +311,14 @@ def output_health_text(name: str, health: dict[str, Any], now: float) -> Text:
     """` · main STALLED 4 min (HTTP 400: ...)`, ` · main: 3 dead letters`; empty when all is well."""
     text = Text()
     if health.get("state", "ok") != "ok":
-        what = "SERVER FAULT" if health["state"] == "server_fault" else "STALLED"
+        what = _("SERVER FAULT") if health["state"] == "server_fault" else _("STALLED")
         text.append(f" · {name} {what} {fmt_age(now - float(health.get('since_ts') or now))}"
                     f" ({str(health.get('problem', ''))[:80]})", style="bold red")
     pending = int(health.get("dead_letters_pending") or 0)
     if pending or health.get("dead_lettering"):
-        text.append(f" · {name}: {pending} dead letters" + (", setting points aside" if health.get("dead_lettering")
-                                                            else "") + " (netmon deadletters list)", style="yellow")
+        text.append(_(" · {name}: {n} dead letters").format(name=name, n=pending)
+                    + (_(", setting points aside") if health.get("dead_lettering") else "")
+                    + " (netmon deadletters list)", style="yellow")
     return text
 
 
@@ -312,30 +328,33 @@ def header_text(snapshot: Snapshot, flt: Filter, tz: ZoneInfo, width: int,
     h, now = snapshot.header, snapshot.taken_ts
     first = Text(f"netmon {h.name}", style="bold")
     if h.heartbeat_ts is None:
-        first.append(" · agent has not run yet (no heartbeat in the store)", style="bold red")
+        first.append(_(" · agent has not run yet (no heartbeat in the store)"), style="bold red")
     else:
         if now - h.heartbeat_ts > STALE_HEARTBEAT_S:
-            first.append(f" · AGENT NOT RUNNING (last seen {fmt_age(now - h.heartbeat_ts)} ago)", style="bold red")
-        first.append(f" · {h.targets if h.targets is not None else '?'} targets")
-        first.append(f" · {h.results_per_s or 0:.1f} probes/s")
+            first.append(_(" · AGENT NOT RUNNING (last seen {age} ago)").format(age=fmt_age(now - h.heartbeat_ts)),
+                         style="bold red")
+        first.append(_(" · {n} targets").format(n=i18n.number(h.targets) if h.targets is not None else "?"))
+        first.append(_(" · {rate} probes/s").format(rate=localise(f"{h.results_per_s or 0:.1f}")))
         if h.last_round_ts:
-            first.append(f" · last round {fmt_clock(h.last_round_ts, tz, now)} ({fmt_age(now - h.last_round_ts)} ago)")
-        first.append(f" · lag {h.scheduler_lag_s or 0:.2f}s")
-    second = Text("InfluxDB backlog: ")
-    second.append(", ".join(f"{k} {v:,}" for k, v in h.backlog.items()) or "no output configured",
+            first.append(_(" · last round {clock} ({age} ago)").format(
+                clock=fmt_clock(h.last_round_ts, tz, now), age=fmt_age(now - h.last_round_ts)))
+        first.append(_(" · lag {lag}s").format(lag=localise(f"{h.scheduler_lag_s or 0:.2f}")))
+    second = Text(_("InfluxDB backlog: "))
+    second.append(", ".join(f"{k} {i18n.number(v)}" for k, v in h.backlog.items()) or _("no output configured"),
                   style="yellow" if any(v > 10_000 for v in h.backlog.values()) else "")
     for name, health in h.outputs.items():
         second.append(output_health_text(name, health, now))
-    second.append(f" · at {fmt_clock(now, tz, now)}")
+    second.append(_(" · at {clock}").format(clock=fmt_clock(now, tz, now)))
     if any(r.source is Source.PROVISIONAL for r in shown):
-        second.append(f" · {PROVISIONAL_MARK} provisional: latest pings, no analysis yet", style="dim")
+        second.append(_(" · {mark} provisional: latest pings, no analysis yet").format(mark=PROVISIONAL_MARK),
+                      style="dim")
     counts = snapshot.state_counts(shown)
-    third = Text(f"{len(shown)} villages: ")
+    third = Text(_("{n} villages: ").format(n=i18n.number(len(shown))))
     for i, (state, n) in enumerate(counts.items()):
         third.append(", " if i else "")
-        third.append(f"{SYMBOL[state]} {n} {state.value}", style=STYLE[state])
+        third.append(f"{SYMBOL[state]} {n} {state_word(state)}", style=STYLE[state])
     if flt.describe():
-        third.append(f" · filter: {flt.describe()}", style="cyan")
+        third.append(_(" · filter: {filter}").format(filter=flt.describe()), style="cyan")
     return [_cut(t, width) for t in (first, second, third)]
 
 
@@ -347,20 +366,20 @@ def _cut(text: Text, width: int) -> Text:
 def footer_text(snapshot: Snapshot, shown: Sequence[VillageRow], width: int) -> list[Text]:
     """Flagged villages by operator, and the worst office PCs."""
     by_op = snapshot.flagged_by_operator(shown)
-    flagged = Text(f"{FLAG} flagged {sum(by_op.values())}", style="bold" if by_op else "")
+    flagged = Text(_("{flag} flagged {n}").format(flag=FLAG, n=sum(by_op.values())), style="bold" if by_op else "")
     if by_op:
-        flagged.append(": " + ", ".join(f"{op} {n}" for op, n in by_op.items()))
-    pcs = Text("worst PCs: ")
-    pcs.append(", ".join(f"{p.name} {p.score}" for p in snapshot.worst_pcs) or "none scored yet")
+        flagged.append(": " + ", ".join(f"{display(op)} {n}" for op, n in by_op.items()))
+    pcs = Text(_("worst PCs: "))
+    pcs.append(", ".join(f"{display(p.name)} {p.score}" for p in snapshot.worst_pcs) or _("none scored yet"))
     return [_cut(flagged, width), _cut(pcs, width)]
 
 
 def keys_text(view: View, page: int, pages: int, width: int) -> Text:
     """The key help line, or the search being typed."""
     if view.prompt is not None:
-        return _cut(Text(f"/{view.prompt}▏ Enter apply · Esc cancel", style="cyan"), width)
-    return _cut(Text(f"q quit · / search · f flagged · s state · c clear · n/p page {page + 1}/{pages}",
-                     style="dim"), width)
+        return _cut(Text(f"/{view.prompt}▏ " + _("Enter apply · Esc cancel"), style="cyan"), width)
+    return _cut(Text(_("q quit · / search · f flagged · s state · c clear · n/p page {page}/{pages}").format(
+        page=page + 1, pages=pages), style="dim"), width)
 
 
 def render_screen(snapshot: Snapshot, view: View, pages: Sequence[Sequence[Line]], tz: ZoneInfo,
@@ -387,6 +406,12 @@ def render_once(snapshot: Snapshot, flt: Filter, tz: ZoneInfo, width: int,
     return Group(*parts)
 
 
+def _describe_in_english(flt: Filter) -> str:
+    """The filter as JSON carries it: the same words in every language (scripts compare it)."""
+    with i18n.language("en"):
+        return flt.describe()
+
+
 def snapshot_json(snapshot: Snapshot, flt: Filter, shown: Sequence[VillageRow]) -> str:
     """`--format json`: everything the text view shows, as one JSON document."""
     h = snapshot.header
@@ -395,7 +420,7 @@ def snapshot_json(snapshot: Snapshot, flt: Filter, shown: Sequence[VillageRow]) 
         "agent": {"name": h.name, "heartbeat_ts": h.heartbeat_ts, "targets": h.targets,
                   "results_per_s": h.results_per_s, "last_round_ts": h.last_round_ts,
                   "scheduler_lag_s": h.scheduler_lag_s, "backlog": h.backlog, "outputs": h.outputs},
-        "filter": flt.describe(),
+        "filter": _describe_in_english(flt),
         "villages": [dict(r.as_dict(), last_hour=r.spark) for r in shown],
         "communes": [c.as_dict() for c in snapshot.communes.values()],
         "state_counts": {s.value: n for s, n in snapshot.state_counts(shown).items()},

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import ipaddress
 import time
-import zlib
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ from rich.console import Console
 
 from netmon.config import ConfigError, load_config
 from netmon.config.resolve import slug
+from netmon.config.shard import commune_id, rendezvous
 from netmon.config.yamlload import YDict, load_yaml
 from netmon.model import Secret
 from netmon.ui.check import render_check
@@ -165,7 +165,7 @@ def test_check_summary_lists_what_matters(province) -> None:
 
 
 def test_shards_split_the_devices(tmp_path: Path) -> None:
-    """Two shards are disjoint, cover every device, and follow crc32(id) % count."""
+    """Two shards are disjoint, cover every device, and keep communes whole (rendezvous by commune)."""
     pieces = []
     for index in (0, 1):
         (tmp_path / f"s{index}.yaml").write_text(
@@ -173,9 +173,9 @@ def test_shards_split_the_devices(tmp_path: Path) -> None:
             f"auths: {{office-v2: {{version: 2c, community: x}}, office-v3: {{version: 3, user: u}}}}\n"
             f"inventory: [{{include: {GOOD / 'inventory' / '*.yaml'}}}]\n")
         config = load_config(tmp_path / f"s{index}.yaml", environ={})
-        assert all(zlib.crc32(d.id.encode()) % 2 == index for d in config.devices)
+        assert all(rendezvous(["0", "1"], commune_id(d.id)) == str(index) for d in config.devices)
         pieces.append({d.id for d in config.devices})
-    assert pieces[0] and pieces[1] and not pieces[0] & pieces[1]
+    assert not pieces[0] & pieces[1]
     assert pieces[0] | pieces[1] == {d.id for d in config.all_devices}
 
 

@@ -49,7 +49,8 @@ def _wheel(tmp: Path, env: dict[str, str], version: str | None = None) -> Path:
     _run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", out, src, cwd=tmp, env=env)
     wheel = next(out.glob("netmon-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
-    shipped = {"netmon/data/probes/router.yaml", "netmon/data/demo/demo.yaml", "netmon/data/demo/demo-lab.yaml"}
+    shipped = {"netmon/data/probes/router.yaml", "netmon/data/demo/demo.yaml", "netmon/data/demo/demo-lab.yaml",
+               "netmon/locale/vi/LC_MESSAGES/netmon.mo"}
     assert shipped <= set(names)
     return wheel
 
@@ -96,6 +97,8 @@ def test_installed_demo_checks_and_runs_once_outside_the_checkout(installed) -> 
     assert config == work / "demo" / "demo.yaml"
     check = _run(bin_dir / "netmon", "check", "-c", config, cwd=work, env=env)
     assert "demo-lai-chau" in check.stdout
+    vietnamese = _run(bin_dir / "netmon", "--lang", "vi", "check", "-c", config, cwd=work, env=env)
+    assert "cấu hình hợp lệ" in vietnamese.stdout  # the compiled catalog is in the installed package
     _run(bin_dir / "netmon", "run", "--once", "-c", config, cwd=work, env=env)
     status = _run(bin_dir / "netmon", "status", "--once", "--format", "json", "-c", config, cwd=work, env=env)
     assert "Tả Phìn" in status.stdout

@@ -1,0 +1,1 @@
+"""Views across agents, computed from what they forwarded to InfluxDB (nothing here runs in the daemon)."""
