@@ -83,3 +83,32 @@ def use_timezone(name: str) -> None:
         formatter = getattr(handler.formatter, "inner", handler.formatter)  # inside MaskingFormatter
         if isinstance(formatter, _Zoned):
             formatter.tz = ZoneInfo(name)
+
+
+def describe(exc: BaseException) -> str:
+    """`Type: message`, or the type alone when the message is empty (`TimeoutError`, never `TimeoutError: `)."""
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class OncePerKind:
+    """Logs an unexpected exception with its traceback the first time per kind, then only at debug level.
+
+    For code that runs every round (a prober's per-target guard): a bug that fires each round
+    would otherwise print the same traceback thousands of times a day; the results still carry
+    the reason.
+    """
+
+    def __init__(self, logger: logging.Logger, limit: int = 1000) -> None:
+        self.logger = logger
+        self.limit = limit
+        self._seen: set[tuple[str, str]] = set()
+
+    def exception(self, where: str, exc: BaseException, msg: str, *args: object) -> None:
+        """Log `msg % args` with the traceback if (where, exception type) is new; later ones at debug."""
+        key = (where, type(exc).__name__)
+        if key in self._seen or len(self._seen) >= self.limit:
+            self.logger.debug(msg + ": %s", *args, describe(exc))
+            return
+        self._seen.add(key)
+        self.logger.error(msg + " (logged once per kind; later ones only in the results)", *args, exc_info=exc)

@@ -16,13 +16,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from netmon.analysis import flags as flagmod
-from netmon.analysis.catalog import Catalog, VillageInfo, catalog_from_config
+from netmon.analysis import worker
+from netmon.analysis.catalog import Catalog, VillageInfo
 from netmon.analysis.db import ensure_schema
 from netmon.analysis.officehours import OfficeHours
 from netmon.analysis.pending import undecided_villages
-from netmon.analysis.rollups import RollupEngine
 from netmon.analysis.stability import MIN_AGENT_COVERAGE, Cause, Judgement, State, WindowMetrics, attribute
 from netmon.analysis.windows import all_down_since, outage_rows, window_metrics, worst_hours
+from netmon.bookkeeping import FailureLog
 from netmon.config.schema import AgentConfig
 from netmon.model import ProbeResult, Sample, Status
 from netmon.notify.maintenance import maintenance_windows, muting
@@ -280,87 +281,62 @@ PC_HEALTH_EVERY_S = 3600.0
 """PC aging looks at a week of results, so scoring it hourly is plenty (first score after one evaluation)."""
 
 
+ROLLUP_STEP = 5_000
+"""Results rolled up per bookkeeping job: one short write transaction, so the writer never waits long."""
+
+
 class AnalysisComponent:
-    """Daemon component: rollups as a writer listener, evaluation on a timer."""
+    """Daemon component: rollups, evaluation and PC scoring, all in the daemon's bookkeeping process.
+
+    The rollup engine lives in that process (netmon.analysis.worker); the event loop only times
+    the steps. Rollups (and the 24 h catch-up at first start) advance in steps of `ROLLUP_STEP`
+    results, each its own job, so the heartbeat and the writer get their turn.
+    """
 
     name = "analysis"
 
     def __init__(self, config: Any) -> None:
         self.config = config
         self._task: asyncio.Task | None = None
-        self.engine: RollupEngine | None = None
-
-    def _build(self, store: Store) -> None:
-        settings: AgentConfig = self.config.settings
-        catalog = catalog_from_config(self.config)
-        a = settings.analysis
-        agent = settings.agent
-        office = OfficeHours(agent.office_hours, agent.timezone, getattr(agent, "public_holidays", ()))
-        settle = a.settle if a.settle is not None else default_settle_s(catalog)
-        if self.engine is None:
-            self.engine = RollupEngine(store, catalog, a.bucket_s, settle, office, a.window_trend)
-        else:
-            self.engine.catalog = self.engine.recent.catalog = catalog
-            self.engine.settle_s, self.engine.office, self.engine.bucket_s = settle, office, a.bucket_s
-        self.catalog = catalog
+        self._failures = FailureLog("analysis step", log)
 
     async def start(self, agent: Any) -> None:
-        """Create the tables, hook the rollups into the writer and start the evaluation timer."""
+        """Create the tables, build the rollup engine in the bookkeeping process and start the timer."""
         self.agent = agent
         ensure_schema(agent.store)
-        self._build(agent.store)
-        agent.writer.listeners.append(self.engine)
+        await agent.bookkeeper.setup("analysis", worker.build, str(self.config.path))
         self._task = asyncio.create_task(self._loop(), name="analysis")
 
     async def reload(self, config: Any) -> None:
         """Adopt a new config: new villages, thresholds and windows from the next evaluation."""
         self.config = config
-        self._build(self.agent.store)
+        await self.agent.bookkeeper.setup("analysis", worker.build, str(config.path))
 
     async def _loop(self) -> None:
         every = self.config.settings.analysis.evaluate_every
         next_eval = time.time() + every
         next_pcs = time.time() + min(every, PC_HEALTH_EVERY_S)
+        bookkeeper = self.agent.bookkeeper
         while True:
             await asyncio.sleep(min(5.0, max(0.5, next_eval - time.time())))
+            wrote = False  # only a step that wrote something proves a failure is over
             try:
-                assert self.engine is not None
-                self.engine.process()
+                while (n := await bookkeeper.run(worker.roll_up, ROLLUP_STEP)) > 0:
+                    wrote = True
+                    if n < ROLLUP_STEP or time.time() >= next_eval:
+                        break  # a long catch-up still lets evaluations run on time
                 if time.time() >= next_eval:
+                    wrote = True
                     next_eval = time.time() + self.config.settings.analysis.evaluate_every
-                    # In a thread with its own connection: thousands of villages take most of a
-                    # second, and blocking the loop that long would inflate the RTTs being measured.
-                    results = await asyncio.to_thread(self._evaluate, self.agent.store.path, self.catalog,
-                                                      self.config.settings)
-                    for r in results:
-                        self.agent.writer.emit(r)
+                    await bookkeeper.run(worker.evaluate)  # the worker commits the results itself
                 if time.time() >= next_pcs:
                     next_pcs = time.time() + PC_HEALTH_EVERY_S
-                    for r in await asyncio.to_thread(self._score_pcs, self.agent.store.path, self.config):
-                        self.agent.writer.emit(r)
-            except Exception:
-                log.exception("analysis step failed; retrying at the next one")
-
-    @staticmethod
-    def _evaluate(path: Any, catalog: Catalog, settings: AgentConfig) -> list[ProbeResult]:
-        store = Store.open(path)
-        try:
-            results, _ = Evaluator(store, catalog, settings).evaluate()
-            return results
-        finally:
-            store.close()
-
-    @staticmethod
-    def _score_pcs(path: Any, config: Any) -> list[ProbeResult]:
-        """pc_health results for every device whose profile has aging rules (a week of raw results each)."""
-        from netmon.analysis.pcs import pc_rows
-
-        store = Store.open(path)
-        try:
-            now = time.time()
-            return [row.health.to_result(now) for row in pc_rows(config, store, now)]
-        finally:
-            store.close()
+                    await bookkeeper.run(worker.score_pcs)
+            except Exception as exc:
+                self._failures.failed(exc, "retrying at the next step")
+            else:
+                if wrote:
+                    self._failures.ok()
 
     async def stop(self) -> None:
         """Stop the timer; rollups already committed stay, the cursor resumes on restart."""

@@ -114,6 +114,7 @@ class RollupEngine:
         self.rejected = 0
         self._cursor = self._initial_cursor(start_lookback_s)
         self._seen_seq = self._cursor
+        self._ready = self._cursor
         self._last_listen = 0.0
 
     def _load_states(self) -> dict[str, _DevState]:
@@ -146,14 +147,24 @@ class RollupEngine:
             self._last_listen = now
             self.process()
 
-    def process(self, now: float | None = None) -> int:
-        """Roll up every settled result after the cursor; returns how many results were consumed."""
+    def process(self, now: float | None = None, max_rows: int | None = None) -> int:
+        """Roll up settled results after the cursor (at most `max_rows`); returns how many were consumed.
+
+        With `max_rows` one call is a bounded step: the daemon calls it repeatedly from its
+        bookkeeping thread, so a 24 h catch-up never holds the write lock or the thread for long.
+        """
         now = time.time() if now is None else now
-        self._remember_new_rounds(now)
-        ready = self._settled_upto(now)
+        self._remember_new_rounds(now, max_rows)
+        if max_rows is None or self._cursor >= self._ready:
+            # Found once per pass, not per step: the query scans from the cursor to the first
+            # unsettled row, which during a catch-up is millions of rows away.
+            self._ready = self._settled_upto(now)
+        # Only rows whose rounds are remembered: a parent's round of the same moment may come later.
+        ready = min(self._ready, self._seen_seq)
         total = 0
-        while self._cursor < ready:
-            rows = self.store.results_between(self._cursor, ready, CHUNK)
+        while self._cursor < ready and (max_rows is None or total < max_rows):
+            step = CHUNK if max_rows is None else min(CHUNK, max_rows - total)
+            rows = self.store.results_between(self._cursor, ready, step)
             if not rows:
                 break
             last_seq = rows[-1][0]
@@ -163,13 +174,15 @@ class RollupEngine:
             self.recent.prune(now - HISTORY_S)
         return total
 
-    def _remember_new_rounds(self, now: float) -> None:
+    def _remember_new_rounds(self, now: float, max_rows: int | None = None) -> None:
         """Record every ICMP round the first time it is seen, settled or not, for parent lookups.
 
         Reads plain columns only: decoding samples of unsettled rows again and again was what
         made a 100k-target agent fall behind.
         """
         top = self.store.max_seq()
+        if max_rows is not None:
+            top = min(top, self._seen_seq + 4 * max_rows)  # plain columns: cheaper than a rollup row
         for device_id, ts, status in self.store.conn.execute(
                 "SELECT device_id, ts, status FROM results WHERE seq > ? AND seq <= ? AND prober = 'icmp'",
                 (self._seen_seq, top)):

@@ -29,11 +29,13 @@ import aiohttp
 from cryptography import x509
 
 from netmon.config.schema import HttpCheck
+from netmon.logs import OncePerKind
 from netmon.model import Device, ProbeResult, Sample, Status
 from netmon.probers.base import ProberBase, ProberContext, failed
 from netmon.probers.tcp import os_error_status
 
 log = logging.getLogger(__name__)
+_bugs = OncePerKind(log)
 
 MEASUREMENT = "http_response"
 USER_AGENT = "netmon (rural connectivity monitor)"
@@ -154,7 +156,7 @@ class HttpProber(ProberBase):
         try:
             outcome = await self._fetch(device.url, check)
         except Exception as exc:  # a bug here must not stop the other targets of the round
-            log.exception("http probe of %s raised", device.url)
+            _bugs.exception(check.name, exc, "http probe of %s raised", device.url)
             outcome = _Outcome(Status.ERROR, HttpResult.CONNECTION_FAILED, f"internal error: {exc!r}")
         if not check.verify_tls:
             outcome.reason += " (TLS verification off)"

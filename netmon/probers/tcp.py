@@ -16,10 +16,12 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from netmon.config.schema import TcpCheck
+from netmon.logs import OncePerKind
 from netmon.model import Device, ProbeResult, Sample, Status
 from netmon.probers.base import ProberBase, failed
 
 log = logging.getLogger(__name__)
+_bugs = OncePerKind(log)
 
 MEASUREMENT = "net_response"
 MAX_READ_BYTES = 4096
@@ -88,7 +90,7 @@ class TcpProber(ProberBase):
         try:
             outcome = await self._exchange(host, port, check)
         except Exception as exc:  # a bug here must not stop the other targets of the round
-            log.exception("tcp probe of %s:%s raised", host, port)
+            _bugs.exception(check.name, exc, "tcp probe of %s:%s raised", host, port)
             outcome = _Outcome(Status.ERROR, TcpResult.CONNECTION_FAILED, f"internal error: {exc!r}")
         fields: dict[str, float | int] = {"result_code": int(outcome.result)}
         if outcome.response_time_s is not None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from netmon.analysis.evaluator import AnalysisComponent
+from netmon.analysis import worker
+from netmon.analysis.db import ensure_schema
 from netmon.config import load_config
 from netmon.model import ProbeResult, Sample, Status
 from netmon.store import Store
@@ -44,8 +45,11 @@ def test_pc_health_results_rank_the_old_pc_first(tmp_path: Path):
     old, new = (d for d in config.devices if d.kind == "pc")
     store.append([snmp_result(old.id, WIN7, 2 * 1024 * 1024, 97.0, now - 60),
                   snmp_result(new.id, WIN11, 16 * 1024 * 1024, 40.0, now - 60)])
+    ensure_schema(store)
+    worker.build(store, str(config.path))  # as the daemon's bookkeeping process does
+    assert worker.score_pcs(store) == 2
+    results = list(store.iter_results(prober="analysis"))
     store.close()
-    results = AnalysisComponent._score_pcs(config.state_dir / "netmon.db", config)
     by_device = {r.device_id: r for r in results}
     assert set(by_device) == {old.id, new.id}  # the bts has no aging rules
     scores = {d: r.samples[0].fields["score"] for d, r in by_device.items()}

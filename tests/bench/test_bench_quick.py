@@ -125,3 +125,16 @@ def test_year_tiny() -> None:
     assert re.search(r"evaluation day 40 / day 1 = \d+\.\d\dx", out)
     assert re.search(r"start-up on the day-40 store \d+\.\d\d s", out)
     assert "| **total** |" in out
+
+
+def test_stall_tiny() -> None:
+    """The daemon probes 300 loopback targets through a catch-up, a prune and evaluations; stalls are measured."""
+    require(root=True)  # raw ICMP sockets on loopback
+    out = run_bench(REPO / "bench" / "bench_stall.py", "--quick", "--sizes", "300", "--window", "10",
+                    "--no-append", timeout_s=120)
+    (row,) = rows(out, "300")
+    assert float(row[3]) > 0  # the 10 ms sampler ran and measured something
+    assert row[9].startswith("0 of ") and int(row[9].split(" of ")[1].split(",")[0]) > 0, row
+    assert int(row[12].replace(",", "")) > 0  # the hour past retention was pruned
+    assert int(row[13]) >= 1  # at least one evaluation ran
+    assert "targets: longest stall" in out

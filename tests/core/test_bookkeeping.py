@@ -1,0 +1,82 @@
+"""The bookkeeping worker process: jobs run there, a killed worker is replaced, systemd's cgroup SIGTERM is survived."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import time
+from concurrent.futures.process import BrokenProcessPool
+
+import pytest
+
+from netmon.bookkeeping import Bookkeeper
+from netmon.store import Store
+from tests.core.test_daemon import start_daemon, stop, stored, wait_for, write_config
+
+
+def worker_pid(store: Store) -> int:
+    """Bookkeeping job: the worker's process id."""
+    return os.getpid()
+
+
+def remember(store: Store, value: str) -> str:
+    """Setup job: keeps a value in the worker's agent_state."""
+    store.set_state(setup_value=value)
+    return value
+
+
+def read_state(store: Store) -> dict:
+    return store.state()
+
+
+def test_jobs_run_in_another_process_and_a_killed_worker_is_replaced(tmp_path):
+    Store.open(tmp_path).close()
+
+    async def main() -> None:
+        keeper = Bookkeeper(tmp_path / "netmon.db")
+        try:
+            first = await keeper.run(worker_pid)
+            assert first != os.getpid()
+            await keeper.setup("demo", remember, "one")
+            os.kill(first, signal.SIGKILL)
+            with pytest.raises(BrokenProcessPool):
+                for _ in range(50):  # until the executor notices the death
+                    await keeper.run(worker_pid)
+                    await asyncio.sleep(0.05)
+            second = await keeper.run(worker_pid)
+            assert second not in (first, os.getpid())
+            assert (await keeper.run(read_state))["setup_value"] == "one"  # the setup job was replayed
+        finally:
+            await keeper.close()
+
+    asyncio.run(main())
+
+
+def children(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True)
+    return [int(x) for x in out.stdout.split()]
+
+
+def test_sigterm_to_the_whole_group_still_stops_cleanly(tmp_path):
+    """systemd (KillMode=control-group) sends SIGTERM to the daemon and its worker at once."""
+    config = write_config(tmp_path, 50, interval="1s")
+    log = tmp_path / "daemon.log"
+    proc = start_daemon(config, log)
+    try:
+        wait_for(lambda: len(stored(config)) >= 100, 30, "first rounds")
+        wait_for(lambda: bool(children(proc.pid)), 30, "the bookkeeping worker")
+        for pid in [proc.pid, *children(proc.pid)]:
+            os.kill(pid, signal.SIGTERM)
+        code = proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            stop(proc)
+    text = log.read_text()
+    assert code == 0, text
+    committed = int(text.split("stopped; ")[1].split(" results")[0])
+    assert committed == len(stored(config))
+    assert "Traceback" not in text and "bookkeeping process failed" not in text, text
+    time.sleep(0.5)
+    assert not children(proc.pid)
