@@ -265,6 +265,8 @@ def migrate(conn: sqlite3.Connection, where: str = "") -> int:
     inside its write transaction, so two processes opening one store at once apply it once.
     """
     applied = 0
+    fresh = check_version(conn, where) == 0 and not conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE name = 'results'").fetchone()
     while check_version(conn, where) < SCHEMA_VERSION:
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -280,6 +282,6 @@ def migrate(conn: sqlite3.Connection, where: str = "") -> int:
             conn.execute("ROLLBACK")
             raise
         applied += 1
-        if current:
+        if current and not fresh:  # a new store is simply created: only upgrades are worth a line
             log.info("store %s migrated to schema version %d: %s", where, step.version, step.description)
     return applied
