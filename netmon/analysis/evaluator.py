@@ -21,6 +21,7 @@ from netmon.analysis.catalog import Catalog, VillageInfo
 from netmon.analysis.db import ensure_schema
 from netmon.analysis.officehours import OfficeHours
 from netmon.analysis.pending import undecided_villages
+from netmon.analysis.power import village_power_evidence
 from netmon.analysis.stability import MIN_AGENT_COVERAGE, Cause, Judgement, State, WindowMetrics, attribute
 from netmon.analysis.windows import all_down_since, outage_rows, window_metrics, worst_hours
 from netmon.bookkeeping import FailureLog
@@ -227,6 +228,9 @@ class Evaluator:
                     "worst_hours": worst_hours(self.store, v.id, now - a.window_trend, now, self.office.local_hour)})
         if v.id in self._all_down:
             out["down_since"] = self._all_down[v.id]
+        if cause is Cause.POWER:
+            # Other devices of the village that booted in the same outage corroborate a power cut.
+            out.update(village_power_evidence(self.store.conn, self.catalog, v.id, now - a.window_now))
         return out
 
     @staticmethod

@@ -190,3 +190,22 @@ def test_unknown_says_why():
     assert unknown_reason(WindowMetrics(rounds=3, agent_coverage=0.4), 600) == \
         "agent watched 4 minutes of the last 10 minutes (needs at least 50%)"
     assert "no judged round" in unknown_reason(WindowMetrics(agent_coverage=1.0), 3600)
+
+
+def test_power_flag_evidence_names_every_device_that_booted_in_the_outage(store):
+    """Two devices of one village that came back with their hosts rebooted: the flag's evidence says so."""
+    cpe, bts = village_device(DARK), village_device(DARK, kind="bts")
+    rig = Rig(store, [router(), cpe, bts], window_now=600, raise_after=2, clear_after=500)
+    cut = (T0 + 3600, T0 + 3600 + 900)
+    end = T0 + 2 * 3600
+    results = rounds(ROUTER, T0, end)
+    for dev in (cpe, bts):
+        results += rounds(dev.id, T0, end, down=[cut])
+        results += [snmp_uptime(dev.id, ts, 5_000_000.0 + ts - T0) for ts in range(int(T0), int(cut[0]), 300)]
+        results += [snmp_uptime(dev.id, ts, 60.0 + ts - cut[1]) for ts in range(int(cut[1]) + 240, int(end), 300)]
+    feed_and_evaluate(rig, results, T0, end)
+    (flag,) = flags_since(store, 0)
+    assert flag.cause == "power"
+    assert flag.evidence.get("power_devices") == 2, flag.evidence
+    note = flag.evidence.get("power_note", "")
+    assert "2 devices" in note and "cpe" in note and "bts" in note, flag.evidence
