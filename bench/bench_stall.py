@@ -226,7 +226,7 @@ def measure(n: int, interval_s: int, window_s: float, history_interval_s: int, e
 
 def read_back(run: Run, db: Path, start: float, end: float) -> None:
     """RTTs and false timeouts of the window's rounds; how far the catch-up got; evaluations done."""
-    import json
+    from netmon.codec import sample_rows
 
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
         rows = conn.execute("SELECT status, samples FROM results WHERE prober = 'icmp' AND ts >= ? AND ts < ?",
@@ -234,7 +234,7 @@ def read_back(run: Run, db: Path, start: float, end: float) -> None:
         for status, samples in rows:
             run.results += 1
             run.not_ok += status != "ok"
-            for measurement, _tags, fields in json.loads(samples):
+            for measurement, _tags, fields in sample_rows(samples):  # compact BLOB or older JSON rows
                 if measurement == "ping":
                     sent, got = fields.get("packets_transmitted", 0), fields.get("packets_received", 0)
                     run.lost_packets += int(sent) - int(got)

@@ -231,7 +231,7 @@ def real_hours(store: Store, devices: list[Device], catalog, settings, hours: fl
         base = SIM0 + minute * 60.0
         for i, d in enumerate(devices):
             writer.emit(ping(d, base + 60.0 * i / len(devices), rng))
-            if len(writer._buffer) >= writer.max_batch:
+            if writer.queued >= writer.max_batch:
                 writer.flush()
         if minute % 5 == 0:
             for i, d in enumerate(pcs):

@@ -340,7 +340,10 @@ class Daemon:
             await agent.bookkeeper.run(_write_heartbeat, agent.started_ts, state)
             policy = Policy.from_config(self.config.settings)
             outputs = [o.name for o in self.config.settings.outputs.influxdb]
-            more = await agent.bookkeeper.run(_retention_slice, policy, outputs, prune)
+            more, gone = await agent.bookkeeper.run(_retention_slice, policy, outputs, prune)
+            if gone:
+                log.info("retention: deleted %d rows (%s)", sum(gone.values()),
+                         ", ".join(f"{k} {v:,}" for k, v in sorted(gone.items())))
         except Exception as exc:
             self._housekeeping_log.failed(exc, f"retrying every {HEARTBEAT_S:.0f} s")
         else:
@@ -366,11 +369,19 @@ class Daemon:
                 log.exception("closing prober %s failed", prober.name)
 
 
-def _retention_slice(store: Store, policy: Policy, outputs: list[str], due: bool) -> bool:
-    """Bookkeeping job: bounded retention steps (PRUNE_SLICE_S) when due or over the cap; True while more remains."""
+def _retention_slice(store: Store, policy: Policy, outputs: list[str], due: bool) -> tuple[bool, dict[str, int]]:
+    """Bookkeeping job: bounded retention steps (PRUNE_SLICE_S) when due or over the cap.
+
+    Returns whether more remains and what this slice deleted, by counter (`retention:*`, `cap:*`, ...).
+    """
     if not due and not Retention(store, policy, outputs).over_cap():
-        return False
-    return prune_store(store, policy, outputs, max_rows=PRUNE_ROWS, budget_s=PRUNE_SLICE_S)
+        return False, {}
+    before = store.counters()
+    more = prune_store(store, policy, outputs, max_rows=PRUNE_ROWS, budget_s=PRUNE_SLICE_S)
+    after = store.counters()
+    gone = {k: v - before.get(k, 0) for k, v in after.items()
+            if k.startswith(("retention:", "cap:", "dropped_unsent")) and v != before.get(k, 0)}
+    return more, gone
 
 
 def _write_heartbeat(store: Store, started_ts: float, state: dict[str, Any]) -> None:
