@@ -25,12 +25,10 @@ from netmon.config.resolve import slug
 from netmon.ui.status_model import PcScore, State
 from netmon.ui.status_render import (
     Columns,
-    Filter,
     _column_titles,
     body_lines,
     footer_text,
     header_text,
-    parse_states,
     render_line,
     snapshot_json,
 )
@@ -79,11 +77,10 @@ def agents_line(pic: Picture, tz: ZoneInfo) -> Text:
 
 def run_status_central(config: Any, args: Any, console: Console) -> int:
     """Print one snapshot of the province view (text or JSON); the live loop is the agent's own."""
-    try:
-        flt = Filter(province=args.province, commune=args.commune, states=parse_states(args.state),
-                     flagged=bool(args.flagged))
-    except ValueError as exc:
-        print(f"netmon status: {exc}", file=sys.stderr)
+    from netmon.ui.status import filter_from_args
+
+    flt = filter_from_args(args)
+    if flt is None:
         return 2
     try:
         pic = picture(config, args)
@@ -178,12 +175,10 @@ def run_report_central(kind: str, config: Any, args: Any, console: Console) -> i
 def _availability(config: Any, args: Any, fmt: str, console: Console) -> int:
     """Monthly availability per village, commune and operator, from every agent's village_status."""
     from netmon.central.province import availability
-    from netmon.ui.report_villages import month_range, render_availability
+    from netmon.ui.report_villages import render_availability, requested_month
 
-    tz = config.settings.agent.timezone
-    month = getattr(args, "month", None) or datetime.now(ZoneInfo(tz)).strftime("%Y-%m")
     try:
-        start, end = month_range(month, tz)
+        month, start, end = requested_month(args, config.settings.agent.timezone)
     except ValueError as exc:
         console.print(f"netmon: {exc}")
         return 2

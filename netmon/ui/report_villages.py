@@ -263,6 +263,12 @@ def render_villages(report: VillagesReport, fmt: str, console: Console, title: s
 # ---------------------------------------------------------------- availability per month
 
 
+def requested_month(args: Any, timezone: str) -> tuple[str, float, float]:
+    """`--month` (default: this month in the agent's timezone) and its [start, end); ValueError when malformed."""
+    month = getattr(args, "month", None) or datetime.now(ZoneInfo(timezone)).strftime("%Y-%m")
+    return (month, *month_range(month, timezone))
+
+
 def month_range(month: str, timezone: str) -> tuple[float, float]:
     """[start, end) unix times of `YYYY-MM` in the agent's timezone."""
     try:

@@ -57,12 +57,10 @@ def _villages(config: Any, store: Store, fmt: str, console: Console) -> int:
 
 def _availability(config: Any, store: Store, args: Any, fmt: str, console: Console) -> int:
     from netmon.analysis.catalog import catalog_from_config
-    from netmon.ui.report_villages import availability_report, month_range, render_availability
+    from netmon.ui.report_villages import availability_report, render_availability, requested_month
 
-    tz = config.settings.agent.timezone
-    month = getattr(args, "month", None) or datetime.now(ZoneInfo(tz)).strftime("%Y-%m")
     try:
-        start, end = month_range(month, tz)
+        month, start, end = requested_month(args, config.settings.agent.timezone)
     except ValueError as exc:
         console.print(f"netmon: {exc}")
         return 2

@@ -61,13 +61,20 @@ class Action(enum.StrEnum):
     QUIT = "quit"
 
 
-def run_status(config: Any, args: Any, console: Console) -> int:
-    """Entry of `netmon status`: live view on a terminal, a snapshot with --once or on a pipe."""
+def filter_from_args(args: Any) -> Filter | None:
+    """The --province/--commune/--state/--flagged filter; None (said on stderr) when --state is malformed."""
     try:
-        flt = Filter(province=args.province, commune=args.commune, states=parse_states(args.state),
-                     flagged=bool(args.flagged))
+        return Filter(province=args.province, commune=args.commune, states=parse_states(args.state),
+                      flagged=bool(args.flagged))
     except ValueError as exc:
         print(f"netmon status: {exc}", file=sys.stderr)
+        return None
+
+
+def run_status(config: Any, args: Any, console: Console) -> int:
+    """Entry of `netmon status`: live view on a terminal, a snapshot with --once or on a pipe."""
+    flt = filter_from_args(args)
+    if flt is None:
         return 2
     store = Store.open(config.state_dir, readonly=True)
     try:
