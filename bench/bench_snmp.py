@@ -9,6 +9,11 @@ the previous path (pysnmp 7 get_cmd + bulk_walk_cmd) on the same snmpd for compa
     python3 bench/bench_snmp.py --quick     # ~1 min: 200 polls, 200 simulated devices
     python3 bench/bench_snmp.py             # full: 1,000 polls, 2,000 simulated devices
     python3 bench/bench_snmp.py --polls 20 --devices 20 --no-append   # smoke run, a few seconds
+    python3 bench/bench_snmp.py --v3 --polls 300 --rounds 3   # v3 authPriv (SHA/AES) vs v2c only
+
+`--v3` polls the same snmpd, in alternating rounds, as v2c (own codec), as a v3 authPriv SHA/AES
+user through netmon's own USM (snmp_v3fast) and through pysnmp (snmp_v3), and prints CPU per
+full poll of each and their ratios; `--profile` adds a cProfile of each v3 path.
 
 Prints a table and the goals it is measured against, and appends both, dated, with the command,
 to BENCHMARKS.md (unless --no-append).
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import http.client
 import os
 import resource
@@ -68,12 +74,17 @@ def self_cpu_s(who: int = resource.RUSAGE_SELF) -> float:
     return r.ru_utime + r.ru_stime
 
 
+V3_USER, V3_AUTH, V3_PRIV = "benchv3", "bench-auth-key", "bench-priv-key"
+V3_USERS = (f'createUser {V3_USER} SHA "{V3_AUTH}" AES "{V3_PRIV}"\nrouser {V3_USER} priv\n'
+            f'createUser {V3_USER}np SHA "{V3_AUTH}"\nrouser {V3_USER}np auth\n')
+
+
 def start_snmpd(work: Path) -> tuple[subprocess.Popen, int]:
-    """An own snmpd on a free loopback port."""
+    """An own snmpd on a free loopback port (v2c community and two v3 users)."""
     port = free_udp_port()
     conf = work / "snmpd.conf"
     conf.write_text(f"agentAddress udp:127.0.0.1:{port}\nrocommunity {COMMUNITY} 127.0.0.1\n"
-                    "sysLocation bench\nsysContact bench@localhost\nsysName bench-snmpd\n")
+                    "sysLocation bench\nsysContact bench@localhost\nsysName bench-snmpd\n" + V3_USERS)
     (work / "persist").mkdir(exist_ok=True)
     env = {**os.environ, "SNMP_PERSISTENT_DIR": str(work / "persist"), "MIBS": ""}
     proc = subprocess.Popen(["snmpd", "-f", "-Lf", str(work / "snmpd.log"), "-C", "-c", str(conf)],
@@ -105,13 +116,22 @@ def devices_for(port: int, n: int, communities: list[str] | None) -> tuple[list[
 
 
 def bench_netmon(port: int, n: int, cycles: int, communities: list[str] | None = None,
-                 check: SnmpCheck | None = None) -> list[tuple[float, float, int]]:
-    """Cycles of n polls (full by default) in one prober (cycle 1 is cold)."""
+                 check: SnmpCheck | None = None, auth: SnmpAuth | None = None,
+                 v3_fast: bool = True) -> list[tuple[float, float, int]]:
+    """Cycles of n polls (full by default) in one prober (cycle 1 is cold).
+
+    With `auth`, every device uses it instead of a community; `v3_fast` picks netmon's own USM
+    or pysnmp for a v3 `auth`.
+    """
     devs, auths = devices_for(port, n, communities)
+    if auth is not None:
+        auths = {COMMUNITY: auth}
+        devs = [dataclasses.replace(d, auth=COMMUNITY) for d in devs]
     check = check or full_check()
 
     async def run() -> list[tuple[float, float, int]]:
         prober = SnmpProber(ProberContext(auths=auths, scheduler=SchedulerSettings(snmp_concurrency=32)))
+        prober.client.v3_fast = v3_fast
         try:
             return [await netmon_cycle(prober, devs, check) for _ in range(cycles)]
         finally:
@@ -272,6 +292,79 @@ def bench_data(work: Path) -> Path:
 
 Row = tuple[str, str, str, str, str]
 
+V3_MODES = ("v2c", "v3 authPriv SHA/AES netmon USM", "v3 authPriv SHA/AES pysnmp")
+
+
+def v3_auth(user: str = V3_USER, priv: bool = True) -> SnmpAuth:
+    """The bench's v3 user as a netmon auth (SHA, and AES when `priv`)."""
+    spec: dict = {"version": "3", "user": user, "auth": {"protocol": "sha", "key": V3_AUTH}}
+    if priv:
+        spec["priv"] = {"protocol": "aes", "key": V3_PRIV}
+    return SnmpAuth.model_validate(spec)
+
+
+def bench_v3(work: Path, polls: int, rounds: int, profile: bool) -> tuple[list[Row], list[str]]:
+    """v2c, netmon's v3 and pysnmp's v3 full polls of one snmpd, alternated `rounds` times.
+
+    Each round runs each mode in a fresh prober: one cold cycle (engine discovery, key
+    localisation) then one warm cycle of `polls` polls; the warm CPU is what is compared.
+    """
+    snmpd, port = start_snmpd(work)
+    cpu: dict[str, list[float]] = {m: [] for m in V3_MODES}
+    rows: list[Row] = []
+    load0 = os.getloadavg()
+    try:
+        for rnd in range(1, rounds + 1):
+            order = V3_MODES if rnd % 2 else tuple(reversed(V3_MODES))
+            for mode in order:
+                auth = None if mode == "v2c" else v3_auth()
+                cycles = bench_netmon(port, polls, 2, auth=auth, v3_fast="netmon" in mode)
+                wall, used, ok = cycles[-1]
+                cpu[mode].append(used / polls * 1000)
+                rows.append((f"{mode} full poll, snmpd, round {rnd} (warm; cold "
+                             f"{cycles[0][1] / polls * 1000:.3f} ms)", f"{ok}/{polls}",
+                             f"{polls / wall:,.0f}", f"{used / polls * 1000:.3f}", "devices/s"))
+        if profile:
+            for mode in V3_MODES[1:]:
+                profile_v3(port, min(polls, 200), "netmon" in mode)
+    finally:
+        stop(snmpd)
+    load1 = os.getloadavg()
+    med = {m: sorted(v)[len(v) // 2] for m, v in cpu.items()}
+    v2, fast, slow = (med[m] for m in V3_MODES)
+    lines = [f"- v3 authPriv (SHA/AES) CPU per full poll <= 2x v2c: netmon USM {fast:.3f} ms vs v2c "
+             f"{v2:.3f} ms = {fast / v2:.2f}x (pysnmp {slow:.3f} ms = {slow / v2:.2f}x v2c, "
+             f"{slow / fast:.1f}x netmon USM); medians of {rounds} alternated rounds, "
+             f"{'**met**' if fast / v2 <= 2 else '**NOT met**'}",
+             f"- load average before {load0[0]:.2f} {load0[1]:.2f}, after {load1[0]:.2f} {load1[1]:.2f}"]
+    return rows, lines
+
+
+def profile_v3(port: int, polls: int, v3_fast: bool) -> None:
+    """cProfile one warm cycle of v3 full polls; print the top functions by own time."""
+    import cProfile
+    import pstats
+
+    prof = cProfile.Profile()
+    devs, _ = devices_for(port, polls, None)
+    auths = {COMMUNITY: v3_auth()}
+
+    async def run() -> None:
+        prober = SnmpProber(ProberContext(auths=auths, scheduler=SchedulerSettings(snmp_concurrency=32)))
+        prober.client.v3_fast = v3_fast
+        try:
+            await netmon_cycle(prober, devs, full_check())
+            prof.enable()
+            await netmon_cycle(prober, devs, full_check())
+            prof.disable()
+        finally:
+            await prober.close()
+
+    asyncio.run(run())
+    print(f"\n--- cProfile, {polls} warm v3 full polls, {'netmon USM' if v3_fast else 'pysnmp'} ---")
+    stats = pstats.Stats(prof).strip_dirs().sort_stats("tottime")
+    stats.print_stats(25)
+
 
 def main() -> None:
     """Run the benchmark and record it."""
@@ -280,7 +373,13 @@ def main() -> None:
     ap.add_argument("--polls", type=int, help="polls/scrapes against snmpd (default 1000, quick 200)")
     ap.add_argument("--devices", type=int, help="simulated devices in snmpsim (default 2000, quick 200)")
     ap.add_argument("--no-append", action="store_true", help="print only; leave BENCHMARKS.md alone")
+    ap.add_argument("--v3", action="store_true", help="only v3 authPriv vs v2c, alternated rounds")
+    ap.add_argument("--rounds", type=int, default=3, help="alternated rounds of --v3 (default 3)")
+    ap.add_argument("--profile", action="store_true", help="with --v3: cProfile each v3 path")
     args = ap.parse_args()
+    if args.v3:
+        main_v3(args)
+        return
     polls = args.polls or (200 if args.quick else 1000)
     sim_n = args.devices or (200 if args.quick else 2000)
     for tool in ("snmpd", "snmpget", "snmpbulkwalk", "prometheus-snmp-exporter"):
@@ -296,6 +395,19 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
     command = " ".join(["python3", "bench/bench_snmp.py", *sys.argv[1:]])
     report(rows, goal_lines(goals, sim_n), command, append=not args.no_append)
+
+
+def main_v3(args: argparse.Namespace) -> None:
+    """The --v3 run: rows, goal line, and the BENCHMARKS.md block."""
+    if shutil.which("snmpd") is None:
+        sys.exit("snmpd is missing (Debian package snmpd)")
+    work = Path(tempfile.mkdtemp(prefix="netmon-bench-snmpv3-"))
+    try:
+        rows, goals = bench_v3(work, args.polls or 300, args.rounds, args.profile)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    command = " ".join(["python3", "bench/bench_snmp.py", *sys.argv[1:]])
+    report(rows, goals, command, append=not args.no_append, title="SNMP v3 vs v2c", issue="21")
 
 
 def bench_snmpd(work: Path, polls: int, goals: dict[str, float]) -> list[Row]:
@@ -389,21 +501,22 @@ def goal_lines(g: dict[str, float], sim_n: int) -> list[str]:
     return lines
 
 
-def report(rows: list[Row], goals: list[str], command: str, append: bool) -> None:
+def report(rows: list[Row], goals: list[str], command: str, append: bool, title: str = "SNMP polling",
+           issue: str = "10") -> None:
     """Print the table and goals; append them to BENCHMARKS.md unless told not to."""
     head = ("test", "ok", "rate", "client CPU ms/op", "unit")
     lines = ["| " + " | ".join(head) + " |", "|---|---|---|---|---|"]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     table = "\n".join(lines)
     goal_text = "\n".join(goals)
-    print(table + "\n\nGoals (issue 10):\n" + goal_text)
+    print(table + f"\n\nGoals (issue {issue}):\n" + goal_text)
     if not append:
         return
     stamp = time.strftime("%Y-%m-%d %H:%M:%S %Z")
-    block = (f"\n## SNMP polling ({stamp})\n\nCommand: `{command}` (2 vCPU, loopback; one full poll = GET "
+    block = (f"\n## {title} ({stamp})\n\nCommand: `{command}` (2 vCPU, loopback; one full poll = GET "
              f"10 scalars + bulk walk ifTable + hrStorageTable; client CPU = the poller's own process, "
              f"for the exporter its process, for net-snmp the child processes; netmon v1/v2c = own BER "
-             f"codec, snmp_wire.py)\n\n{table}\n\nGoals (issue 10):\n\n{goal_text}\n")
+             f"codec, snmp_wire.py)\n\n{table}\n\nGoals (issue {issue}):\n\n{goal_text}\n")
     with open(ROOT / "BENCHMARKS.md", "a", encoding="utf-8") as fh:
         fh.write(block)
 

@@ -2,8 +2,10 @@
 
 v1/v2c use netmon's own codec (snmp_wire) over one shared UDP socket per address family
 (snmp_transport): ~0.1 ms of CPU per 10-OID GET where pysnmp spent ~1.8 ms, most of it in pyasn1
-decoding (research/limits.md §2). v3 goes through pysnmp (snmp_v3), imported only when the first
-v3 device is polled.
+decoding (research/limits.md §2). v3 users with MD5/SHA/SHA-2 auth and no privacy or AES-128
+go through netmon's own USM (snmp_v3_fast, snmp_usm: the same GET and walk code as v2c, at
+~1.3x its CPU where pysnmp cost ~11x); other v3 users (DES, AES-192/256) go through pysnmp
+(snmp_v3). Each is imported only when the first v3 device needing it is polled.
 
 Values come back as plain Python: ints for every integer type, `bytes` for OCTET STRING and
 Opaque, dotted text for OBJECT IDENTIFIER and IpAddress, "" for NULL, and `MISSING` for
@@ -26,6 +28,7 @@ from netmon.probers.snmp_wire import MISSING, Response
 
 if TYPE_CHECKING:
     from netmon.probers.snmp_v3 import V3Client
+    from netmon.probers.snmp_v3_fast import FastV3Client
 
 __all__ = ["MAX_WALK_CALLS", "MISSING", "RCVBUF_BYTES", "Answer", "SnmpClient", "Varbinds", "cut_reason"]
 
@@ -35,6 +38,7 @@ MAX_WALK_CALLS = 400
 """Ceiling on GETBULK/GETNEXT round trips per walk, so a runaway table cannot hold a slot forever."""
 
 _TIMEOUT_REASON = "no answer: wrong community or agent down"
+VERSION_3 = 3
 _CACHE_MAX = 4096
 """Encoded varbind lists kept per OID list; profiles have a few dozen, so this never fills."""
 
@@ -61,15 +65,19 @@ class SnmpClient:
         self._config_dir = config_dir
         self.transport = transport or SnmpTransport()
         self._v3_client: V3Client | None = None
+        self._v3_fast: FastV3Client | None = None
+        self.v3_fast = True
+        """Send v3 through netmon's own USM when it covers the user's protocols; False: always pysnmp."""
+        self._fast_users: dict[int, tuple[SnmpAuth, bool]] = {}
         self._communities: dict[int, tuple[SnmpAuth, bytes]] = {}
         self._encoded: dict[tuple[str, ...], bytes] = {}
 
     async def get(self, host: str, port: int, auth: SnmpAuth, oids: Sequence[str],
                   timeout_s: float, retries: int) -> Answer:
         """GET the scalar `oids` in one PDU."""
-        if auth.version == "3":
+        if auth.version == "3" and not self._fast_user(auth):
             return await self._v3().get(host, port, auth, oids, timeout_s, retries)
-        version = wire.VERSION_1 if auth.version == "1" else wire.VERSION_2C
+        version = _VERSIONS[auth.version]
         asked, dropped = list(oids), []
         # SNMPv1 fails the whole PDU with noSuchName for one unknown OID; like net-snmp's
         # snmpget -Cf and Telegraf, send it again without that varbind (at most once per OID).
@@ -98,9 +106,9 @@ class SnmpClient:
     async def walk(self, host: str, port: int, auth: SnmpAuth, root: str,
                    timeout_s: float, retries: int, max_repetitions: int) -> Answer:
         """Walk the subtree under `root` (GETBULK for v2c/v3, GETNEXT for v1)."""
-        if auth.version == "3":
+        if auth.version == "3" and not self._fast_user(auth):
             return await self._v3().walk(host, port, auth, root, timeout_s, retries, max_repetitions)
-        version = wire.VERSION_1 if auth.version == "1" else wire.VERSION_2C
+        version = _VERSIONS[auth.version]
         pdu_type = wire.GETNEXT if version == wire.VERSION_1 else wire.GETBULK
         repetitions = max_repetitions if pdu_type == wire.GETBULK else 0
         base = wire.parse_oid(root)
@@ -133,6 +141,8 @@ class SnmpClient:
         self.transport.close()
         if self._v3_client is not None:
             self._v3_client.close()
+        if self._v3_fast is not None:
+            self._v3_fast.close()
 
     # ------------------------------------------------------------------ internals
 
@@ -140,6 +150,9 @@ class SnmpClient:
                    body: bytes, max_repetitions: int, timeout_s: float, retries: int
                    ) -> Response | Answer:
         """One request/response exchange; an Answer when there is no usable Response."""
+        if version == VERSION_3:
+            return await self._fast().ask(host, port, auth, pdu_type, body, max_repetitions,
+                                          timeout_s, retries)
         community = self._community(auth)
 
         def build(request_id: int) -> bytes:
@@ -176,12 +189,31 @@ class SnmpClient:
             entry = self._communities[id(auth)] = (auth, secret.encode("utf-8"))
         return entry[1]
 
+    def _fast_user(self, auth: SnmpAuth) -> bool:
+        # decided once per configured user, from its protocols alone
+        entry = self._fast_users.get(id(auth))
+        if entry is None:
+            from netmon.probers.snmp_v3_fast import covers
+
+            entry = self._fast_users[id(auth)] = (auth, self.v3_fast and covers(auth))
+        return entry[1]
+
+    def _fast(self) -> FastV3Client:
+        if self._v3_fast is None:
+            from netmon.probers.snmp_v3_fast import FastV3Client
+
+            self._v3_fast = FastV3Client(self._config_dir)
+        return self._v3_fast
+
     def _v3(self) -> V3Client:
         if self._v3_client is None:
             from netmon.probers.snmp_v3 import V3Client  # pysnmp costs ~0.5 s to import: only if used
 
             self._v3_client = V3Client(self._config_dir)
         return self._v3_client
+
+
+_VERSIONS = {"1": wire.VERSION_1, "2c": wire.VERSION_2C, "3": VERSION_3}
 
 
 def cut_reason(cells: int) -> str:

@@ -1,5 +1,8 @@
 """One asyncio UDP socket per address family for every SNMP v1/v2c request of the agent.
 
+The v3 fast path (snmp_v3_fast) uses a second instance whose `decode` reads only a v3 message's
+msgID (snmp_usm.decode_frame); authentication and decryption happen after the match.
+
 A reply is accepted only when it decodes strictly (snmp_wire), carries the request-id of a
 pending request, comes from the address and port that request went to, and repeats its version
 and community; everything else is counted and dropped. Retries resend the same bytes with the
@@ -43,7 +46,7 @@ class TransportClosed(ProbeError):
 class _Pending:
     """One request waiting for its answer, and what the answer must match."""
 
-    future: asyncio.Future[Response | None]
+    future: asyncio.Future[Any]
     addr: tuple[str, int]
     version: int
     community: bytes
@@ -86,8 +89,11 @@ class _Socket:
 class SnmpTransport:
     """Sends v1/v2c requests and matches their answers; used from one event loop at a time."""
 
-    def __init__(self, max_in_flight: int = MAX_IN_FLIGHT, rcvbuf_bytes: int = RCVBUF_BYTES) -> None:
+    def __init__(self, max_in_flight: int = MAX_IN_FLIGHT, rcvbuf_bytes: int = RCVBUF_BYTES,
+                 decode: Callable[[bytes], Any] = decode_response) -> None:
         self.max_in_flight = max_in_flight
+        self._decode = decode
+        """bytes -> an object with request_id, version and community, or WireError."""
         self.rcvbuf_bytes = rcvbuf_bytes
         self.stats: Counter[str] = Counter()
         """sent, retries, received, timeouts, malformed, wrong_source, wrong_header, unmatched."""
@@ -101,8 +107,10 @@ class SnmpTransport:
         self._warned: set[str] = set()
 
     async def request(self, host: str, port: int, version: int, community: bytes,
-                      build: Callable[[int], bytes], timeout_s: float, retries: int) -> Response | None:
-        """Send `build(request_id)` to host:port; return the matching Response, or None on timeout.
+                      build: Callable[[int], bytes], timeout_s: float, retries: int) -> Response | Any:
+        """Send `build(request_id)` to host:port; return the matching reply, or None on timeout.
+
+        The reply is what `decode` made of it: a Response with the default decoder.
 
         Raises OSError (socket.gaierror) when the host name does not resolve, TransportClosed
         when `close()` ran meanwhile.
@@ -130,7 +138,7 @@ class SnmpTransport:
     def deliver(self, data: bytes, addr: Any) -> None:
         """Match one datagram to its pending request (called by the socket's protocol)."""
         try:
-            response = decode_response(data)
+            response = self._decode(data)
         except WireError as exc:
             self._drop("malformed", addr, str(exc))
             return
