@@ -1,0 +1,251 @@
+"""netmon's own SNMPv3 USM against a real net-snmp snmpd: same values as pysnmp and v2c, clear errors."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from snmp_helpers import COMMUNITY, V3_AUTH, V3_PRIV, V3_USER, Agent, free_udp_port, stop, wait_snmp
+
+from netmon.config.schema import SnmpAuth
+from netmon.model import Status
+from netmon.probers import snmp_usm as usm
+from netmon.probers.snmp_client import Answer, SnmpClient
+from tests.fixtures.need import need
+
+
+def v3(user: str, auth: str | None = "sha", priv: str | None = "aes", auth_key: str = V3_AUTH,
+       priv_key: str = V3_PRIV) -> SnmpAuth:
+    spec: dict[str, Any] = {"version": "3", "user": user}
+    if auth:
+        spec["auth"] = {"protocol": auth, "key": auth_key}
+    if priv:
+        spec["priv"] = {"protocol": priv, "key": priv_key}
+    return SnmpAuth.model_validate(spec)
+
+
+V2 = SnmpAuth.model_validate({"version": "2c", "community": COMMUNITY})
+SCALARS = ["1.3.6.1.2.1.1.1.0", "1.3.6.1.2.1.1.2.0", "1.3.6.1.2.1.1.5.0", "1.3.6.1.2.1.1.6.0",
+           "1.3.6.1.4.1.99999.1.0"]
+"""sysDescr, sysObjectID, sysName, sysLocation and one the agent lacks (MISSING)."""
+STABLE_WALKS = ["1.3.6.1.2.1.2.2.1.2", "1.3.6.1.2.1.2.2.1.4", "1.3.6.1.2.1.25.2.3.1.3", "1.3.6.1.2.1.1.9.1.3"]
+"""ifDescr, ifMtu, hrStorageDescr, sysORDescr: columns that do not move between polls."""
+
+
+async def read(port: int, auth: SnmpAuth, fast: bool = True, max_repetitions: int = 5,
+               client: SnmpClient | None = None) -> tuple[Answer, list[Answer], SnmpClient]:
+    """GET the scalars and walk the stable columns with one client; the client is closed after."""
+    own = client or SnmpClient()
+    own.v3_fast = fast
+    try:
+        got = await own.get("127.0.0.1", port, auth, SCALARS, 2.0, 1)
+        walks = [await own.walk("127.0.0.1", port, auth, root, 2.0, 1, max_repetitions)
+                 for root in STABLE_WALKS]
+        return got, walks, own
+    finally:
+        if client is None:
+            own.close()
+
+
+def values(got: Answer, walks: list[Answer]) -> tuple[Any, ...]:
+    for answer in (got, *walks):
+        assert answer.status is None, answer.reason
+    return got.varbinds, [w.varbinds for w in walks]
+
+
+@pytest.mark.parametrize("auth", [v3(V3_USER), v3(V3_USER + "256", auth="sha256"),
+                                  v3(V3_USER + "nopriv", priv=None)], ids=["sha-aes", "sha256-aes", "sha-nopriv"])
+def test_own_usm_reads_what_pysnmp_and_v2c_read(snmpd: Agent, auth: SnmpAuth) -> None:
+    fast_get, fast_walks, fast_client = asyncio.run(read(snmpd.port, auth))
+    slow_get, slow_walks, slow_client = asyncio.run(read(snmpd.port, auth, fast=False))
+    v2_get, v2_walks, _ = asyncio.run(read(snmpd.port, V2))
+    ours = values(fast_get, fast_walks)
+    assert ours == values(slow_get, slow_walks) == values(v2_get, v2_walks)
+    scalars, walks = ours
+    assert scalars[2] == ("1.3.6.1.2.1.1.5.0", b"netmon-snmpd") and scalars[4][1] is not scalars[2][1]
+    assert len(walks[0]) >= 1 and len(walks[3]) > 5  # sysORTable takes several GETBULKs at 5 a time
+    assert fast_client._v3_fast is not None and fast_client._v3_client is None  # pysnmp not used
+    assert slow_client._v3_client is not None and slow_client._v3_fast is None
+
+
+@pytest.mark.parametrize(("auth", "status", "words"), [
+    (v3(V3_USER, auth_key="wrong-key-000"), Status.AUTH_FAILED, "wrong key"),
+    (v3("ghost"), Status.AUTH_FAILED, "user unknown"),
+    (v3(V3_USER, priv_key="wrong-key-000"), Status.TIMEOUT, "privacy key"),
+    (v3(V3_USER + "nopriv", auth="sha256", priv=None), Status.AUTH_FAILED, "wrong key"),
+    (v3(V3_USER, priv=None), Status.ERROR, "agent error authorizationError"),  # VACM: rouser ... priv
+], ids=["wrong-auth-key", "unknown-user", "wrong-priv-key", "wrong-auth-protocol", "level-too-low"])
+def test_bad_credentials_are_results_with_reasons(snmpd: Agent, auth: SnmpAuth, status: Status,
+                                                  words: str) -> None:
+    async def go() -> tuple[Answer, Answer]:
+        client = SnmpClient()
+        try:
+            return (await client.get("127.0.0.1", snmpd.port, auth, SCALARS, 0.5, 0),
+                    await client.walk("127.0.0.1", snmpd.port, auth, STABLE_WALKS[0], 0.5, 0, 10))
+        finally:
+            client.close()
+
+    for answer in asyncio.run(go()):
+        assert answer.status is status and words in answer.reason and answer.varbinds == []
+        for secret in (V3_AUTH, V3_PRIV, "wrong-key-000"):
+            assert secret not in answer.reason
+
+
+def test_dead_agent_is_a_timeout(snmpd: Agent) -> None:
+    async def go() -> Answer:
+        client = SnmpClient()
+        try:
+            return await client.get("127.0.0.1", free_udp_port(), v3(V3_USER), SCALARS, 0.3, 0)
+        finally:
+            client.close()
+
+    got = asyncio.run(go())
+    assert got.status is Status.TIMEOUT and "engine discovery" in got.reason
+
+
+class TamperingProxy(asyncio.DatagramProtocol):
+    """Forwards to the agent and flips one byte of every authenticated reply it returns."""
+
+    def __init__(self, agent_port: int) -> None:
+        self.agent = ("127.0.0.1", agent_port)
+        self.client: Any = None
+        self.transport: Any = None
+        self.tampered = 0
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        if addr[1] != self.agent[1]:
+            self.client = addr
+            self.transport.sendto(data, self.agent)
+            return
+        if usm.decode_message(data).flags & usm.FLAG_AUTH:
+            data = data[:-3] + bytes((data[-3] ^ 0x40,)) + data[-2:]
+            self.tampered += 1
+        self.transport.sendto(data, self.client)
+
+
+def test_changed_reply_fails_authentication(snmpd: Agent) -> None:
+    async def go() -> tuple[Answer, int]:
+        loop = asyncio.get_running_loop()
+        transport, proxy = await loop.create_datagram_endpoint(lambda: TamperingProxy(snmpd.port),
+                                                               local_addr=("127.0.0.1", 0))
+        client = SnmpClient()
+        try:
+            port = transport.get_extra_info("sockname")[1]
+            return await client.get("127.0.0.1", port, v3(V3_USER), SCALARS, 1.0, 0), proxy.tampered
+        finally:
+            client.close()
+            transport.close()
+
+    got, tampered = asyncio.run(go())
+    assert tampered == 1
+    assert got.status is Status.AUTH_FAILED and "HMAC" in got.reason
+
+
+RESTART_USERS = (f'createUser md5user MD5 "{V3_AUTH}" AES "{V3_PRIV}"\nrouser md5user priv\n'
+                 f'createUser sha512user SHA-512 "{V3_AUTH}" AES "{V3_PRIV}"\nrouser sha512user priv\n')
+
+
+class OwnSnmpd:
+    """An snmpd this module restarts: same port, same persistent dir, so engine boots go up.
+
+    Its config is found through SNMPCONFPATH rather than `-C -c`, because `-C` also skips the
+    persistent file that carries engineBoots and the engine ID across restarts.
+    """
+
+    def __init__(self, work: Path) -> None:
+        self.work, self.port = work, free_udp_port()
+        (work / "persist").mkdir()
+        (work / "conf").mkdir()
+        (work / "conf" / "snmpd.conf").write_text(f"agentAddress udp:127.0.0.1:{self.port}\n"
+                                         f"rocommunity {COMMUNITY} 127.0.0.1\nsysName restart-snmpd\n"
+                                         + RESTART_USERS)
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        persist = self.work / "persist"
+        env = {**os.environ, "SNMP_PERSISTENT_DIR": str(persist), "MIBS": "",
+               "SNMPCONFPATH": f"{self.work / 'conf'}:{persist}"}
+        self.proc = subprocess.Popen(["snmpd", "-f", "-Lf", str(self.work / "snmpd.log")], env=env,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_snmp(self.port, COMMUNITY, self.proc, self.work / "snmpd.log")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop(self.proc)
+
+
+@pytest.fixture(scope="module")
+def own_snmpd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnSnmpd]:
+    need(shutil.which("snmpd") is not None and shutil.which("snmpget") is not None,
+         "net-snmp (snmpd, snmpget; Debian packages snmpd snmp)")
+    agent = OwnSnmpd(tmp_path_factory.mktemp("snmpd-restart"))
+    agent.start()
+    try:
+        yield agent
+    finally:
+        agent.stop()
+
+
+@pytest.mark.parametrize("auth", [v3("md5user", auth="md5"), v3("sha512user", auth="sha512")],
+                         ids=["md5-aes", "sha512-aes"])
+def test_md5_and_sha512_users(own_snmpd: OwnSnmpd, auth: SnmpAuth) -> None:
+    fast = values(*asyncio.run(read(own_snmpd.port, auth))[:2])
+    assert fast == values(*asyncio.run(read(own_snmpd.port, V2))[:2])
+    assert fast[0][2][1] == b"restart-snmpd"
+
+
+def test_agent_restart_resyncs_and_keeps_polling(own_snmpd: OwnSnmpd) -> None:
+    """Restart keeping the engine (boots go up), then with a new engine ID (state wiped)."""
+    auth = v3("sha512user", auth="sha512")
+    where = ("127.0.0.1", own_snmpd.port)
+
+    async def go() -> tuple[list[Answer], list[tuple[bytes, int]], list[int]]:
+        client = SnmpClient()
+        answers, engines, sent = [], [], []
+
+        async def poll() -> None:
+            assert client._v3_fast is not None or not answers
+            before = client._v3_fast.transport.stats["sent"] if client._v3_fast else 0
+            answers.append(await client.get(*where, auth, SCALARS[:3], 2.0, 1))
+            assert client._v3_fast is not None
+            engine = client._v3_fast._engines[where]
+            engines.append((engine.engine_id, engine.boots))
+            sent.append(client._v3_fast.transport.stats["sent"] - before)
+
+        def restart(wipe: bool) -> None:
+            own_snmpd.stop()
+            if wipe:
+                shutil.rmtree(own_snmpd.work / "persist")
+                (own_snmpd.work / "persist").mkdir()
+            own_snmpd.start()
+
+        try:
+            await poll()
+            # restarts block for ~1 s: off the loop, like any other slow call
+            await asyncio.to_thread(restart, False)
+            await poll()
+            await poll()
+            await asyncio.to_thread(restart, True)
+            await poll()
+            await poll()
+            return answers, engines, sent
+        finally:
+            client.close()
+
+    answers, engines, sent = asyncio.run(go())
+    for answer in answers:
+        assert answer.status is None, answer.reason
+        assert answer.varbinds[2] == ("1.3.6.1.2.1.1.5.0", b"restart-snmpd")
+    assert engines[1] == engines[2] == (engines[0][0], engines[0][1] + 1)
+    assert sent[1:3] == [2, 1]  # the stale request, its copy after the re-sync; then one per poll
+    assert engines[3][0] != engines[0][0] and engines[3] == engines[4]
+    assert sent[3] >= 3 and sent[4] == 1  # stale request, discovery, request again
