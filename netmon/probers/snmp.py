@@ -1,7 +1,8 @@
 """SNMP prober: GET the profile's scalars, bulk-walk its tables, derive Telegraf-shaped samples.
 
 One `SnmpClient` serves every device of the agent (v1/v2c: netmon's own codec over one UDP
-socket per address family; v3: one pysnmp engine), with at most `scheduler.snmp_concurrency`
+socket per address family; v3: netmon's own USM over the same codec, or one pysnmp engine for
+DES and AES-192/256 users), with at most `scheduler.snmp_concurrency`
 devices in flight. Each request has the check's own timeout and
 retries, so a dead commune costs its slot `timeout * (retries + 1)` and nothing more: once the
 first GET times out, the walks are skipped.
@@ -16,7 +17,8 @@ Outcomes (the result `status`):
   was expected.
 - `mismatch`: the agent answered but has none of the OIDs asked for (wrong profile for it).
 - `timeout`: no answer. For v1/v2c a wrong community looks exactly like this (agents stay silent).
-- `auth_failed`: v3 user unknown, wrong auth key (WrongDigest) or wrong privacy key.
+- `auth_failed`: v3 user unknown, wrong auth key (WrongDigest) or wrong privacy key, or a
+  reply whose HMAC does not check.
 - `error`: anything else (agent error status, unknown protocol name, unreadable key file).
 """
 

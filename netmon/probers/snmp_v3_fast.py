@@ -183,7 +183,9 @@ class FastV3Client:
             return self._report(scoped.response, msg, where)
         if msg.flags & 3 != keys.flags & 3:
             return Answer([], Status.AUTH_FAILED, "v3 answer at another security level than the request")
-        if not usm.in_time_window(msg.boots, msg.engine_time, engine.boots, engine.estimated()):
+        # RFC 3414 §3.2 step 7: only authenticated messages carry a clock worth checking
+        if msg.flags & usm.FLAG_AUTH and not usm.in_time_window(msg.boots, msg.engine_time, engine.boots,
+                                                                engine.estimated()):
             return Answer([], Status.ERROR, "v3 answer outside the agent's time window (replayed?)")
         if scoped.response.request_id != msg.msg_id:
             return Answer([], Status.ERROR, f"v3 answer's request-id {scoped.response.request_id} is not "

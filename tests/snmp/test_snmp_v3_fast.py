@@ -151,7 +151,8 @@ def test_changed_reply_fails_authentication(snmpd: Agent) -> None:
 
 
 RESTART_USERS = (f'createUser md5user MD5 "{V3_AUTH}" AES "{V3_PRIV}"\nrouser md5user priv\n'
-                 f'createUser sha512user SHA-512 "{V3_AUTH}" AES "{V3_PRIV}"\nrouser sha512user priv\n')
+                 f'createUser sha512user SHA-512 "{V3_AUTH}" AES "{V3_PRIV}"\nrouser sha512user priv\n'
+                 "createUser plainuser\nrouser plainuser noauth\n")
 
 
 class OwnSnmpd:
@@ -195,9 +196,10 @@ def own_snmpd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnSnmpd]:
         agent.stop()
 
 
-@pytest.mark.parametrize("auth", [v3("md5user", auth="md5"), v3("sha512user", auth="sha512")],
-                         ids=["md5-aes", "sha512-aes"])
-def test_md5_and_sha512_users(own_snmpd: OwnSnmpd, auth: SnmpAuth) -> None:
+@pytest.mark.parametrize("auth", [v3("md5user", auth="md5"), v3("sha512user", auth="sha512"),
+                                  v3("plainuser", auth=None, priv=None)],
+                         ids=["md5-aes", "sha512-aes", "noauth-nopriv"])
+def test_md5_sha512_and_plain_users(own_snmpd: OwnSnmpd, auth: SnmpAuth) -> None:
     fast = values(*asyncio.run(read(own_snmpd.port, auth))[:2])
     assert fast == values(*asyncio.run(read(own_snmpd.port, V2))[:2])
     assert fast[0][2][1] == b"restart-snmpd"

@@ -138,6 +138,9 @@ def test_open_checks_every_rule() -> None:
     assert isinstance(lower, Answer) and lower.status is Status.AUTH_FAILED
     wrong = opened(response_message(keys()), usm.UserKeys(b"u", "sha1", 12, b"\x01" * 20, k.priv_key))
     assert isinstance(wrong, Answer) and "HMAC" in wrong.reason
+    # noAuthNoPriv: agents may send boots and time as zero, and no clock is checked (RFC 3414 §3.2)
+    plain = usm.UserKeys(b"u", None, 0)
+    assert isinstance(opened(response_message(plain, boots=0, engine_time=0), plain), Response)
 
 
 def test_discovery_request_is_plain_and_reportable() -> None:
