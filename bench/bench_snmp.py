@@ -9,11 +9,8 @@ the previous path (pysnmp 7 get_cmd + bulk_walk_cmd) on the same snmpd for compa
     python3 bench/bench_snmp.py --quick     # ~1 min: 200 polls, 200 simulated devices
     python3 bench/bench_snmp.py             # full: 1,000 polls, 2,000 simulated devices
     python3 bench/bench_snmp.py --polls 20 --devices 20 --no-append   # smoke run, a few seconds
-    python3 bench/bench_snmp.py --v3 --polls 300 --rounds 7   # v3 authPriv (SHA/AES) vs v2c only
 
-`--v3` polls the same snmpd, in interleaved rounds, as v2c (own codec), as a v3 authPriv SHA/AES
-user through netmon's own USM (snmp_v3fast) and through pysnmp (snmp_v3), and prints CPU per
-full poll of each and their ratios; `--profile` adds a cProfile of each v3 path.
+SNMP v3 against v2c is measured by bench/bench_snmp_v3.py, on an snmpd started here.
 
 Prints a table and the goals it is measured against, and appends both, dated, with the command,
 to BENCHMARKS.md (unless --no-append).
@@ -23,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import http.client
 import os
 import resource
@@ -116,22 +112,13 @@ def devices_for(port: int, n: int, communities: list[str] | None) -> tuple[list[
 
 
 def bench_netmon(port: int, n: int, cycles: int, communities: list[str] | None = None,
-                 check: SnmpCheck | None = None, auth: SnmpAuth | None = None,
-                 v3_fast: bool = True) -> list[tuple[float, float, int]]:
-    """Cycles of n polls (full by default) in one prober (cycle 1 is cold).
-
-    With `auth`, every device uses it instead of a community; `v3_fast` picks netmon's own USM
-    or pysnmp for a v3 `auth`.
-    """
+                 check: SnmpCheck | None = None) -> list[tuple[float, float, int]]:
+    """Cycles of n polls (full by default) in one prober (cycle 1 is cold)."""
     devs, auths = devices_for(port, n, communities)
-    if auth is not None:
-        auths = {COMMUNITY: auth}
-        devs = [dataclasses.replace(d, auth=COMMUNITY) for d in devs]
     check = check or full_check()
 
     async def run() -> list[tuple[float, float, int]]:
         prober = SnmpProber(ProberContext(auths=auths, scheduler=SchedulerSettings(snmp_concurrency=32)))
-        prober.client.v3_fast = v3_fast
         try:
             return [await netmon_cycle(prober, devs, check) for _ in range(cycles)]
         finally:
@@ -292,109 +279,6 @@ def bench_data(work: Path) -> Path:
 
 Row = tuple[str, str, str, str, str]
 
-V3_MODES = ("v2c", "v3 authPriv SHA/AES netmon USM", "v3 authPriv SHA/AES pysnmp")
-
-
-def v3_auth(user: str = V3_USER, priv: bool = True) -> SnmpAuth:
-    """The bench's v3 user as a netmon auth (SHA, and AES when `priv`)."""
-    spec: dict = {"version": "3", "user": user, "auth": {"protocol": "sha", "key": V3_AUTH}}
-    if priv:
-        spec["priv"] = {"protocol": "aes", "key": V3_PRIV}
-    return SnmpAuth.model_validate(spec)
-
-
-def bench_v3(work: Path, polls: int, rounds: int, profile: bool) -> tuple[list[Row], list[str]]:
-    """v2c, netmon's v3 and pysnmp's v3 full polls of one snmpd, interleaved `rounds` times.
-
-    One prober per mode, all in one event loop: each runs a cold cycle (engine discovery, key
-    localisation) first, then the modes take turns, one warm cycle of `polls` polls each, the
-    order reversed every round, so load from other work on the machine falls on all of them.
-    The ratios are taken per round (adjacent cycles) and their median reported.
-    """
-    snmpd, port = start_snmpd(work)
-    cpu: dict[str, list[float]] = {m: [] for m in V3_MODES}
-    rows: list[Row] = []
-    load0 = os.getloadavg()
-    try:
-        cold = asyncio.run(interleave(port, polls, rounds, cpu, rows))
-        if profile:
-            for mode in V3_MODES[1:]:
-                profile_v3(port, min(polls, 200), "netmon" in mode)
-    finally:
-        stop(snmpd)
-    load1 = os.getloadavg()
-    rows[:0] = [(f"{m} full poll, snmpd, cold cycle", "", "", f"{cold[m]:.3f}", "") for m in V3_MODES]
-
-    def median(values: list[float]) -> float:
-        return sorted(values)[len(values) // 2]
-
-    v2, fast, slow = (median(cpu[m]) for m in V3_MODES)
-    fast_x = median([f / v for f, v in zip(cpu[V3_MODES[1]], cpu["v2c"], strict=True)])
-    slow_x = median([s / v for s, v in zip(cpu[V3_MODES[2]], cpu["v2c"], strict=True)])
-    spread = sorted(f / v for f, v in zip(cpu[V3_MODES[1]], cpu["v2c"], strict=True))
-    lines = [f"- v3 authPriv (SHA/AES) CPU per full poll <= 2x v2c: netmon USM {fast:.3f} ms vs v2c "
-             f"{v2:.3f} ms, median per-round ratio {fast_x:.2f}x (rounds {spread[0]:.2f}-{spread[-1]:.2f}x), "
-             f"{'**met**' if fast_x <= 2 else '**NOT met**'}; pysnmp {slow:.3f} ms = {slow_x:.1f}x v2c, "
-             f"{slow / fast:.1f}x netmon USM ({rounds} interleaved rounds of {polls} polls per mode)",
-             f"- load average before {load0[0]:.2f} {load0[1]:.2f}, after {load1[0]:.2f} {load1[1]:.2f} "
-             "(1 and 5 min; the machine is shared)"]
-    return rows, lines
-
-
-async def interleave(port: int, polls: int, rounds: int, cpu: dict[str, list[float]],
-                     rows: list[Row]) -> dict[str, float]:
-    """The modes' warm cycles taking turns in one loop; fills `cpu` and `rows`, returns cold ms/poll."""
-    devs, _ = devices_for(port, polls, None)
-    check, probers, cold = full_check(), {}, {}
-    for mode in V3_MODES:
-        auth = SnmpAuth(version="2c", community=COMMUNITY) if mode == "v2c" else v3_auth()
-        probers[mode] = SnmpProber(ProberContext(auths={COMMUNITY: auth},
-                                                 scheduler=SchedulerSettings(snmp_concurrency=32)))
-        probers[mode].client.v3_fast = "netmon" in mode
-    try:
-        for mode, prober in probers.items():
-            _, used, ok = await netmon_cycle(prober, devs, check)
-            if ok != polls:
-                raise RuntimeError(f"{mode}: only {ok} of {polls} cold polls answered")
-            cold[mode] = used / polls * 1000
-        for rnd in range(1, rounds + 1):
-            for mode in V3_MODES if rnd % 2 else tuple(reversed(V3_MODES)):
-                wall, used, ok = await netmon_cycle(probers[mode], devs, check)
-                cpu[mode].append(used / polls * 1000)
-                rows.append((f"{mode} full poll, snmpd, round {rnd} (warm)", f"{ok}/{polls}",
-                             f"{polls / wall:,.0f}", f"{used / polls * 1000:.3f}", "devices/s"))
-    finally:
-        for prober in probers.values():
-            await prober.close()
-    return cold
-
-
-def profile_v3(port: int, polls: int, v3_fast: bool) -> None:
-    """cProfile one warm cycle of v3 full polls; print the top functions by own time."""
-    import cProfile
-    import pstats
-
-    prof = cProfile.Profile()
-    devs, _ = devices_for(port, polls, None)
-    auths = {COMMUNITY: v3_auth()}
-
-    async def run() -> None:
-        prober = SnmpProber(ProberContext(auths=auths, scheduler=SchedulerSettings(snmp_concurrency=32)))
-        prober.client.v3_fast = v3_fast
-        try:
-            await netmon_cycle(prober, devs, full_check())
-            prof.enable()
-            await netmon_cycle(prober, devs, full_check())
-            prof.disable()
-        finally:
-            await prober.close()
-
-    asyncio.run(run())
-    print(f"\n--- cProfile, {polls} warm v3 full polls, {'netmon USM' if v3_fast else 'pysnmp'} ---")
-    stats = pstats.Stats(prof).strip_dirs().sort_stats("tottime")
-    stats.print_stats(25)
-
-
 def main() -> None:
     """Run the benchmark and record it."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -402,13 +286,7 @@ def main() -> None:
     ap.add_argument("--polls", type=int, help="polls/scrapes against snmpd (default 1000, quick 200)")
     ap.add_argument("--devices", type=int, help="simulated devices in snmpsim (default 2000, quick 200)")
     ap.add_argument("--no-append", action="store_true", help="print only; leave BENCHMARKS.md alone")
-    ap.add_argument("--v3", action="store_true", help="only v3 authPriv vs v2c, alternated rounds")
-    ap.add_argument("--rounds", type=int, default=7, help="interleaved rounds of --v3 (default 7)")
-    ap.add_argument("--profile", action="store_true", help="with --v3: cProfile each v3 path")
     args = ap.parse_args()
-    if args.v3:
-        main_v3(args)
-        return
     polls = args.polls or (200 if args.quick else 1000)
     sim_n = args.devices or (200 if args.quick else 2000)
     for tool in ("snmpd", "snmpget", "snmpbulkwalk", "prometheus-snmp-exporter"):
@@ -424,22 +302,6 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
     command = " ".join(["python3", "bench/bench_snmp.py", *sys.argv[1:]])
     report(rows, goal_lines(goals, sim_n), command, append=not args.no_append)
-
-
-def main_v3(args: argparse.Namespace) -> None:
-    """The --v3 run: rows, goal line, and the BENCHMARKS.md block."""
-    if shutil.which("snmpd") is None:
-        sys.exit("snmpd is missing (Debian package snmpd)")
-    work = Path(tempfile.mkdtemp(prefix="netmon-bench-snmpv3-"))
-    try:
-        rows, goals = bench_v3(work, args.polls or 300, args.rounds, args.profile)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    command = " ".join(["python3", "bench/bench_snmp.py", *sys.argv[1:]])
-    note = ("client CPU = rusage of the polling process only (snmpd's CPU is on neither side), "
-            "the warm cycle of a fresh prober per mode after its cold one; modes alternated "
-            "round by round in one run; all three read the same snmpd")
-    report(rows, goals, command, append=not args.no_append, title="SNMP v3 vs v2c", issue="21", note=note)
 
 
 def bench_snmpd(work: Path, polls: int, goals: dict[str, float]) -> list[Row]:
