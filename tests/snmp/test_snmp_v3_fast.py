@@ -152,7 +152,8 @@ def test_changed_reply_fails_authentication(snmpd: Agent) -> None:
 
 RESTART_USERS = (f'createUser md5user MD5 "{V3_AUTH}" AES "{V3_PRIV}"\nrouser md5user priv\n'
                  f'createUser sha512user SHA-512 "{V3_AUTH}" AES "{V3_PRIV}"\nrouser sha512user priv\n'
-                 "createUser plainuser\nrouser plainuser noauth\n")
+                 "createUser plainuser\nrouser plainuser noauth\n"
+                 f'createUser aes256user SHA "{V3_AUTH}" AES256C "{V3_PRIV}"\nrouser aes256user priv\n')
 
 
 class OwnSnmpd:
@@ -251,3 +252,14 @@ def test_agent_restart_resyncs_and_keeps_polling(own_snmpd: OwnSnmpd) -> None:
     assert sent[1:3] == [2, 1]  # the stale request, its copy after the re-sync; then one per poll
     assert engines[3][0] != engines[0][0] and engines[3] == engines[4]
     assert sent[3] >= 3 and sent[4] == 1  # stale request, discovery, request again
+
+
+def test_aes256_user_goes_through_pysnmp(own_snmpd: OwnSnmpd) -> None:
+    """AES-256 (key extension) is not in the own USM: the same client sends it through pysnmp.
+
+    netmon's `aes256` is pysnmp's USM_PRIV_CFB256_AES, the Reeder ("Cisco") key extension that
+    net-snmp calls AES256C; net-snmp's own `AES256` (Blumenthal) does not answer it.
+    """
+    got, walks, client = asyncio.run(read(own_snmpd.port, v3("aes256user", priv="aes256")))
+    assert values(got, walks) == values(*asyncio.run(read(own_snmpd.port, V2))[:2])
+    assert client._v3_client is not None and client._v3_fast is None
