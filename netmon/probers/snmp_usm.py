@@ -1,9 +1,11 @@
 """SNMPv3 messages with the User-based Security Model (RFC 3412, 3414, 3826, 7860): keys, codec.
 
-Why hand-written: the v3 path through pysnmp cost 26-33 ms of CPU per full device poll where
-v2c through snmp_wire cost 2.5 ms on the same snmpd, same run (11-13x; `bench/bench_snmp.py
---v3 --profile`, BENCHMARKS.md "SNMP v3 vs v2c"); the profile shows ~60 % of it in pyasn1
-decoding the varbinds and building value objects, the same cost snmp_wire removed for v2c. A v3
+Why hand-written: the v3 path through pysnmp cost 26-45 ms of CPU per full device poll (GET of
+10 scalars, bulk walks of ifTable and hrStorageTable) where v2c through snmp_wire cost 1.6-2.5 ms
+on the same snmpd in the same run, 11-19x (`bench/bench_snmp_v3.py --profile`, BENCHMARKS.md
+"SNMP v3 vs v2c", 2026-12-02); the profile shows most of it in pyasn1 decoding the varbinds into
+value objects, the cost snmp_wire removed for v2c. With this module the same poll costs 1.46x
+v2c (median of 7 interleaved rounds, 1.25-1.88x; 12x less than pysnmp). A v3
 message is the v2c PDU wrapped in a small header, so this module reuses snmp_wire's BER code for
 the PDU and adds only the header, HMAC (stdlib `hmac`, OpenSSL underneath) and AES-CFB
 (`cryptography`). It covers the common case: HMAC-MD5-96, HMAC-SHA-96 and the SHA-2 HMACs of

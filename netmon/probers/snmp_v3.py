@@ -1,7 +1,7 @@
 """SNMPv3 through pysnmp's `v3arch`, for the users netmon's own USM does not cover.
 
 Most v3 users (MD5/SHA/SHA-2 auth with no privacy or AES-128) go through snmp_v3_fast, which
-measured ~16x less CPU per poll than this path (snmp_usm says why). Users with DES, 3DES or
+measured ~12x less CPU per poll than this path (snmp_usm says why). Users with DES, 3DES or
 AES-192/256 privacy come here, where pysnmp's key extension and ciphers are kept rather than
 re-implemented; SnmpClient picks the path per user from its protocols. One long-lived
 `SnmpEngine` serves every v3 device; it is created lazily inside the running loop because pysnmp

@@ -1,8 +1,9 @@
 """SNMPv3 requests without pysnmp for the common users: USM with MD5/SHA/SHA-2 auth, AES-128 privacy.
 
-Why hand-written (measured, `bench/bench_snmp.py --v3 --profile`): pysnmp spent 26-33 ms of
-CPU per full device poll of a v3 authPriv SHA/AES user where v2c through netmon's own codec spent
-2.5 ms on the same snmpd in the same run, most of it in pyasn1; snmp_usm has the details. This
+Why hand-written (measured, `bench/bench_snmp_v3.py --profile`): pysnmp spent 26-45 ms of CPU
+per full device poll of a v3 authPriv SHA/AES user where v2c through netmon's own codec spent
+1.6-2.5 ms on the same snmpd in the same run, most of it in pyasn1; this path costs ~1.5x v2c.
+snmp_usm has the details. This
 module is the protocol machinery around snmp_usm's codec; SnmpClient keeps the GET and walk
 semantics (one code path for v2c and v3) and sends through `ask`.
 
