@@ -27,6 +27,7 @@ LAYER_OF_PREFIX = (  # first matching prefix wins
     ("netmon.cli", "app"), ("netmon.__main__", "app"), ("netmon.lab", "app"), ("netmon.sheets", "app"),
     ("netmon.model", "base"), ("netmon.errors", "base"), ("netmon.i18n", "base"), ("netmon.fieldtypes", "base"),
     ("netmon.logs", "base"), ("netmon.signals", "base"), ("netmon.guard", "base"), ("netmon.progress", "base"),
+    ("netmon.uptime", "base"),
 )
 """A module not listed is `runtime` (may use everything but ui and the lab; nothing below may use it)."""
 
@@ -46,10 +47,6 @@ KNOWN = {
     # (importer, imported): why it is still there
     ("netmon.ui.probe", "netmon.probers"):
         "`netmon probe` runs a device's checks now; it is a command and belongs in the app layer (issue 20)",
-    ("netmon.analysis.aging", "netmon.probers.snmp_uptime"):
-        "uptime/boot-time arithmetic shared with the SNMP prober; belongs in a neutral module once the "
-        "SNMP boot-time work in flight has landed",
-    ("netmon.analysis.rollups", "netmon.probers.snmp_uptime"): "same as analysis.aging",
     ("netmon.central.province", "netmon.ui.status_model"):
         "the province view reuses the status view model's classes; they move into analysis with "
         "'analysis owns its answers' (issue 20 item 2, status part)",

@@ -33,7 +33,7 @@ from netmon.analysis.officehours import OfficeHours
 from netmon.analysis.pc_facts import installed_ram_mb, os_product, restarts, size_text
 from netmon.config.schema import AgingRules
 from netmon.model import FieldValue, ProbeResult, Sample, Status
-from netmon.probers.snmp_uptime import host_uptime, unwrap
+from netmon.uptime import host_uptime, unwrap
 
 WINDOW_S = 7 * 86400.0
 POINTS = {"eol_os": 30, "disk": 25, "ram": 20, "cpu": 15, "reboots": 15, "reachability": 15}

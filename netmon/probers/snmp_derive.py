@@ -14,10 +14,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from netmon import uptime
 from netmon.model import FieldValue, Sample
-from netmon.probers import snmp_uptime as uptime
 from netmon.probers.snmp_fields import ANY, COLUMNS, SCALARS, BadValue, check, hexstr, named_spec, problem, text
-from netmon.probers.snmp_uptime import host_uptime
+from netmon.uptime import host_uptime
 
 __all__ = ["HR_STORAGE_ENTRY", "IF_ENTRY", "Derived", "DeviceMemory", "ago", "derive", "detect_reboot",
            "hexstr", "scalar_fields", "text"]
@@ -235,7 +235,7 @@ def detect_reboot(scalars: Mapping[str, Any], now: float, prev: DeviceMemory | N
                   memory: DeviceMemory, notes: list[str]) -> float | None:
     """The host's boot time when it rebooted since the previous poll, else None; fills `memory`.
 
-    The host uptime is hrSystemUptime where the agent has it (snmp_uptime): a restarted agent
+    The host uptime is hrSystemUptime where the agent has it (netmon.uptime): a restarted agent
     whose host runs on gets a note, not a reboot; a TimeTicks wrap is neither.
     """
     found = host_uptime(scalars)
