@@ -10,6 +10,8 @@ from datetime import datetime, tzinfo
 from typing import ClassVar
 from zoneinfo import ZoneInfo
 
+from netmon.secrets import mask
+
 
 def setup_logging(verbosity: int = 0) -> None:
     """Log to stderr; under systemd (JOURNAL_STREAM set) leave timestamps to the journal."""
@@ -43,7 +45,7 @@ class _SyslogPriority(logging.Formatter):
 class MaskingFormatter(logging.Formatter):
     """Wraps a formatter so no secret value ever reaches a log line, tracebacks included.
 
-    Values taken from the environment or key files (`netmon.config.secrets`) are replaced by
+    Values taken from the environment or key files (`netmon.secrets`) are replaced by
     `<from env NAME>` in the finished line: a library's exception text is covered as well as ours.
     """
 
@@ -52,8 +54,6 @@ class MaskingFormatter(logging.Formatter):
         self.inner = inner
 
     def format(self, record: logging.LogRecord) -> str:
-        from netmon.config.secrets import mask
-
         # Only the message and the traceback are masked: a value that happens to equal a logger
         # name or a level must not garble every line's prefix.
         masked = copy.copy(record)

@@ -27,7 +27,7 @@ LAYER_OF_PREFIX = (  # first matching prefix wins
     ("netmon.cli", "app"), ("netmon.__main__", "app"), ("netmon.lab", "app"), ("netmon.sheets", "app"),
     ("netmon.model", "base"), ("netmon.errors", "base"), ("netmon.i18n", "base"), ("netmon.fieldtypes", "base"),
     ("netmon.logs", "base"), ("netmon.signals", "base"), ("netmon.guard", "base"), ("netmon.progress", "base"),
-    ("netmon.uptime", "base"),
+    ("netmon.uptime", "base"), ("netmon.secrets", "base"),
 )
 """A module not listed is `runtime` (may use everything but ui and the lab; nothing below may use it)."""
 
@@ -56,9 +56,6 @@ KNOWN = {
     ("netmon.analysis.evaluator", "netmon.bookkeeping"):
         "the analysis component uses the bookkeeper's FailureLog (one log line per change of state); "
         "FailureLog belongs in netmon.logs",
-    ("netmon.logs", "netmon.config.secrets"):
-        "the log formatter masks values taken from the environment; the registry of those values "
-        "belongs in a base module (netmon.secrets)",
     ("netmon.schema", "netmon.sinks.deadletters"):
         "migration 3 classifies letters stored by older agents with the outputs' own rule (kind_of); a "
         "migration's behaviour should be frozen in schema.py instead",

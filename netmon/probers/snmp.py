@@ -29,11 +29,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from netmon.config.schema import SnmpCheck
-from netmon.config.secrets import mask
 from netmon.model import Device, ProbeResult, Sample, Status
 from netmon.probers.base import Emit, ProberBase, ProberContext, failed
 from netmon.probers.snmp_client import MISSING, Answer, SnmpClient
 from netmon.probers.snmp_derive import Derived, DeviceMemory, ago, derive
+from netmon.secrets import mask
 
 log = logging.getLogger(__name__)
 
