@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from netmon.bookkeeping import Bookkeeper, FailureLog, describe
+from netmon.bookkeeping import Bookkeeper
 from netmon.config import Config, ConfigError, load_config
 from netmon.guard import check_lab_namespace
-from netmon.logs import use_timezone
+from netmon.logs import FailureLog, describe, use_timezone
 from netmon.probers import Prober, ProberContext, build_prober
 from netmon.retention import Policy, Retention, prune_store
 from netmon.scheduler import PlanError, ProbeSchedule, run_once

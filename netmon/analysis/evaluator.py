@@ -24,8 +24,8 @@ from netmon.analysis.pending import undecided_villages
 from netmon.analysis.power import village_power_evidence
 from netmon.analysis.stability import MIN_AGENT_COVERAGE, Cause, Judgement, State, WindowMetrics, attribute
 from netmon.analysis.windows import all_down_since, outage_rows, window_metrics, worst_hours
-from netmon.bookkeeping import FailureLog
 from netmon.config.schema import AgentConfig
+from netmon.logs import FailureLog
 from netmon.model import ProbeResult, Sample, Status
 from netmon.notify.maintenance import maintenance_windows, muting
 from netmon.store import Store
