@@ -53,9 +53,6 @@ KNOWN = {
     ("netmon.analysis.evaluator", "netmon.notify.maintenance"):
         "maintenance windows (just landed with notify) are an analysis input; they belong in config or "
         "analysis, not in the notify output",
-    ("netmon.schema", "netmon.sinks.deadletters"):
-        "migration 3 classifies letters stored by older agents with the outputs' own rule (kind_of); a "
-        "migration's behaviour should be frozen in schema.py instead",
     ("netmon.sinks.influx", "netmon.daemon"):
         "outputs subclass daemon.Component and get daemon.Agent; goes with the component interface "
         "(issue 20 item 3), not done yet",
