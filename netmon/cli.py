@@ -103,7 +103,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_probe(args: argparse.Namespace) -> int:
     """Run a device's checks now and explain each result."""
     from netmon.guard import check_lab_namespace
-    from netmon.ui.probe import run_probe
+    from netmon.probe_cmd import run_probe
 
     config = load_config(args.config)
     check_lab_namespace(config.settings.agent.name)

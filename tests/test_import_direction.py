@@ -25,6 +25,7 @@ LAYER_OF_PREFIX = (  # first matching prefix wins
     ("netmon.ui", "ui"),
     ("netmon.daemon", "runtime"), ("netmon.writer", "runtime"), ("netmon.scheduler", "runtime"),
     ("netmon.cli", "app"), ("netmon.__main__", "app"), ("netmon.lab", "app"), ("netmon.sheets", "app"),
+    ("netmon.probe_cmd", "app"),
     ("netmon.model", "base"), ("netmon.errors", "base"), ("netmon.i18n", "base"), ("netmon.fieldtypes", "base"),
     ("netmon.logs", "base"), ("netmon.signals", "base"), ("netmon.guard", "base"), ("netmon.progress", "base"),
     ("netmon.uptime", "base"), ("netmon.secrets", "base"),
@@ -45,8 +46,6 @@ ALLOWED = {
 
 KNOWN = {
     # (importer, imported): why it is still there
-    ("netmon.ui.probe", "netmon.probers"):
-        "`netmon probe` runs a device's checks now; it is a command and belongs in the app layer (issue 20)",
     ("netmon.central.province", "netmon.ui.status_model"):
         "the province view reuses the status view model's classes; they move into analysis with "
         "'analysis owns its answers' (issue 20 item 2, status part)",
