@@ -21,20 +21,25 @@ import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, TypeVar
 
 from netmon.bookkeeping import Bookkeeper
+from netmon.component import AgentStats, Component, Subscriber, undeclared_tables
 from netmon.config import Config, ConfigError, load_config
+from netmon.errors import StoreError
 from netmon.guard import check_lab_namespace
 from netmon.logs import FailureLog, describe, use_timezone
+from netmon.model import ProbeResult
 from netmon.probers import Prober, ProberContext, build_prober
 from netmon.retention import Policy, Retention, prune_store
 from netmon.scheduler import PlanError, ProbeSchedule, run_once
+from netmon.schema import TABLE_RETENTION
 from netmon.signals import GATE
 from netmon.store import Store
 from netmon.writer import RateMeter, ResultWriter, StateChangeLog
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 HEARTBEAT_S = 10.0
 RETENTION_EVERY_S = 3600.0
@@ -47,7 +52,7 @@ PRUNE_SLICE_S = 0.5
 
 @dataclass
 class Agent:
-    """What the components of a running daemon share."""
+    """What the components of a running daemon share; their `Host` (netmon.component)."""
 
     config: Config
     store: Store
@@ -56,25 +61,30 @@ class Agent:
     rate: RateMeter
     started_ts: float = field(default_factory=time.time)
     bookkeeper: Bookkeeper | None = None
-    """The thread for slow store work (rollups, evaluation, retention, checkpoints)."""
+    """The process for slow store work (rollups, evaluation, retention, checkpoints)."""
 
+    def subscribe(self, callback: Subscriber) -> None:
+        """Call `callback(results)` on the loop after each committed batch."""
+        self.writer.listeners.append(callback)
 
-class Component(Protocol):
-    """A background part of the daemon (forwarder, analysis); started after the first config."""
+    def emit(self, result: ProbeResult) -> None:
+        """Queue a component's result for the store, like a probe's."""
+        self.writer.emit(result)
 
-    name: str
+    def stats(self) -> AgentStats:
+        """Result rate and scheduler lag now."""
+        lag_s = float(self.schedule.lag_s) if self.schedule is not None else 0.0
+        return AgentStats(float(self.rate.per_second()), lag_s)
 
-    async def start(self, agent: Agent) -> None:
-        """Begin work; must return promptly (spawn tasks for long work)."""
-        ...
+    async def run_job(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run `fn(store, *args)` in the bookkeeping process."""
+        assert self.bookkeeper is not None
+        return await self.bookkeeper.run(fn, *args)
 
-    async def reload(self, config: Config) -> None:
-        """Adopt a new, already validated config."""
-        ...
-
-    async def stop(self) -> None:
-        """Finish or abandon current work safely; called once."""
-        ...
+    async def setup_job(self, key: str, fn: Callable[..., T], *args: Any) -> T:
+        """Build state in the bookkeeping process, replayed if that process restarts."""
+        assert self.bookkeeper is not None
+        return await self.bookkeeper.setup(key, fn, *args)
 
 
 ComponentFactory = Callable[[Config], list[Component]]
@@ -90,11 +100,15 @@ Imported only when the daemon starts, so `netmon check` and `netmon status` stay
 
 
 def build_components(config: Config) -> list[Component]:
-    """Every component the config needs, from every factory."""
+    """Every component the config needs, from every factory; each declares only tables netmon.schema owns."""
     components: list[Component] = []
     for target in COMPONENT_FACTORIES.values():
         module_name, _, func_name = target.partition(":")
         components += getattr(importlib.import_module(module_name), func_name)(config)
+    for component in components:
+        if unknown := undeclared_tables(component, list(TABLE_RETENTION)):
+            raise StoreError(f"component {component.name} declares tables that netmon.schema does not own: "
+                               f"{', '.join(unknown)} (add them there, with a migration)")
     return components
 
 

@@ -29,6 +29,7 @@ LAYER_OF_PREFIX = (  # first matching prefix wins
     ("netmon.model", "base"), ("netmon.errors", "base"), ("netmon.i18n", "base"), ("netmon.fieldtypes", "base"),
     ("netmon.logs", "base"), ("netmon.signals", "base"), ("netmon.guard", "base"), ("netmon.progress", "base"),
     ("netmon.uptime", "base"), ("netmon.secrets", "base"),
+    ("netmon.component", "base"),
 )
 """A module not listed is `runtime` (may use everything but ui and the lab; nothing below may use it)."""
 
@@ -52,9 +53,6 @@ KNOWN = {
     ("netmon.analysis.evaluator", "netmon.notify.maintenance"):
         "maintenance windows (just landed with notify) are an analysis input; they belong in config or "
         "analysis, not in the notify output",
-    ("netmon.sinks.influx", "netmon.daemon"):
-        "outputs subclass daemon.Component and get daemon.Agent; goes with the component interface "
-        "(issue 20 item 3), not done yet",
 }
 
 

@@ -18,12 +18,12 @@ from typing import Any
 from netmon.analysis import flags as flagmod
 from netmon.analysis import worker
 from netmon.analysis.catalog import Catalog, VillageInfo
-from netmon.analysis.db import ensure_schema
 from netmon.analysis.officehours import OfficeHours
 from netmon.analysis.pending import undecided_villages
 from netmon.analysis.power import village_power_evidence
 from netmon.analysis.stability import MIN_AGENT_COVERAGE, Cause, Judgement, State, WindowMetrics, attribute
 from netmon.analysis.windows import all_down_since, outage_rows, window_metrics, worst_hours
+from netmon.component import Host
 from netmon.config.schema import AgentConfig
 from netmon.logs import FailureLog
 from netmon.model import ProbeResult, Sample, Status
@@ -298,44 +298,45 @@ class AnalysisComponent:
     """
 
     name = "analysis"
+    tables = ("rollup_device", "rollup_village", "analysis_device_state", "analysis_outages", "analysis_meta",
+              "flags", "village_eval", "village_status")
 
     def __init__(self, config: Any) -> None:
         self.config = config
         self._task: asyncio.Task | None = None
         self._failures = FailureLog("analysis step", log)
 
-    async def start(self, agent: Any) -> None:
-        """Create the tables, build the rollup engine in the bookkeeping process and start the timer."""
-        self.agent = agent
-        ensure_schema(agent.store)
-        await agent.bookkeeper.setup("analysis", worker.build, str(self.config.path))
+    async def start(self, host: Host) -> None:
+        """Build the rollup engine in the bookkeeping process and start the timer."""
+        self.host = host
+        await host.setup_job("analysis", worker.build, str(self.config.path))
         self._task = asyncio.create_task(self._loop(), name="analysis")
 
     async def reload(self, config: Any) -> None:
         """Adopt a new config: new villages, thresholds and windows from the next evaluation."""
         self.config = config
-        await self.agent.bookkeeper.setup("analysis", worker.build, str(config.path))
+        await self.host.setup_job("analysis", worker.build, str(config.path))
 
     async def _loop(self) -> None:
         every = self.config.settings.analysis.evaluate_every
         next_eval = time.time() + every
         next_pcs = time.time() + min(every, PC_HEALTH_EVERY_S)
-        bookkeeper = self.agent.bookkeeper
+        run_job = self.host.run_job
         while True:
             await asyncio.sleep(min(5.0, max(0.5, next_eval - time.time())))
             wrote = False  # only a step that wrote something proves a failure is over
             try:
-                while (n := await bookkeeper.run(worker.roll_up, ROLLUP_STEP)) > 0:
+                while (n := await run_job(worker.roll_up, ROLLUP_STEP)) > 0:
                     wrote = True
                     if n < ROLLUP_STEP or time.time() >= next_eval:
                         break  # a long catch-up still lets evaluations run on time
                 if time.time() >= next_eval:
                     wrote = True
                     next_eval = time.time() + self.config.settings.analysis.evaluate_every
-                    await bookkeeper.run(worker.evaluate)  # the worker commits the results itself
+                    await run_job(worker.evaluate)  # the worker commits the results itself
                 if time.time() >= next_pcs:
                     next_pcs = time.time() + PC_HEALTH_EVERY_S
-                    await bookkeeper.run(worker.score_pcs)
+                    await run_job(worker.score_pcs)
             except Exception as exc:
                 self._failures.failed(exc, "retrying at the next step")
             else:

@@ -1,7 +1,7 @@
 """The notification tables: events, the outbox, ad-hoc maintenance windows, and notify's own cursors.
 
-Until netmon/schema.py owns every table through its migrations, this module creates its tables
-IF NOT EXISTS when the notifier starts (and when the CLI writes), like analysis/db.py does.
+Their schema is owned by netmon/schema.py (migration 4), with every other table's; this module
+only reads and writes them. The notifier declares them as its tables (netmon.component).
 
 - `notify_events`: one row per thing worth telling, unique by `key` (the idempotency key: the same
   flag raise or outage found again after a restart inserts nothing).
