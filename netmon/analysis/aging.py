@@ -1,4 +1,4 @@
-"""PC aging: a 0-100 replacement-priority score with human reasons (issue 4, DESIGN.md §7).
+"""PC aging: a 0-100 replacement-priority score with human reasons (issue 4).
 
 The score says how urgently a commune office PC should be replaced: 0 = nothing wrong found,
 100 = replace first. Each rule of the profile's `aging:` section (schema.AgingRules) that the

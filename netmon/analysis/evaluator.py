@@ -2,7 +2,7 @@
 
 One evaluation: sum the short and the long window of every village's rollups, classify each
 window, attribute the cause, step the flag hysteresis on the short window, store the latest
-status and emit one `village-status` result per village (contracts.md).
+status and emit one `village-status` result per village (its `village_status` points: docs/series.md).
 """
 
 from __future__ import annotations

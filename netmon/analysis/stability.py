@@ -1,4 +1,4 @@
-"""Village state from window metrics: good, degraded, unstable, down, unknown (DESIGN.md §7).
+"""Village state from window metrics: good, degraded, unstable, down, unknown.
 
 Pure functions over numbers already summed from rollups, so they are cheap and easy to test.
 """

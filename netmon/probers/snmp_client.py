@@ -2,7 +2,7 @@
 
 v1/v2c use netmon's own codec (snmp_wire) over one shared UDP socket per address family
 (snmp_transport): ~0.1 ms of CPU per 10-OID GET where pysnmp spent ~1.8 ms, most of it in pyasn1
-decoding (research/limits.md §2). v3 goes through pysnmp (snmp_v3), imported only when the first
+decoding (bench/bench_snmp.py measures it). v3 goes through pysnmp (snmp_v3), imported only when the first
 v3 device is polled.
 
 Values come back as plain Python: ints for every integer type, `bytes` for OCTET STRING and

@@ -2,7 +2,7 @@
 
 Pure functions plus a small per-device memory (`DeviceMemory`) that the prober keeps between
 polls, for counter rates and reboot detection. Field names follow Telegraf's inputs.snmp with the
-MIB column names (ecosystem.md §1); a field always has one type: counters and gauges are `int`,
+MIB column names (docs/series.md); a field always has one type: counters and gauges are `int`,
 derived values (`uptime_s`, `in_bps`, `used_pct`, signal levels) are `float`; a table netmon has no
 schema for gives integers in `value` and text in `value_text`. Every value is
 checked against its declared type and range first (snmp_fields); one that does not fit is left

@@ -1,4 +1,4 @@
-"""Store-and-forward to InfluxDB (DESIGN.md §6): the store is the queue, a cursor is the truth.
+"""Store-and-forward to InfluxDB: the store is the queue, a cursor is the truth.
 
 Each output has a cursor in the store (`Store.cursor(name)`). Its forwarder reads whole results
 after the cursor, sends them as one line-protocol batch, and advances the cursor only after the
