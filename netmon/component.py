@@ -46,7 +46,7 @@ class AgentStats:
 
 
 class Host(Protocol):
-    """What the daemon offers its components (implemented by `netmon.daemon.Agent`)."""
+    """What the daemon offers its components (implemented by `netmon.agent.Agent`)."""
 
     @property
     def store(self) -> Store:

@@ -19,17 +19,16 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
+from netmon.agent import Agent
 from netmon.bookkeeping import Bookkeeper
-from netmon.component import AgentStats, Component, Subscriber, undeclared_tables
+from netmon.component import Component, undeclared_tables
 from netmon.config import Config, ConfigError, load_config
 from netmon.errors import StoreError
 from netmon.guard import check_lab_namespace
 from netmon.logs import FailureLog, describe, use_timezone
-from netmon.model import ProbeResult
 from netmon.probers import Prober, ProberContext, build_prober
 from netmon.retention import Policy, Retention, prune_store
 from netmon.scheduler import PlanError, ProbeSchedule, run_once
@@ -39,7 +38,6 @@ from netmon.store import Store
 from netmon.writer import RateMeter, ResultWriter, StateChangeLog
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 HEARTBEAT_S = 10.0
 RETENTION_EVERY_S = 3600.0
@@ -48,43 +46,6 @@ PRUNE_ROWS = 2000
 PRUNE_SLICE_S = 0.5
 """Retention work per heartbeat, in the bookkeeping process: bounded steps, the rest at the next heartbeat
 (each step is its own short write transaction, so the writer never waits long)."""
-
-
-@dataclass
-class Agent:
-    """What the components of a running daemon share; their `Host` (netmon.component)."""
-
-    config: Config
-    store: Store
-    writer: ResultWriter
-    schedule: ProbeSchedule | None
-    rate: RateMeter
-    started_ts: float = field(default_factory=time.time)
-    bookkeeper: Bookkeeper | None = None
-    """The process for slow store work (rollups, evaluation, retention, checkpoints)."""
-
-    def subscribe(self, callback: Subscriber) -> None:
-        """Call `callback(results)` on the loop after each committed batch."""
-        self.writer.listeners.append(callback)
-
-    def emit(self, result: ProbeResult) -> None:
-        """Queue a component's result for the store, like a probe's."""
-        self.writer.emit(result)
-
-    def stats(self) -> AgentStats:
-        """Result rate and scheduler lag now."""
-        lag_s = float(self.schedule.lag_s) if self.schedule is not None else 0.0
-        return AgentStats(float(self.rate.per_second()), lag_s)
-
-    async def run_job(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run `fn(store, *args)` in the bookkeeping process."""
-        assert self.bookkeeper is not None
-        return await self.bookkeeper.run(fn, *args)
-
-    async def setup_job(self, key: str, fn: Callable[..., T], *args: Any) -> T:
-        """Build state in the bookkeeping process, replayed if that process restarts."""
-        assert self.bookkeeper is not None
-        return await self.bookkeeper.setup(key, fn, *args)
 
 
 ComponentFactory = Callable[[Config], list[Component]]
