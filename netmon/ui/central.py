@@ -18,11 +18,11 @@ from rich.console import Console, Group
 from rich.text import Text
 
 from netmon.analysis.status import Flag
+from netmon.analysis.status_view import PcScore, State
 from netmon.central.influxql import CentralError, InfluxQL
 from netmon.central.province import HEARTBEAT_S, LOOKBACK_S, Picture, province_picture
 from netmon.central.services import ServiceVerdict, service_verdicts
 from netmon.config.resolve import slug
-from netmon.ui.status_model import PcScore, State
 from netmon.ui.status_render import (
     Columns,
     _column_titles,

@@ -24,8 +24,8 @@ from zoneinfo import ZoneInfo
 from rich.console import Console
 from rich.live import Live
 
+from netmon.analysis.status_view import Inventory, Snapshot, State, load_snapshot, read_header, sparklines
 from netmon.store import Store
-from netmon.ui.status_model import Inventory, Snapshot, State, load_snapshot, read_header, sparklines
 from netmon.ui.status_render import (
     FOOTER_LINES,
     HEADER_LINES,

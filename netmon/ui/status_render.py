@@ -19,9 +19,9 @@ from rich.console import Group
 from rich.text import Text
 
 from netmon import i18n
+from netmon.analysis.status_view import CommuneRow, Snapshot, Source, State, VillageRow
 from netmon.config.resolve import slug
 from netmon.i18n import N_, _, display, localise
-from netmon.ui.status_model import CommuneRow, Snapshot, Source, State, VillageRow
 from netmon.ui.status_words import service_words, state_word
 
 SYMBOL = {State.GOOD: "✓", State.DEGRADED: "▲", State.UNSTABLE: "≈", State.DOWN: "✗", State.UNKNOWN: "?"}

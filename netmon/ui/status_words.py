@@ -1,13 +1,13 @@
 """The words of the status view in the language in use: states, flag causes, commune service problems.
 
-The snapshot (status_model) and its JSON keep the machine words (`unstable`, `link`) and the
+The snapshot (analysis.status_view) and its JSON keep the machine words (`unstable`, `link`) and the
 English problem texts; the text view shows them through these functions.
 """
 
 from __future__ import annotations
 
+from netmon.analysis.status_view import State
 from netmon.i18n import N_, _, display
-from netmon.ui.status_model import State
 
 STATE_WORDS = {State.GOOD: N_("good"), State.DEGRADED: N_("degraded"), State.UNSTABLE: N_("unstable"),
                State.DOWN: N_("down"), State.UNKNOWN: N_("unknown")}
