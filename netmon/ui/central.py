@@ -212,7 +212,7 @@ def _avail_row(level: str, name: str, villages: list[Any], expected: float) -> d
 
 
 def _service_window(config: Any) -> float:
-    from netmon.ui.report_services import service_window_s
+    from netmon.analysis.service_report import service_window_s
 
     return service_window_s(config)
 

@@ -70,7 +70,8 @@ def _availability(config: Any, store: Store, args: Any, fmt: str, console: Conso
 
 
 def _services(config: Any, store: Store, args: Any, fmt: str, console: Console) -> int:
-    from netmon.ui.report_services import render_services, service_rows
+    from netmon.analysis.service_report import service_rows
+    from netmon.ui.report_services import render_services
 
     report = service_rows(config, store, time.time(), days=getattr(args, "days", 7.0) or 7.0)
     tz = config.settings.agent.timezone

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 from rich.console import Console
 from rich.live import Live
 
-from netmon.analysis.status_view import Inventory, Snapshot, State, load_snapshot, read_header, sparklines
+from netmon.analysis.status_view import Inventory, Snapshot, State, load_snapshot, read_header
 from netmon.store import Store
 from netmon.ui.status_render import (
     FOOTER_LINES,
@@ -37,6 +37,7 @@ from netmon.ui.status_render import (
     render_once,
     render_screen,
     snapshot_json,
+    sparklines,
 )
 
 log = logging.getLogger(__name__)

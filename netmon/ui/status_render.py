@@ -19,15 +19,19 @@ from rich.console import Group
 from rich.text import Text
 
 from netmon import i18n
-from netmon.analysis.status_view import CommuneRow, Snapshot, Source, State, VillageRow
+from netmon.analysis.status_view import CommuneRow, Snapshot, Source, State, VillageRow, last_hour_rounds
 from netmon.config.resolve import slug
 from netmon.i18n import N_, _, display, localise
+from netmon.store import Store
 from netmon.ui.status_words import service_words, state_word
 
 SYMBOL = {State.GOOD: "✓", State.DEGRADED: "▲", State.UNSTABLE: "≈", State.DOWN: "✗", State.UNKNOWN: "?"}
 STYLE = {State.GOOD: "green", State.DEGRADED: "yellow", State.UNSTABLE: "bold dark_orange",
          State.DOWN: "bold red", State.UNKNOWN: "dim"}
 FLAG = "⚑"
+SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
+SPARK_ALL_DOWN = "_"
+SPARK_NO_DATA = "·"
 PROVISIONAL_MARK = "*"
 STALE_HEARTBEAT_S = 90.0
 """The daemon writes its heartbeat every few seconds; older than this, it is not running."""
@@ -198,6 +202,21 @@ def fmt_clock(ts: float, tz: ZoneInfo, now: float) -> str:
     """Wall-clock time in the agent's timezone, with the date when it is not today."""
     when, today = datetime.fromtimestamp(ts, tz), datetime.fromtimestamp(now, tz)
     return when.strftime("%H:%M:%S") if when.date() == today.date() else i18n.datetime(when)
+
+
+def sparklines(store: Store, rows: Sequence[VillageRow], now: float) -> None:
+    """Fill `spark` of `rows` with the last hour of their coverage devices' pings, one block per slice."""
+    rounds = last_hour_rounds(store, rows, now)
+    for r in rows:
+        r.spark = "".join(_spark_char(up, total) for up, total in rounds[r.info.id])
+
+
+def _spark_char(up: int, total: int) -> str:
+    if total == 0:
+        return SPARK_NO_DATA
+    if up == 0:
+        return SPARK_ALL_DOWN
+    return SPARK_BLOCKS[min(len(SPARK_BLOCKS) - 1, int(up / total * len(SPARK_BLOCKS) - 1e-9))]
 
 
 # ---------------------------------------------------------------- body lines
