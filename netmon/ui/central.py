@@ -218,7 +218,8 @@ def _service_window(config: Any) -> float:
 
 
 def _villages(config: Any, args: Any, fmt: str, console: Console, tz: ZoneInfo) -> int:
-    from netmon.ui.report_villages import VillagesReport, _flag_row, _worst_first, render_villages
+    from netmon.analysis.village_report import VillagesReport, _flag_row, _worst_first
+    from netmon.ui.report_villages import render_villages
 
     pic = picture(config, args)
     report = VillagesReport(link=defaultdict(list))

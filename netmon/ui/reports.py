@@ -45,7 +45,8 @@ def run_report(kind: str, config: Any, args: Any, console: Console) -> int:
 
 
 def _villages(config: Any, store: Store, fmt: str, console: Console) -> int:
-    from netmon.ui.report_villages import render_villages, village_report
+    from netmon.analysis.village_report import village_report
+    from netmon.ui.report_villages import render_villages
 
     agent = config.settings.agent
     report = village_report(store, agent.timezone, time.time(), config.settings.analysis.pending_max)
