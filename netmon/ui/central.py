@@ -23,10 +23,10 @@ from netmon.central.influxql import CentralError, InfluxQL
 from netmon.central.province import HEARTBEAT_S, LOOKBACK_S, Picture, province_picture
 from netmon.central.services import ServiceVerdict, service_verdicts
 from netmon.config.resolve import slug
+from netmon.ui.status_layout import body_lines
 from netmon.ui.status_render import (
     Columns,
     _column_titles,
-    body_lines,
     footer_text,
     header_text,
     render_line,

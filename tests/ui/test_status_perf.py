@@ -13,7 +13,7 @@ from netmon.analysis.status_view import State
 from netmon.config import load_config
 from netmon.store import Store
 from netmon.ui.status import LiveStatus, StatusSource
-from netmon.ui.status_render import View
+from netmon.ui.status_layout import View
 
 from .conftest import big_config, fill_big
 

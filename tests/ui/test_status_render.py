@@ -13,16 +13,8 @@ from netmon.analysis.status_view import Source, State
 from netmon.config import load_config
 from netmon.store import Store
 from netmon.ui.status import StatusSource
-from netmon.ui.status_render import (
-    Filter,
-    View,
-    body_lines,
-    paginate,
-    parse_states,
-    render_once,
-    render_screen,
-    sparklines,
-)
+from netmon.ui.status_layout import Filter, View, body_lines, paginate, parse_states
+from netmon.ui.status_render import render_once, render_screen, sparklines
 
 from .conftest import NOW, ping
 
