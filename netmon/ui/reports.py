@@ -1,9 +1,9 @@
 """`netmon report KIND`: opens the store read-only and dispatches to the report of that kind.
 
-villages      telecom follow-up list (open flags: link by operator, power, upstream)
+villages      telecom follow-up list (open flags: link by operator, power, upstream; analysis/village_report.py)
 availability  availability per village/commune/operator for --month YYYY-MM
 pcs           office-PC replacement priority list (netmon/ui/report_pcs.py)
-services      portal vs commune link (netmon/ui/report_services.py)
+services      portal vs commune link (netmon/analysis/service_report.py, netmon/ui/report_services.py)
 """
 
 from __future__ import annotations

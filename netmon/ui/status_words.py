@@ -33,7 +33,7 @@ _SERVICE_SHAPES = (
 
 
 def service_words(text: str) -> str:
-    """A commune's service problem (status_model writes it in English, as the JSON keeps it) in the language in use."""
+    """A commune's service problem in the language in use (analysis.service_report writes English for JSON)."""
     for ending, template in _SERVICE_SHAPES:
         if text.endswith(ending):
             return _(template).format(name=display(text[: -len(ending)]))
