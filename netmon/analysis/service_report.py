@@ -19,10 +19,18 @@ from netmon.analysis.services import (
     pairs_from_store,
     services_report,
 )
+from netmon.i18n import N_
 from netmon.model import Device
 from netmon.store import Store
 
 DEFAULT_WINDOW_S = 60.0
+
+LINK_PROBLEM = N_("{name} unreachable from this place only (other places reach it): link?")
+INTERMITTENT_PROBLEM = N_("{name} failing now and then (seen from one place)")
+DOWN_FROM_ONE_PLACE = N_("{name}: service down (seen from one place)")
+DOWN_FROM_EVERY_PLACE = N_("{name} down from every place that checks it: the service itself")
+PROBLEM_TEMPLATES = (LINK_PROBLEM, INTERMITTENT_PROBLEM, DOWN_FROM_ONE_PLACE, DOWN_FROM_EVERY_PLACE)
+"""A commune's service problem, `{name}` first: written in English (the JSON keeps it), translated where shown."""
 
 
 def service_rows(config: Any, store: Any, now: float, days: float = 7.0) -> ServicesReport:
@@ -63,12 +71,12 @@ def service_problems(store: Store, devices: Sequence[Device], window_s: float, n
             cid = "/".join(vantage.device_id.split("/")[:2])
             name = by_name.get(vantage.device_id, r.service)
             if r.verdict is Verdict.LINK:
-                text = f"{name} unreachable from this place only (other places reach it): link?"
+                template = LINK_PROBLEM
             elif r.verdict is Verdict.INTERMITTENT:
-                text = f"{name} failing now and then (seen from one place)"
+                template = INTERMITTENT_PROBLEM
             elif r.vantages == 1:
-                text = f"{name}: service down (seen from one place)"
+                template = DOWN_FROM_ONE_PLACE
             else:
-                text = f"{name} down from every place that checks it: the service itself"
-            out.setdefault(cid, []).append(text)
+                template = DOWN_FROM_EVERY_PLACE
+            out.setdefault(cid, []).append(template.format(name=name))
     return {cid: sorted(problems) for cid, problems in out.items()}

@@ -6,6 +6,7 @@ English problem texts; the text view shows them through these functions.
 
 from __future__ import annotations
 
+from netmon.analysis.service_report import PROBLEM_TEMPLATES
 from netmon.analysis.status_view import State
 from netmon.i18n import N_, _, display
 
@@ -22,19 +23,10 @@ def state_word(state: State) -> str:
     return _(STATE_WORDS[state])
 
 
-_SERVICE_SHAPES = (
-    (" unreachable from this place only (other places reach it): link?",
-     N_("{name} unreachable from this place only (other places reach it): link?")),
-    (" failing now and then (seen from one place)", N_("{name} failing now and then (seen from one place)")),
-    (": service down (seen from one place)", N_("{name}: service down (seen from one place)")),
-    (" down from every place that checks it: the service itself",
-     N_("{name} down from every place that checks it: the service itself")),
-)
-
-
 def service_words(text: str) -> str:
     """A commune's service problem in the language in use (analysis.service_report writes English for JSON)."""
-    for ending, template in _SERVICE_SHAPES:
+    for template in PROBLEM_TEMPLATES:
+        ending = template.removeprefix("{name}")
         if text.endswith(ending):
             return _(template).format(name=display(text[: -len(ending)]))
     return text
