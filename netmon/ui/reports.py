@@ -2,7 +2,7 @@
 
 villages      telecom follow-up list (open flags: link by operator, power, upstream; analysis/village_report.py)
 availability  availability per village/commune/operator for --month YYYY-MM
-pcs           office-PC replacement priority list (netmon/ui/report_pcs.py)
+pcs           office-PC replacement priority list (netmon/analysis/pcs.py, netmon/ui/report_pcs.py)
 services      portal vs commune link (netmon/analysis/service_report.py, netmon/ui/report_services.py)
 """
 
@@ -32,7 +32,8 @@ def run_report(kind: str, config: Any, args: Any, console: Console) -> int:
         if kind == "availability":
             return _availability(config, store, args, fmt, console)
         if kind == "pcs":
-            from netmon.ui.report_pcs import pc_rows, render_pcs
+            from netmon.analysis.pcs import pc_rows
+            from netmon.ui.report_pcs import render_pcs
 
             render_pcs(pc_rows(config, store, time.time(), pending=True), fmt, console)
             return 0
