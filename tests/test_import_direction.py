@@ -50,9 +50,6 @@ KNOWN = {
         "uptime/boot-time arithmetic shared with the SNMP prober; belongs in a neutral module once the "
         "SNMP boot-time work in flight has landed",
     ("netmon.analysis.rollups", "netmon.probers.snmp_uptime"): "same as analysis.aging",
-    ("netmon.central.province", "netmon.ui.status_model"):
-        "the province view reuses the status view model's classes; they move into analysis with "
-        "'analysis owns its answers' (issue 20 item 2, status part)",
     ("netmon.analysis.evaluator", "netmon.notify.maintenance"):
         "maintenance windows (just landed with notify) are an analysis input; they belong in config or "
         "analysis, not in the notify output",
