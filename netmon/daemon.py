@@ -258,7 +258,13 @@ class Daemon:
             await run_once(config, self.probers, writer.emit, on_batch_done=advance)
         writer.flush()
         await self._close_probers()
-        store.mark_alive(time.time(), os.getpid())
+        done = time.time()
+        store.mark_alive(done, os.getpid())
+        # what `netmon status` reads, so a one-shot round shows its targets and time, not "has not run yet"
+        store.set_state(agent=config.settings.agent.name, pid=os.getpid(), heartbeat_ts=done,
+                        started_ts=done, targets=len(config.devices), results_per_s=0.0, scheduler_lag_s=0.0,
+                        last_round_ts=done, write_queue=0, write_dropped=writer.dropped,
+                        store_failure=writer.failure or "")
         store.close()
         log.info("one round done: %d results committed", writer.committed)
         return 0

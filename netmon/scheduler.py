@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -118,6 +119,20 @@ async def run_batch(prober: Prober, batch_devices: Sequence[Device], check: obje
                          started, time.time() - started))
 
 
+class _DropSkipWarnings(logging.Filter):
+    """Drops APScheduler's per-round "skipped: maximum number of running instances" warning.
+
+    During a long outage a check whose worst case exceeds its interval would log that line every
+    round, all day; `ProbeSchedule` logs the change of state instead (first skip, back on time).
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith('Execution of job "%s" skipped')
+
+
+_SKIP_FILTER = _DropSkipWarnings()
+
+
 class PlanError(ConfigurationError, ValueError):
     """A config whose schedule cannot be built; the running schedule was not touched."""
 
@@ -137,6 +152,11 @@ class ProbeSchedule:
         self._generation = 0
         logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
         logging.getLogger("apscheduler.scheduler").setLevel(logging.WARNING)
+        logging.getLogger("apscheduler.scheduler").addFilter(_SKIP_FILTER)  # idempotent for one object
+        self.skipped_rounds = 0
+        """Rounds not started because the previous round of the same batch was still running."""
+        self._skipping: dict[str, int] = {}
+        self.scheduler.add_listener(self._on_skip, EVENT_JOB_MAX_INSTANCES)
 
     def start(self) -> None:
         """Start the scheduler; must be called inside the running loop."""
@@ -206,8 +226,21 @@ class ProbeSchedule:
             plan.append((batch, trigger, first))
         return plan
 
+    def _on_skip(self, event: JobSubmissionEvent) -> None:
+        """A round did not start: its previous one is still inside its deadline. Logged once per run of skips."""
+        self.skipped_rounds += 1
+        job = self.scheduler.get_job(event.job_id)
+        name = job.name if job is not None else event.job_id
+        self._skipping[name] = self._skipping.get(name, 0) + 1
+        if self._skipping[name] == 1:
+            log.warning("%s: a round was skipped because the previous one is still running (its "
+                        "timeouts and retries take longer than the interval, e.g. targets not "
+                        "answering); further skips are counted, and logged when rounds run on time again",
+                        name)
+
     async def _run(self, batch: Batch, first_ts: float) -> None:
         interval = batch.interval_s
+        started = time.monotonic()
         late = (time.time() - first_ts) % interval
         self.lag_s = late if late < interval / 2 else 0.0
         task = asyncio.current_task()
@@ -218,6 +251,9 @@ class ProbeSchedule:
                             self.emit, deadline_for(batch.check, len(batch.devices), self.max_pps))
         finally:
             self._running.discard(task)  # type: ignore[arg-type]
+            if time.monotonic() - started < interval and batch.job_id in self._skipping:
+                log.info("%s: rounds fit their interval again after %d skipped",
+                         batch.job_id, self._skipping.pop(batch.job_id))
             self.rounds += 1
             self.last_round_ts = time.time()
 

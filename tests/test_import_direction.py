@@ -47,9 +47,6 @@ ALLOWED = {
 
 KNOWN = {
     # (importer, imported): why it is still there
-    ("netmon.central.province", "netmon.ui.status_model"):
-        "the province view reuses the status view model's classes; they move into analysis with "
-        "'analysis owns its answers' (issue 20 item 2, status part)",
     ("netmon.analysis.evaluator", "netmon.notify.maintenance"):
         "maintenance windows (just landed with notify) are an analysis input; they belong in config or "
         "analysis, not in the notify output",

@@ -24,20 +24,10 @@ from zoneinfo import ZoneInfo
 from rich.console import Console
 from rich.live import Live
 
+from netmon.analysis.status_view import Inventory, Snapshot, State, load_snapshot, read_header
 from netmon.store import Store
-from netmon.ui.status_model import Inventory, Snapshot, State, load_snapshot, read_header, sparklines
-from netmon.ui.status_render import (
-    FOOTER_LINES,
-    HEADER_LINES,
-    Filter,
-    View,
-    body_lines,
-    paginate,
-    parse_states,
-    render_once,
-    render_screen,
-    snapshot_json,
-)
+from netmon.ui.status_layout import Filter, View, body_lines, paginate, parse_states
+from netmon.ui.status_render import FOOTER_LINES, HEADER_LINES, render_once, render_screen, snapshot_json, sparklines
 
 log = logging.getLogger(__name__)
 

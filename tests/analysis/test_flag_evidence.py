@@ -6,8 +6,8 @@ import pytest
 
 from netmon.analysis.confidence import Rate
 from netmon.analysis.status import flags_since, latest_village_status, open_flags
+from netmon.analysis.village_report import village_report
 from netmon.config.schema import StabilityThresholds
-from netmon.ui.report_villages import village_report
 
 from .helpers import ROUTER, T0, Rig, ping, rounds, router, snmp_uptime, village_device
 

@@ -92,6 +92,10 @@ def test_demo_config_checks_and_runs_once(tmp_path):
     assert {s for _, _, s in rows} == {"ok"}
     assert all(host.startswith("127.") for (host,) in sqlite3.connect(
         tmp_path / ".demo-state" / "netmon.db").execute("SELECT host FROM devices"))
+    status = netmon("status", "--once", "--lang", "en", "-c", str(tmp_path / "demo.yaml"))
+    assert status.returncode == 0, status.stderr
+    assert "has not run yet" not in status.stdout  # the one-shot round is the agent's last round
+    assert "9 targets" in status.stdout and "last round" in status.stdout
 
 
 def test_broken_config_exits_2_and_names_the_problem(tmp_path):

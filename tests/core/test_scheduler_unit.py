@@ -115,3 +115,50 @@ inventory:
     assert rotated["snmp"].context.auths["office"].community.reveal() == "n3w-community"
     paced = probers_for(config(500, "public"), first)
     assert paced["icmp"] is not first["icmp"]
+
+
+class SlowProber(ProberBase):
+    """Every round takes `seconds`, longer than the check's interval (targets timing out, say)."""
+
+    name = "icmp"
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(ProberContext())
+        self.seconds = seconds
+        self.rounds = 0
+
+    async def probe(self, device: Device, check: IcmpCheck) -> ProbeResult:
+        self.rounds += 1
+        await asyncio.sleep(self.seconds)
+        return ProbeResult(device.id, check.name, self.name, Status.OK, "slow", time.time(), self.seconds)
+
+
+def test_a_round_longer_than_its_interval_is_skipped_counted_and_logged_once(caplog):
+    """A round never overlaps its predecessor; the skips are counted and logged once, not every round."""
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    from netmon.scheduler import Batch, ProbeSchedule
+
+    check = IcmpCheck(name="reachability", prober="icmp", interval=0.5, timeout=1)
+    prober = SlowProber(1.6)
+    results: list[ProbeResult] = []
+    schedule = ProbeSchedule({"icmp": prober}, results.append)
+    batch = Batch("bts/reachability/0", "bts", check, tuple(devices(1)), 0.0)
+
+    async def main() -> None:
+        schedule.start()
+        schedule.scheduler.add_job(schedule._run, IntervalTrigger(seconds=0.5), args=[batch, time.time()],
+                                   id="probe:1:x", name=batch.job_id, max_instances=1, coalesce=True,
+                                   misfire_grace_time=1)
+        deadline = time.monotonic() + 20
+        while schedule.skipped_rounds < 4 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        schedule.scheduler.shutdown(wait=False)
+
+    with caplog.at_level("INFO"):
+        asyncio.run(main())
+    assert schedule.skipped_rounds >= 4
+    skipped_lines = [r for r in caplog.records if "skipped" in r.getMessage()]
+    assert len(skipped_lines) == 1, [r.getMessage() for r in skipped_lines]  # once, not once per round
+    assert "bts/reachability/0" in skipped_lines[0].getMessage()
+    assert not any("maximum number of running instances" in r.getMessage() for r in caplog.records)

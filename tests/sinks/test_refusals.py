@@ -16,6 +16,7 @@ from types import SimpleNamespace
 import pytest
 
 from netmon import cli
+from netmon.analysis.status_view import read_header
 from netmon.config.schema import InfluxOutput
 from netmon.daemon import Agent
 from netmon.sinks import deadletters
@@ -24,7 +25,6 @@ from netmon.sinks.health import State
 from netmon.sinks.influx import Forwarder
 from netmon.sinks.selfmon import SelfMonitor
 from netmon.store import Store
-from netmon.ui.status_model import read_header
 from netmon.ui.status_render import output_health_text
 from netmon.writer import RateMeter, ResultWriter
 from tests.fixtures.influxd import InfluxServer
