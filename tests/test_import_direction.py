@@ -53,9 +53,6 @@ KNOWN = {
     ("netmon.central.province", "netmon.ui.status_model"):
         "the province view reuses the status view model's classes; they move into analysis with "
         "'analysis owns its answers' (issue 20 item 2, status part)",
-    ("netmon.analysis.evaluator", "netmon.notify.maintenance"):
-        "maintenance windows (just landed with notify) are an analysis input; they belong in config or "
-        "analysis, not in the notify output",
     ("netmon.analysis.evaluator", "netmon.bookkeeping"):
         "the analysis component uses the bookkeeper's FailureLog (one log line per change of state); "
         "FailureLog belongs in netmon.logs",

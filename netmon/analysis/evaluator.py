@@ -19,6 +19,7 @@ from netmon.analysis import flags as flagmod
 from netmon.analysis import worker
 from netmon.analysis.catalog import Catalog, VillageInfo
 from netmon.analysis.db import ensure_schema
+from netmon.analysis.maintenance import maintenance_windows, village_hold
 from netmon.analysis.officehours import OfficeHours
 from netmon.analysis.pending import undecided_villages
 from netmon.analysis.power import village_power_evidence
@@ -27,7 +28,6 @@ from netmon.analysis.windows import all_down_since, outage_rows, window_metrics,
 from netmon.bookkeeping import FailureLog
 from netmon.config.schema import AgentConfig
 from netmon.model import ProbeResult, Sample, Status
-from netmon.notify.maintenance import maintenance_windows, muting
 from netmon.store import Store
 
 log = logging.getLogger(__name__)
@@ -176,8 +176,7 @@ class Evaluator:
                 s = streaks.setdefault(vid, flagmod.Streaks())
                 state, cause, m_now = windows[tag_now]
                 # in a maintenance window (issue 18) measurement goes on, but the flag neither rises nor clears
-                in_window = held and muting(held, {"province": v.province, "commune": v.commune,
-                                                   "village": v.village, "device": ""}) is not None
+                in_window = held and village_hold(held, v.province, v.commune, v.village, v.devices) is not None
                 action = flagmod.step(s, State.UNKNOWN if in_window else state, a.raise_after, a.clear_after)
                 self._apply(conn, v, s, action, (judged[tag_now], cause, m_now, tag_now),
                             windows[tag_trend][2], vid in undecided, now)
