@@ -9,8 +9,9 @@ from __future__ import annotations
 from netmon.i18n import N_, _, display
 from netmon.ui.status_model import State
 
+# "maint.": "⚒ maintenance" would widen the state column that "≈ unstable*" sets; the note says until when and why.
 STATE_WORDS = {State.GOOD: N_("good"), State.DEGRADED: N_("degraded"), State.UNSTABLE: N_("unstable"),
-               State.DOWN: N_("down"), State.UNKNOWN: N_("unknown")}
+               State.DOWN: N_("down"), State.UNKNOWN: N_("unknown"), State.MAINTENANCE: N_("maint.")}
 
 
 CAUSE_WORDS = (N_("link"), N_("power"), N_("upstream"), N_("pending"))
