@@ -129,6 +129,15 @@ def maintenance_windows(conn: sqlite3.Connection, settings: Any, ts: float) -> l
     return windows_at(specs_of(settings), conn, ts)
 
 
+def holding_windows(conn: sqlite3.Connection, settings: Any, now: float, span_s: float) -> list[Window]:
+    """Windows overlapping the span the evaluator judges, [now - span_s, now].
+
+    Not only the windows open now: a power cut inside a window that ended ten minutes ago is still
+    in the last hour's figures, and judging them would raise the flag the window was meant to hold.
+    """
+    return windows_between(specs_of(settings), conn, now - span_s, now)
+
+
 def muting(windows: Iterable[Window], ev: Mapping[str, Any]) -> Window | None:
     """The first window covering the event's place, if any."""
     return next((w for w in windows if w.covers(ev)), None)

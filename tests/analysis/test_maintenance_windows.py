@@ -37,3 +37,38 @@ def test_village_spans_union_of_place_windows_and_intersection_over_devices():
 def test_bucket_widths_read_merged_hours():
     assert _widths([0.0, 3600.0, 3900.0, 4200.0, 10800.0], 300.0) == [3600.0, 300.0, 300.0, 300.0, 3600.0]
     assert _widths([0.0, 3600.0], 3600.0) == [3600.0, 3600.0]
+
+
+def test_the_flag_stays_held_while_the_cut_is_inside_the_judged_window(tmp_path):
+    """A 10-minute window judged every minute: a village dark through its maintenance window is not flagged
+    the minute the window ends (its cut is still in the figures), only once the cut has left them."""
+    from netmon.analysis.status import flags_since
+    from netmon.notify.maintenance import add_window
+    from netmon.store import Store
+
+    from .helpers import ROUTER, T0, Rig, rounds, router, village_device
+
+    store = Store.open(tmp_path / "state")
+    held, control = village_device("ta-phin"), village_device("nam-tam")
+    rig = Rig(store, [router(), held, control], window_now=600, raise_after=2, clear_after=500)
+    dark, end = (T0 + 600, T0 + 3600), T0 + 2700
+    with store.transaction() as conn:
+        add_window(conn, {"province": "Lai Châu", "commune": "Sìn Hồ", "village": "Ta Phin"}, 900, "EVN",
+                   start_ts=dark[0])  # the window ends at +25 min; the village stays dark (a real fault)
+    results = sorted(rounds(ROUTER, T0, end) + rounds(held.id, T0, end, down=[dark])
+                     + rounds(control.id, T0, end, down=[dark]), key=lambda r: r.ts)
+    rig.alive(T0, end)
+    now, i = T0 + 60, 0
+    while now <= end:
+        j = i
+        while j < len(results) and results[j].ts < now:
+            j += 1
+        rig.feed(results[i:j], now)
+        i = j
+        rig.evaluate(now)
+        now += 60
+    raised = {f.village: f.raised_ts for f in flags_since(store, 0)}
+    store.close()
+    assert raised["Nam Tam"] < T0 + 1500  # the control: flagged within minutes of going dark
+    # held through the window (to +25 min) and the 10 minutes its cut stays in the judged window
+    assert T0 + 600 + 900 + 600 <= raised["Ta Phin"] <= T0 + 600 + 900 + 600 + 300
