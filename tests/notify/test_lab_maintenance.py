@@ -137,7 +137,7 @@ def test_announced_power_cut_is_maintenance_end_to_end(tmp_path: Path) -> None:
                      window_end, "Tả Phìn shown as maintenance while measured dark", log)
         assert held["maintenance"]["reason"] == "EVN cắt điện"
         assert held["maintenance"]["end_ts"] == pytest.approx(window_end, abs=1)
-        text = _netmon("status", "--once", "-c", config, env=env).stdout
+        text = _netmon("status", "--once", "-c", config, env={**env, "COLUMNS": "160"}).stdout
         line = next(ln for ln in text.splitlines() if "Tả Phìn" in ln)
         assert "⚒" in line and "EVN cắt điện" in line and "⚑" not in line, text
         # the control: the unannounced cut is flagged and told
@@ -177,7 +177,8 @@ def test_announced_power_cut_is_maintenance_end_to_end(tmp_path: Path) -> None:
         assert nam_tam["maintenance_s"] == 0 and nam_tam["availability_pct"] < 90 and nam_tam["outages"] >= 1
         assert counted["Sìn Hồ / Tả Phìn"]["availability_pct"] < 90 and counted["Sìn Hồ / Tả Phìn"]["outages"] >= 1
         print("LAB-MAINT", json.dumps({"ta_phin": ta_phin, "ta_phin_counted": counted["Sìn Hồ / Tả Phìn"],
-                                       "nam_tam": nam_tam, "messages": len(_posts(posts))}, ensure_ascii=False))
+                                       "nam_tam": nam_tam, "messages": [p["json"]["title"] for p in _posts(posts)],
+                                       "events_ta_phin": events}, ensure_ascii=False))
     finally:
         for proc in (daemon, receiver):
             if proc is not None and proc.poll() is None:
