@@ -221,6 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("kind", choices=["villages", "pcs", "availability", "services"])
     report.add_argument("--format", choices=["table", "csv", "json", "md"], default="table")
     report.add_argument("--month", help=_("YYYY-MM (availability report)"))
+    report.add_argument("--include-maintenance", action="store_true",
+                        help=_("count maintenance windows in availability (default: shown apart, left out)"))
     report.add_argument("--days", type=float, default=7.0, help=_("period in days ending now (default 7)"))
     _central_options(report)
     letters = add("deadletters", cmd_deadletters, _("points InfluxDB refused: list them, or replay them"))

@@ -47,9 +47,6 @@ ALLOWED = {
 
 KNOWN = {
     # (importer, imported): why it is still there
-    ("netmon.analysis.evaluator", "netmon.notify.maintenance"):
-        "maintenance windows (just landed with notify) are an analysis input; they belong in config or "
-        "analysis, not in the notify output",
 }
 
 

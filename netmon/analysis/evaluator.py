@@ -18,6 +18,7 @@ from typing import Any
 from netmon.analysis import flags as flagmod
 from netmon.analysis import worker
 from netmon.analysis.catalog import Catalog, VillageInfo
+from netmon.analysis.maintenance import holding_windows, village_hold
 from netmon.analysis.officehours import OfficeHours
 from netmon.analysis.pending import undecided_villages
 from netmon.analysis.power import village_power_evidence
@@ -27,7 +28,6 @@ from netmon.component import Host
 from netmon.config.schema import AgentConfig
 from netmon.logs import FailureLog
 from netmon.model import ProbeResult, Sample, Status
-from netmon.notify.maintenance import maintenance_windows, muting
 from netmon.store import Store
 
 log = logging.getLogger(__name__)
@@ -162,7 +162,7 @@ class Evaluator:
         with self.store.transaction() as conn:
             flagmod.close_removed(conn, set(self.catalog.villages), now)
             streaks = flagmod.load_streaks(conn)
-            held = maintenance_windows(conn, self.settings, now)
+            held = holding_windows(conn, self.settings, now, a.window_now)
             status_rows = []
             for vid, v in self.catalog.villages.items():
                 th = v.thresholds or a.thresholds
@@ -175,9 +175,9 @@ class Evaluator:
                     windows[tag], judged[tag] = (judgement.state, cause, m), judgement
                 s = streaks.setdefault(vid, flagmod.Streaks())
                 state, cause, m_now = windows[tag_now]
-                # in a maintenance window (issue 18) measurement goes on, but the flag neither rises nor clears
-                in_window = held and muting(held, {"province": v.province, "commune": v.commune,
-                                                   "village": v.village, "device": ""}) is not None
+                # in a maintenance window (issue 18), and while one is inside the judged window, measurement
+                # goes on but the flag neither rises nor clears
+                in_window = held and village_hold(held, v.province, v.commune, v.village, v.devices) is not None
                 action = flagmod.step(s, State.UNKNOWN if in_window else state, a.raise_after, a.clear_after)
                 self._apply(conn, v, s, action, (judged[tag_now], cause, m_now, tag_now),
                             windows[tag_trend][2], vid in undecided, now)

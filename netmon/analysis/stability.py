@@ -29,6 +29,8 @@ class State(enum.StrEnum):
     UNSTABLE = "unstable"
     DOWN = "down"
     UNKNOWN = "unknown"
+    MAINTENANCE = "maintenance"
+    """Shown, never judged: the place is inside a maintenance window (analysis/maintenance.py)."""
 
     @property
     def bad(self) -> bool:

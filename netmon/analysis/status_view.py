@@ -23,6 +23,7 @@ from typing import Any
 
 from netmon.analysis.catalog import is_coverage
 from netmon.analysis.latest import ids_json, latest_by_device, latest_pairs
+from netmon.analysis.maintenance import Window, device_hold, village_hold
 from netmon.analysis.service_report import service_problems
 from netmon.analysis.services import SERVICE_PROBERS
 from netmon.analysis.stability import State
@@ -146,6 +147,8 @@ class VillageRow:
     trend_window: str = ""
     spark: str = ""
     """The last hour drawn by the ui (netmon.ui.status_render.sparklines) for the rows on screen."""
+    maintenance: dict[str, Any] | None = None
+    """The maintenance window the village is in (reason, end_ts, measured_state), None outside one."""
 
     def as_dict(self) -> dict[str, Any]:
         """Plain values for `--format json`."""
@@ -158,7 +161,7 @@ class VillageRow:
             "longest_outage_s": self.longest_outage_s, "cause": self.cause, "flagged": self.flagged,
             "flag_raised_ts": self.flag_raised_ts, "evaluated_ts": self.evaluated_ts,
             "reason": self.reason, "window": self.window, "trend_window": self.trend_window,
-            "trend": self.trend, "lat": i.lat, "lon": i.lon,
+            "trend": self.trend, "lat": i.lat, "lon": i.lon, "maintenance": self.maintenance,
         }
 
 
@@ -172,12 +175,14 @@ class CommuneRow:
     unknown: int = 0
     services: list[str] = field(default_factory=list)
     """Service problems seen from this commune, with the likely cause (portal vs. this commune's link)."""
+    maintenance: list[str] = field(default_factory=list)
+    """Devices not answering inside a maintenance window: not counted down."""
 
     def as_dict(self) -> dict[str, Any]:
         """Plain values for `--format json`."""
         return {"id": self.info.id, "province": self.info.province, "commune": self.info.name,
                 "devices": len(self.info.office), "up": self.up, "down": self.down, "unknown": self.unknown,
-                "services": self.services}
+                "services": self.services, "maintenance": self.maintenance}
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,7 +321,7 @@ def _provisional(row: VillageRow, statuses: Sequence[str | None]) -> None:
 
 
 def load_snapshot(store: Store, inventory: Inventory, agent_name: str, outputs: Sequence[str],
-                  now: float | None = None) -> Snapshot:
+                  now: float | None = None, maintenance: Sequence[Window] = ()) -> Snapshot:
     """Read one frame's data: header, every village's latest state, communes, flags, worst PCs."""
     now = time.time() if now is None else now
     rows = [VillageRow(v) for v in inventory.villages]
@@ -338,11 +343,15 @@ def load_snapshot(store: Store, inventory: Inventory, agent_name: str, outputs: 
             if flag is not None:
                 r.cause = flag.cause or r.cause
                 r.flag_raised_ts = flag.raised_ts
-    return Snapshot(now, read_header(store, agent_name, outputs), rows, _communes(store, inventory, now),
+    for r in rows:  # planned work shows as `maintenance`, not down or flagged; measurement goes on (issue 18)
+        if (w := village_hold(maintenance, r.info.province, r.info.commune, r.info.name, r.info.coverage)):
+            r.state, r.maintenance = State.MAINTENANCE, {**w.as_dict(), "measured_state": r.state.value}
+    return Snapshot(now, read_header(store, agent_name, outputs), rows, _communes(store, inventory, now, maintenance),
                     _worst_pcs(store, inventory), flags is not None)
 
 
-def _communes(store: Store, inventory: Inventory, now: float) -> dict[str, CommuneRow]:
+def _communes(store: Store, inventory: Inventory, now: float, maintenance: Sequence[Window] = ()
+              ) -> dict[str, CommuneRow]:
     pairs = [(d.id, check) for c in inventory.communes.values() for d, check in c.office]
     latest = latest_pairs(store, pairs)
     out = {}
@@ -354,6 +363,8 @@ def _communes(store: Store, inventory: Inventory, now: float) -> dict[str, Commu
                 row.unknown += 1
             elif st == "ok":
                 row.up += 1
+            elif device_hold(maintenance, info.province, info.name, device.id):
+                row.maintenance.append(device.name)
             else:
                 row.down.append(device.name)
         out[cid] = row

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from netmon.analysis.maintenance import muting, windows_at
 from netmon.component import Host
 from netmon.config import Config
 from netmon.notify import outbox
@@ -27,7 +28,6 @@ from netmon.notify.compose import compose
 from netmon.notify.db import ensure_schema, prune
 from netmon.notify.digests import queue_digests
 from netmon.notify.events import Deriver, insert_events
-from netmon.notify.maintenance import muting, windows_at
 from netmon.store import Store
 
 log = logging.getLogger(__name__)

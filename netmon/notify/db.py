@@ -8,7 +8,8 @@ only reads and writes them. The notifier declares them as its tables (netmon.com
 - `notify_outbox`: one row per message and channel, committed *before* it is sent; `status` goes
   pending -> sending -> sent (or back to pending with `next_try_ts` after a failure). A row found
   in `sending` after a crash is in doubt and is sent again with the same key.
-- `maintenance`: windows added from the CLI (`netmon mute`), read by the running daemon every tick.
+- `maintenance`: windows added from the CLI (`netmon mute`), read by analysis (netmon/analysis/maintenance.py)
+  every evaluation; kept 90 days after they end, so a month report still counts them.
 """
 
 from __future__ import annotations

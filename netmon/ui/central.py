@@ -175,7 +175,8 @@ def run_report_central(kind: str, config: Any, args: Any, console: Console) -> i
 def _availability(config: Any, args: Any, fmt: str, console: Console) -> int:
     """Monthly availability per village, commune and operator, from every agent's village_status."""
     from netmon.central.province import availability
-    from netmon.ui.report_villages import render_availability, requested_month
+    from netmon.ui.report_availability import render_availability
+    from netmon.ui.report_villages import requested_month
 
     try:
         month, start, end = requested_month(args, config.settings.agent.timezone)

@@ -1,9 +1,9 @@
-"""`netmon report villages` (telecom follow-up list) and `netmon report availability --month`.
+"""`netmon report villages` (telecom follow-up list), and the month helpers of `report availability`.
 
-`netmon.analysis.village_report.village_report(store, timezone, now)` and
-`availability_report(config, store, month)` compute rows from the analysis tables;
-`render_villages` / `render_availability` print them as a rich table, CSV, JSON or Markdown
-(the Markdown is what gets pasted into the message to the operator).
+`netmon.analysis.village_report.village_report(store, timezone, now)` computes rows from the analysis
+tables; `render_villages` prints them as a rich table, CSV, JSON or Markdown (the Markdown is what
+gets pasted into the message to the operator). The availability report is analysis/availability.py,
+rendered by ui/report_availability.py.
 """
 
 from __future__ import annotations
@@ -13,10 +13,7 @@ import csv
 import io
 import json
 import re
-import time
-from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,12 +22,8 @@ from rich.console import Console
 from rich.table import Table
 
 from netmon import i18n
-from netmon.analysis.catalog import Catalog
-from netmon.analysis.db import has_schema
-from netmon.analysis.village_report import NO_OPERATOR, VillagesReport, human_s
-from netmon.analysis.windows import agent_coverage, outage_rows
+from netmon.analysis.village_report import NO_OPERATOR, VillagesReport
 from netmon.i18n import N_, _, display, localise
-from netmon.store import Store
 
 FORMATS = ("table", "csv", "json", "md")
 _FLAG_COLUMNS = (("village", N_("Village")), ("commune", N_("Commune")), ("since", N_("Flagged since")),
@@ -38,9 +31,6 @@ _FLAG_COLUMNS = (("village", N_("Village")), ("commune", N_("Commune")), ("since
                  ("office_availability_pct", N_("Office hours %")), ("loss_pct", N_("Loss %")),
                  ("rtt_p95_ms", N_("p95 RTT ms")), ("outages", N_("Outages")), ("longest_outage", N_("Longest outage")),
                  ("worst_hours", N_("Worst hours")), ("location", N_("Location")), ("note", N_("Note")))
-_AVAIL_COLUMNS = (("name", N_("Name")), ("availability_pct", N_("Availability %")),
-                  ("office_availability_pct", N_("Office hours %")), ("outages", N_("Outages")),
-                  ("downtime", N_("Downtime")), ("mttr", N_("MTTR")), ("watched_pct", N_("Watched %")))
 _STATES = {"good": N_("good"), "degraded": N_("degraded"), "unstable": N_("unstable"), "down": N_("down"),
            "unknown": N_("unknown")}
 
@@ -191,91 +181,3 @@ def month_range(month: str, timezone: str) -> tuple[float, float]:
     days = calendar.monthrange(year, mon)[1]
     end = start.replace(day=days, hour=23, minute=59, second=59).timestamp() + 1
     return start.timestamp(), end
-
-
-@dataclass(slots=True)
-class _Acc:
-    rounds: int = 0
-    up: int = 0
-    office_rounds: int = 0
-    office_up: int = 0
-    outages: int = 0
-    down_s: float = 0.0
-
-    def add(self, other: _Acc) -> None:
-        for name in ("rounds", "up", "office_rounds", "office_up", "outages", "down_s"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-
-    def row(self, level: str, name: str, watched: float) -> dict[str, Any]:
-        def pct(a, b):
-            return (round(100.0 * a / b, 2) if b else None)
-        mttr = self.down_s / self.outages if self.outages else None
-        return {"level": level, "name": name, "availability_pct": pct(self.up, self.rounds),
-                "office_availability_pct": pct(self.office_up, self.office_rounds), "outages": self.outages,
-                "downtime_s": round(self.down_s, 1), "downtime": human_s(self.down_s),
-                "mttr_s": None if mttr is None else round(mttr, 1), "mttr": human_s(mttr),
-                "watched_pct": round(100.0 * watched, 1)}
-
-
-def availability_report(store: Store, catalog: Catalog, start: float, end: float,
-                        now: float | None = None) -> list[dict[str, Any]]:
-    """Rows per village, then per commune and per operator (rounds-weighted), for [start, end).
-
-    An outage still open counts up to now, not to the end of the month: the rest has not happened.
-    """
-    now = time.time() if now is None else now
-    per: dict[str, _Acc] = defaultdict(_Acc)
-    if has_schema(store):
-        for vid, rounds, up, o_rounds, o_up in store.conn.execute(
-                "SELECT village_id, sum(rounds), sum(rounds_up), sum(office_rounds), sum(office_up)"
-                " FROM rollup_village WHERE bucket_ts >= ? AND bucket_ts < ? GROUP BY village_id", (start, end)):
-            acc = per[vid]
-            acc.rounds, acc.up, acc.office_rounds, acc.office_up = rounds, up, o_rounds, o_up
-        for vid, o_start, o_end, cause in outage_rows(store, start, end):
-            if cause == "upstream":
-                continue
-            acc = per[vid]
-            acc.outages += o_start >= start
-            acc.down_s += max(0.0, min(o_end if o_end is not None else now, end) - max(o_start, start))
-    watched = agent_coverage(store, start, min(end, now)) if has_schema(store) and now > start else 0.0
-    villages, communes, operators = [], defaultdict(_Acc), defaultdict(_Acc)
-    for vid, v in sorted(catalog.villages.items(), key=lambda kv: (kv[1].commune, kv[1].village)):
-        acc = per.get(vid, _Acc())
-        villages.append({**acc.row("village", f"{v.commune} / {v.village}", watched), "id": vid,
-                         "operator": v.operator})
-        communes[v.commune].add(acc)
-        operators[v.operator or NO_OPERATOR].add(acc)
-    rows = villages + [a.row("commune", n, watched) for n, a in sorted(communes.items())]
-    return rows + [a.row("operator", n, watched) for n, a in sorted(operators.items())]
-
-
-def render_availability(rows: Sequence[dict[str, Any]], fmt: str, console: Console, month: str) -> None:
-    """Print the monthly availability rows as table, csv, json or md."""
-    if fmt == "json":
-        console.out(json.dumps({"month": month, "rows": list(rows)}, ensure_ascii=False, indent=2), highlight=False)
-        return
-    if fmt == "csv":
-        keys = ["level", "name", "id", "operator", "availability_pct", "office_availability_pct", "outages",
-                "downtime_s", "mttr_s", "watched_pct"]
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=keys, extrasaction="ignore", lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        console.out(buf.getvalue(), end="", highlight=False)
-        return
-    levels = (("village", N_("Villages")), ("commune", N_("Communes")), ("operator", N_("Operators")))
-    if fmt == "md":
-        lines = [_("# Coverage availability, {month}").format(month=_month_words(month)), ""]
-        for level, heading in levels:
-            lines += [f"## {_(heading)}", "", *_md_table([r for r in rows if r["level"] == level], _AVAIL_COLUMNS)]
-            lines.append("")
-        console.out("\n".join(lines).rstrip() + "\n", highlight=False)
-        return
-    for level, heading in levels:
-        table = Table(title=f"{_(heading)}, {_month_words(month)}")
-        for _key, header in _AVAIL_COLUMNS:
-            table.add_column(_(header), overflow="fold")
-        for r in rows:
-            if r["level"] == level:
-                table.add_row(*(_human(k, r) for k, _h in _AVAIL_COLUMNS))
-        console.print(table)

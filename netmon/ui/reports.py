@@ -58,16 +58,20 @@ def _villages(config: Any, store: Store, fmt: str, console: Console) -> int:
 
 
 def _availability(config: Any, store: Store, args: Any, fmt: str, console: Console) -> int:
+    from netmon.analysis.availability import availability_report
     from netmon.analysis.catalog import catalog_from_config
-    from netmon.ui.report_villages import availability_report, render_availability, requested_month
+    from netmon.ui.report_availability import render_availability
+    from netmon.ui.report_villages import requested_month
 
     try:
         month, start, end = requested_month(args, config.settings.agent.timezone)
     except ValueError as exc:
         console.print(f"netmon: {exc}")
         return 2
-    rows = availability_report(store, catalog_from_config(config), start, end)
-    render_availability(rows, fmt, console, month)
+    include = bool(getattr(args, "include_maintenance", False))
+    rows = availability_report(store, catalog_from_config(config), start, end, settings=config.settings,
+                               include_maintenance=include)
+    render_availability(rows, fmt, console, month, include)
     return 0
 
 

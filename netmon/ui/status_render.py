@@ -24,9 +24,10 @@ from netmon.store import Store
 from netmon.ui.status_layout import Filter, Line, View
 from netmon.ui.status_words import service_words, state_word
 
-SYMBOL = {State.GOOD: "✓", State.DEGRADED: "▲", State.UNSTABLE: "≈", State.DOWN: "✗", State.UNKNOWN: "?"}
+SYMBOL = {State.GOOD: "✓", State.DEGRADED: "▲", State.UNSTABLE: "≈", State.DOWN: "✗", State.UNKNOWN: "?",
+          State.MAINTENANCE: "⚒"}
 STYLE = {State.GOOD: "green", State.DEGRADED: "yellow", State.UNSTABLE: "bold dark_orange",
-         State.DOWN: "bold red", State.UNKNOWN: "dim"}
+         State.DOWN: "bold red", State.UNKNOWN: "dim", State.MAINTENANCE: "blue"}
 FLAG = "⚑"
 SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
 SPARK_ALL_DOWN = "_"
@@ -55,8 +56,10 @@ HEADER_LINES, FOOTER_LINES = 3, 3
 class Columns:
     """Column widths for one terminal width, dropping the least useful columns first."""
 
-    def __init__(self, width: int) -> None:
+    def __init__(self, width: int, tz: ZoneInfo | None = None) -> None:
         self.width = width
+        self.tz = tz
+        """The agent's timezone, for times in the note column (the end of a maintenance window)."""
         self.active = _columns_in_language()
         self.note = True
         for victim in _DROP:
@@ -156,7 +159,10 @@ def _village_text(row: VillageRow, cols: Columns) -> Text:
         # The template lets a language put the operator first, so a narrow column still shows it.
         note = _("{flag} {cause} {operator}").format(flag=FLAG, cause=_(row.cause),
                                                       operator=display(row.info.operator)) if row.flagged else ""
-        text.append(" " + _fit(note, cols.note_w), style="bold" if row.flagged else "")
+        if row.maintenance:  # instead of the flag: the flag is held while the planned work lasts
+            note = _("until {time}: {reason}").format(time=datetime.fromtimestamp(
+                row.maintenance["end_ts"], cols.tz).strftime("%H:%M"), reason=display(row.maintenance["reason"]))
+        text.append(" " + _fit(note, cols.note_w), style="bold" if row.flagged and not row.maintenance else "")
     return text
 
 
@@ -170,6 +176,8 @@ def _commune_text(line: Line, cols: Columns) -> Text:
         summary = _("office {up}/{total} up").format(up=commune.up, total=total)
         summary += _(", down: {names}").format(names=", ".join(commune.down)) if commune.down else ""
         summary += _(", {n} unknown").format(n=commune.unknown) if commune.unknown else ""
+        summary += _(", maintenance: {names}").format(names=", ".join(commune.maintenance)) \
+            if commune.maintenance else ""
         summary += "; " + "; ".join(service_words(t) for t in commune.services) if commune.services else ""
         style = "red" if commune.down or commune.services else ("dim" if commune.unknown == total else "")
         text.append(" " + _fit(summary, cols.width - cols.name_w - 1), style=style)
@@ -268,7 +276,7 @@ def keys_text(view: View, page: int, pages: int, width: int) -> Text:
 def render_screen(snapshot: Snapshot, view: View, pages: Sequence[Sequence[Line]], tz: ZoneInfo,
                   width: int, shown: Sequence[VillageRow]) -> Group:
     """One full frame of the live view."""
-    cols = Columns(width)
+    cols = Columns(width, tz)
     page = min(view.page, len(pages) - 1)
     parts = header_text(snapshot, view.filter, tz, width, shown)
     parts.append(_column_titles(cols))
@@ -281,7 +289,7 @@ def render_screen(snapshot: Snapshot, view: View, pages: Sequence[Sequence[Line]
 def render_once(snapshot: Snapshot, flt: Filter, tz: ZoneInfo, width: int,
                 lines: Sequence[Line], shown: Sequence[VillageRow]) -> Group:
     """The whole filtered list, for `--once` (cron, mail, pipes)."""
-    cols = Columns(width)
+    cols = Columns(width, tz)
     parts = header_text(snapshot, flt, tz, width, shown)
     parts.append(_column_titles(cols))
     parts += [render_line(line, cols) for line in lines]

@@ -10,8 +10,9 @@ from netmon.analysis.service_report import PROBLEM_TEMPLATES
 from netmon.analysis.status_view import State
 from netmon.i18n import N_, _, display
 
+# "maint.": "⚒ maintenance" would widen the state column that "≈ unstable*" sets; the note says until when and why.
 STATE_WORDS = {State.GOOD: N_("good"), State.DEGRADED: N_("degraded"), State.UNSTABLE: N_("unstable"),
-               State.DOWN: N_("down"), State.UNKNOWN: N_("unknown")}
+               State.DOWN: N_("down"), State.UNKNOWN: N_("unknown"), State.MAINTENANCE: N_("maint.")}
 
 
 CAUSE_WORDS = (N_("link"), N_("power"), N_("upstream"), N_("pending"))

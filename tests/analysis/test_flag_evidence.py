@@ -170,7 +170,7 @@ def test_nothing_flagged_is_said_plainly(store, tmp_path):
 
 
 def test_open_outage_counts_up_to_now_not_month_end(store):
-    from netmon.ui.report_villages import availability_report
+    from netmon.analysis.availability import availability_report
 
     dev = village_device(DARK)
     rig = Rig(store, [router(), dev])
