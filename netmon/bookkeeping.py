@@ -14,8 +14,8 @@ A job is a module-level function `fn(store, *args)` (it crosses the process boun
 its arguments and result are pickled. State that must live in the worker (the rollup engine)
 is built by a *setup* job, which is replayed if the worker process ever has to be restarted.
 
-`FailureLog` says a persistent failure once when it starts (with its traceback, once, if it is
-a bug), once when its reason changes and once when it is over: never a traceback per cycle.
+A failing job is logged through `netmon.logs.FailureLog`: once when it starts, once when its
+reason changes and once when it is over, never a traceback per cycle.
 """
 
 from __future__ import annotations
@@ -34,9 +34,8 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any, TypeVar
 
-from netmon.logs import describe
+from netmon.logs import FailureLog, describe
 from netmon.store import Store
-from netmon.writer_log import human_duration
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +67,7 @@ def _init_worker(path: str, level: int) -> None:
     _Worker.store = Store.open(path)
     _Worker.store.conn.execute("PRAGMA wal_autocheckpoint=0")
     _Worker.last_checkpoint = time.monotonic()
-    _Worker.checkpoints = FailureLog("WAL checkpoint")
+    _Worker.checkpoints = FailureLog("WAL checkpoint", log)
 
 
 def _checkpoint() -> None:
@@ -104,7 +103,7 @@ class Bookkeeper:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._setups: dict[str, tuple[Callable[..., Any], tuple[Any, ...]]] = {}
-        self._restarts = FailureLog("bookkeeping process")
+        self._restarts = FailureLog("bookkeeping process", log)
         self._executor = self._spawn()
 
     def _spawn(self) -> concurrent.futures.ProcessPoolExecutor:
@@ -145,38 +144,3 @@ class Bookkeeper:
         except Exception as exc:
             log.warning("closing the bookkeeping connection failed: %s", describe(exc))
         await asyncio.get_running_loop().run_in_executor(None, self._executor.shutdown, True)
-
-
-class FailureLog:
-    """One line per change of state for a task that fails persistently (housekeeping, analysis, ...)."""
-
-    def __init__(self, what: str, logger: logging.Logger | None = None) -> None:
-        self.what = what
-        self.log = logger or log
-        self.failing: str | None = None
-        self._since = 0.0
-        self._tracebacks: set[str] = set()
-
-    def failed(self, exc: BaseException, retry: str = "") -> None:
-        """Log the failure if it is new or its reason changed.
-
-        A store or OS error (a full disk, a lock) is the environment: its message says it all. Any
-        other exception is a bug and gets its traceback, once per exception type.
-        """
-        why = describe(exc)
-        if why == self.failing:
-            return
-        if self.failing is None:
-            self._since = time.monotonic()
-        self.failing = why
-        suffix = f"; {retry}" if retry else ""
-        first = type(exc).__name__ not in self._tracebacks and not isinstance(exc, sqlite3.Error | OSError)
-        self._tracebacks.add(type(exc).__name__)
-        self.log.error("%s failed: %s%s", self.what, why, suffix, exc_info=exc if first else None)
-
-    def ok(self) -> None:
-        """The task succeeded: say so once if it had been failing."""
-        if self.failing is not None:
-            self.log.info("%s works again after %s (it failed with: %s)", self.what,
-                          human_duration(time.monotonic() - self._since), self.failing)
-            self.failing = None

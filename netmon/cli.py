@@ -103,7 +103,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_probe(args: argparse.Namespace) -> int:
     """Run a device's checks now and explain each result."""
     from netmon.guard import check_lab_namespace
-    from netmon.ui.probe import run_probe
+    from netmon.probe_cmd import run_probe
 
     config = load_config(args.config)
     check_lab_namespace(config.settings.agent.name)
@@ -221,6 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("kind", choices=["villages", "pcs", "availability", "services"])
     report.add_argument("--format", choices=["table", "csv", "json", "md"], default="table")
     report.add_argument("--month", help=_("YYYY-MM (availability report)"))
+    report.add_argument("--include-maintenance", action="store_true",
+                        help=_("count maintenance windows in availability (default: shown apart, left out)"))
     report.add_argument("--days", type=float, default=7.0, help=_("period in days ending now (default 7)"))
     _central_options(report)
     letters = add("deadletters", cmd_deadletters, _("points InfluxDB refused: list them, or replay them"))

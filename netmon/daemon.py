@@ -19,17 +19,20 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from netmon.bookkeeping import Bookkeeper, FailureLog, describe
+from netmon.agent import Agent
+from netmon.bookkeeping import Bookkeeper
+from netmon.component import Component, undeclared_tables
 from netmon.config import Config, ConfigError, load_config
+from netmon.errors import StoreError
 from netmon.guard import check_lab_namespace
-from netmon.logs import use_timezone
+from netmon.logs import FailureLog, describe, use_timezone
 from netmon.probers import Prober, ProberContext, build_prober
 from netmon.retention import Policy, Retention, prune_store
 from netmon.scheduler import PlanError, ProbeSchedule, run_once
+from netmon.schema import TABLE_RETENTION
 from netmon.signals import GATE
 from netmon.store import Store
 from netmon.writer import RateMeter, ResultWriter, StateChangeLog
@@ -45,38 +48,6 @@ PRUNE_SLICE_S = 0.5
 (each step is its own short write transaction, so the writer never waits long)."""
 
 
-@dataclass
-class Agent:
-    """What the components of a running daemon share."""
-
-    config: Config
-    store: Store
-    writer: ResultWriter
-    schedule: ProbeSchedule | None
-    rate: RateMeter
-    started_ts: float = field(default_factory=time.time)
-    bookkeeper: Bookkeeper | None = None
-    """The thread for slow store work (rollups, evaluation, retention, checkpoints)."""
-
-
-class Component(Protocol):
-    """A background part of the daemon (forwarder, analysis); started after the first config."""
-
-    name: str
-
-    async def start(self, agent: Agent) -> None:
-        """Begin work; must return promptly (spawn tasks for long work)."""
-        ...
-
-    async def reload(self, config: Config) -> None:
-        """Adopt a new, already validated config."""
-        ...
-
-    async def stop(self) -> None:
-        """Finish or abandon current work safely; called once."""
-        ...
-
-
 ComponentFactory = Callable[[Config], list[Component]]
 COMPONENT_FACTORIES: dict[str, str] = {
     "analysis": "netmon.analysis.evaluator:analysis_components",
@@ -90,11 +61,15 @@ Imported only when the daemon starts, so `netmon check` and `netmon status` stay
 
 
 def build_components(config: Config) -> list[Component]:
-    """Every component the config needs, from every factory."""
+    """Every component the config needs, from every factory; each declares only tables netmon.schema owns."""
     components: list[Component] = []
     for target in COMPONENT_FACTORIES.values():
         module_name, _, func_name = target.partition(":")
         components += getattr(importlib.import_module(module_name), func_name)(config)
+    for component in components:
+        if unknown := undeclared_tables(component, list(TABLE_RETENTION)):
+            raise StoreError(f"component {component.name} declares tables that netmon.schema does not own: "
+                               f"{', '.join(unknown)} (add them there, with a migration)")
     return components
 
 

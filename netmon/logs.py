@@ -1,14 +1,23 @@
-"""Logging set-up: one line per event on stderr, journald-friendly."""
+"""Logging set-up: one line per event on stderr, journald-friendly; and the helpers that keep it so.
+
+`FailureLog` says a persistent failure once when it starts (with its traceback, once, if it is
+a bug), once when its reason changes and once when it is over: never a traceback per cycle.
+`OncePerKind` does the same for per-target guards that run every round.
+"""
 
 from __future__ import annotations
 
 import copy
 import logging
 import os
+import sqlite3
 import sys
+import time
 from datetime import datetime, tzinfo
 from typing import ClassVar
 from zoneinfo import ZoneInfo
+
+from netmon.secrets import mask
 
 
 def setup_logging(verbosity: int = 0) -> None:
@@ -43,7 +52,7 @@ class _SyslogPriority(logging.Formatter):
 class MaskingFormatter(logging.Formatter):
     """Wraps a formatter so no secret value ever reaches a log line, tracebacks included.
 
-    Values taken from the environment or key files (`netmon.config.secrets`) are replaced by
+    Values taken from the environment or key files (`netmon.secrets`) are replaced by
     `<from env NAME>` in the finished line: a library's exception text is covered as well as ours.
     """
 
@@ -52,8 +61,6 @@ class MaskingFormatter(logging.Formatter):
         self.inner = inner
 
     def format(self, record: logging.LogRecord) -> str:
-        from netmon.config.secrets import mask
-
         # Only the message and the traceback are masked: a value that happens to equal a logger
         # name or a level must not garble every line's prefix.
         masked = copy.copy(record)
@@ -112,3 +119,48 @@ class OncePerKind:
             return
         self._seen.add(key)
         self.logger.error(msg + " (logged once per kind; later ones only in the results)", *args, exc_info=exc)
+
+
+def human_duration(seconds: float) -> str:
+    """`42 s`, `12 min`, `3.5 h`: for log lines."""
+    seconds = max(0, int(seconds))
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+class FailureLog:
+    """One line per change of state for a task that fails persistently (housekeeping, analysis, ...)."""
+
+    def __init__(self, what: str, logger: logging.Logger | None = None) -> None:
+        self.what = what
+        self.log = logger or logging.getLogger("netmon")
+        self.failing: str | None = None
+        self._since = 0.0
+        self._tracebacks: set[str] = set()
+
+    def failed(self, exc: BaseException, retry: str = "") -> None:
+        """Log the failure if it is new or its reason changed.
+
+        A store or OS error (a full disk, a lock) is the environment: its message says it all. Any
+        other exception is a bug and gets its traceback, once per exception type.
+        """
+        why = describe(exc)
+        if why == self.failing:
+            return
+        if self.failing is None:
+            self._since = time.monotonic()
+        self.failing = why
+        suffix = f"; {retry}" if retry else ""
+        first = type(exc).__name__ not in self._tracebacks and not isinstance(exc, sqlite3.Error | OSError)
+        self._tracebacks.add(type(exc).__name__)
+        self.log.error("%s failed: %s%s", self.what, why, suffix, exc_info=exc if first else None)
+
+    def ok(self) -> None:
+        """The task succeeded: say so once if it had been failing."""
+        if self.failing is not None:
+            self.log.info("%s works again after %s (it failed with: %s)", self.what,
+                          human_duration(time.monotonic() - self._since), self.failing)
+            self.failing = None

@@ -75,7 +75,7 @@ class Status(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Sample:
-    """One point of one measurement (DESIGN.md §5); device tags are added by the sinks.
+    """One point of one measurement (docs/series.md); device tags are added by the sinks.
 
     `tags` holds only the measurement's own tags (`url`, `ifIndex`, ...). A field never changes
     type: probers write floats as `float` and counters as `int`, and omit a field rather than
@@ -167,7 +167,7 @@ class Device:
         return self.host or self.url or ""
 
     def tags(self, agent: str) -> dict[str, str]:
-        """The tag set every point of this device carries (DESIGN.md §5)."""
+        """The tag set every point of this device carries (docs/series.md)."""
         return {
             "agent": agent,
             "province": self.province,

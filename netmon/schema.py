@@ -18,6 +18,7 @@ Every table also declares how it is bounded (`TABLE_RETENTION`): by a retention 
 from __future__ import annotations
 
 import logging
+import re
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -162,10 +163,20 @@ V3_DEAD_LETTER_COLUMNS = (
 )
 
 
+V3_DATA_FAULT = re.compile(r"field type conflict|unable to parse|invalid (field|number|boolean|tag|measurement|"
+                           r"timestamp|line)|bad timestamp|beyond retention|out of range|missing (field|tag)|"
+                           r"schema conflict|conflicting field type")
+"""The outputs' rule (netmon.sinks.deadletters.kind_of) as it was when migration 3 was released,
+frozen here: a migration must classify an old store the same way whatever the outputs learn later."""
+
+
+def _v3_kind(message: str) -> str:
+    """Kind of a letter an older agent stored (it kept only refusals answered 400): data or transient."""
+    return "data" if V3_DATA_FAULT.search(message.lower()) else "transient"
+
+
 def _v3_checked_values_and_replayable_letters(conn: sqlite3.Connection) -> None:
     """field_types (netmon.fieldtypes) and the dead-letter replay columns (netmon.sinks.deadletters)."""
-    from netmon.sinks.deadletters import kind_of  # the rule that classifies a letter lives with letters
-
     _script(V3_FIELD_TYPES)(conn)
     have = {row[1] for row in conn.execute("PRAGMA table_info(dead_letters)")}
     for name, decl in V3_DEAD_LETTER_COLUMNS:
@@ -174,7 +185,7 @@ def _v3_checked_values_and_replayable_letters(conn: sqlite3.Connection) -> None:
     if "kind" not in have:
         # Letters of an older agent: the ones that name a data fault are not retried.
         for row_id, message in list(conn.execute("SELECT id, message FROM dead_letters")):
-            conn.execute("UPDATE dead_letters SET kind = ? WHERE id = ?", (kind_of(400, message), row_id))
+            conn.execute("UPDATE dead_letters SET kind = ? WHERE id = ?", (_v3_kind(message), row_id))
     conn.execute("CREATE INDEX IF NOT EXISTS dead_letters_pending ON dead_letters (output, replayed_ts)")
 
 

@@ -7,6 +7,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 
+from netmon.logs import human_duration
 from netmon.model import ProbeResult
 
 log = logging.getLogger("netmon.writer")
@@ -30,16 +31,6 @@ class StateChangeLog:
                 since = self._down.pop(key)
                 log.info("%s: %s recovered after %s: %s", self.describe(r.device_id), r.check,
                          human_duration(r.ts - since), r.reason)
-
-
-def human_duration(seconds: float) -> str:
-    """`42 s`, `12 min`, `3.5 h`: for log lines."""
-    seconds = max(0, int(seconds))
-    if seconds < 120:
-        return f"{seconds} s"
-    if seconds < 7200:
-        return f"{seconds // 60} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 class RateMeter:

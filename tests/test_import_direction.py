@@ -25,8 +25,11 @@ LAYER_OF_PREFIX = (  # first matching prefix wins
     ("netmon.ui", "ui"),
     ("netmon.daemon", "runtime"), ("netmon.writer", "runtime"), ("netmon.scheduler", "runtime"),
     ("netmon.cli", "app"), ("netmon.__main__", "app"), ("netmon.lab", "app"), ("netmon.sheets", "app"),
+    ("netmon.probe_cmd", "app"),
     ("netmon.model", "base"), ("netmon.errors", "base"), ("netmon.i18n", "base"), ("netmon.fieldtypes", "base"),
     ("netmon.logs", "base"), ("netmon.signals", "base"), ("netmon.guard", "base"), ("netmon.progress", "base"),
+    ("netmon.uptime", "base"), ("netmon.secrets", "base"),
+    ("netmon.component", "base"),
 )
 """A module not listed is `runtime` (may use everything but ui and the lab; nothing below may use it)."""
 
@@ -44,30 +47,6 @@ ALLOWED = {
 
 KNOWN = {
     # (importer, imported): why it is still there
-    ("netmon.ui.probe", "netmon.probers"):
-        "`netmon probe` runs a device's checks now; it is a command and belongs in the app layer (issue 20)",
-    ("netmon.analysis.aging", "netmon.probers.snmp_uptime"):
-        "uptime/boot-time arithmetic shared with the SNMP prober; belongs in a neutral module once the "
-        "SNMP boot-time work in flight has landed",
-    ("netmon.analysis.rollups", "netmon.probers.snmp_uptime"): "same as analysis.aging",
-    ("netmon.central.province", "netmon.ui.status_model"):
-        "the province view reuses the status view model's classes; they move into analysis with "
-        "'analysis owns its answers' (issue 20 item 2, status part)",
-    ("netmon.analysis.evaluator", "netmon.notify.maintenance"):
-        "maintenance windows (just landed with notify) are an analysis input; they belong in config or "
-        "analysis, not in the notify output",
-    ("netmon.analysis.evaluator", "netmon.bookkeeping"):
-        "the analysis component uses the bookkeeper's FailureLog (one log line per change of state); "
-        "FailureLog belongs in netmon.logs",
-    ("netmon.logs", "netmon.config.secrets"):
-        "the log formatter masks values taken from the environment; the registry of those values "
-        "belongs in a base module (netmon.secrets)",
-    ("netmon.schema", "netmon.sinks.deadletters"):
-        "migration 3 classifies letters stored by older agents with the outputs' own rule (kind_of); a "
-        "migration's behaviour should be frozen in schema.py instead",
-    ("netmon.sinks.influx", "netmon.daemon"):
-        "outputs subclass daemon.Component and get daemon.Agent; goes with the component interface "
-        "(issue 20 item 3), not done yet",
 }
 
 

@@ -1,4 +1,4 @@
-"""PC aging: a 0-100 replacement-priority score with human reasons (issue 4, DESIGN.md §7).
+"""PC aging: a 0-100 replacement-priority score with human reasons (issue 4).
 
 The score says how urgently a commune office PC should be replaced: 0 = nothing wrong found,
 100 = replace first. Each rule of the profile's `aging:` section (schema.AgingRules) that the
@@ -33,7 +33,7 @@ from netmon.analysis.officehours import OfficeHours
 from netmon.analysis.pc_facts import installed_ram_mb, os_product, restarts, size_text
 from netmon.config.schema import AgingRules
 from netmon.model import FieldValue, ProbeResult, Sample, Status
-from netmon.probers.snmp_uptime import host_uptime, unwrap
+from netmon.uptime import host_uptime, unwrap
 
 WINDOW_S = 7 * 86400.0
 POINTS = {"eol_os": 30, "disk": 25, "ram": 20, "cpu": 15, "reboots": 15, "reachability": 15}

@@ -2,7 +2,7 @@
 
 One evaluation: sum the short and the long window of every village's rollups, classify each
 window, attribute the cause, step the flag hysteresis on the short window, store the latest
-status and emit one `village-status` result per village (contracts.md).
+status and emit one `village-status` result per village (its `village_status` points: docs/series.md).
 """
 
 from __future__ import annotations
@@ -18,16 +18,16 @@ from typing import Any
 from netmon.analysis import flags as flagmod
 from netmon.analysis import worker
 from netmon.analysis.catalog import Catalog, VillageInfo
-from netmon.analysis.db import ensure_schema
+from netmon.analysis.maintenance import holding_windows, village_hold
 from netmon.analysis.officehours import OfficeHours
 from netmon.analysis.pending import undecided_villages
 from netmon.analysis.power import village_power_evidence
 from netmon.analysis.stability import MIN_AGENT_COVERAGE, Cause, Judgement, State, WindowMetrics, attribute
 from netmon.analysis.windows import all_down_since, outage_rows, window_metrics, worst_hours
-from netmon.bookkeeping import FailureLog
+from netmon.component import Host
 from netmon.config.schema import AgentConfig
+from netmon.logs import FailureLog
 from netmon.model import ProbeResult, Sample, Status
-from netmon.notify.maintenance import maintenance_windows, muting
 from netmon.store import Store
 
 log = logging.getLogger(__name__)
@@ -162,7 +162,7 @@ class Evaluator:
         with self.store.transaction() as conn:
             flagmod.close_removed(conn, set(self.catalog.villages), now)
             streaks = flagmod.load_streaks(conn)
-            held = maintenance_windows(conn, self.settings, now)
+            held = holding_windows(conn, self.settings, now, a.window_now)
             status_rows = []
             for vid, v in self.catalog.villages.items():
                 th = v.thresholds or a.thresholds
@@ -175,9 +175,9 @@ class Evaluator:
                     windows[tag], judged[tag] = (judgement.state, cause, m), judgement
                 s = streaks.setdefault(vid, flagmod.Streaks())
                 state, cause, m_now = windows[tag_now]
-                # in a maintenance window (issue 18) measurement goes on, but the flag neither rises nor clears
-                in_window = held and muting(held, {"province": v.province, "commune": v.commune,
-                                                   "village": v.village, "device": ""}) is not None
+                # in a maintenance window (issue 18), and while one is inside the judged window, measurement
+                # goes on but the flag neither rises nor clears
+                in_window = held and village_hold(held, v.province, v.commune, v.village, v.devices) is not None
                 action = flagmod.step(s, State.UNKNOWN if in_window else state, a.raise_after, a.clear_after)
                 self._apply(conn, v, s, action, (judged[tag_now], cause, m_now, tag_now),
                             windows[tag_trend][2], vid in undecided, now)
@@ -298,44 +298,45 @@ class AnalysisComponent:
     """
 
     name = "analysis"
+    tables = ("rollup_device", "rollup_village", "analysis_device_state", "analysis_outages", "analysis_meta",
+              "flags", "village_eval", "village_status")
 
     def __init__(self, config: Any) -> None:
         self.config = config
         self._task: asyncio.Task | None = None
         self._failures = FailureLog("analysis step", log)
 
-    async def start(self, agent: Any) -> None:
-        """Create the tables, build the rollup engine in the bookkeeping process and start the timer."""
-        self.agent = agent
-        ensure_schema(agent.store)
-        await agent.bookkeeper.setup("analysis", worker.build, str(self.config.path))
+    async def start(self, host: Host) -> None:
+        """Build the rollup engine in the bookkeeping process and start the timer."""
+        self.host = host
+        await host.setup_job("analysis", worker.build, str(self.config.path))
         self._task = asyncio.create_task(self._loop(), name="analysis")
 
     async def reload(self, config: Any) -> None:
         """Adopt a new config: new villages, thresholds and windows from the next evaluation."""
         self.config = config
-        await self.agent.bookkeeper.setup("analysis", worker.build, str(config.path))
+        await self.host.setup_job("analysis", worker.build, str(config.path))
 
     async def _loop(self) -> None:
         every = self.config.settings.analysis.evaluate_every
         next_eval = time.time() + every
         next_pcs = time.time() + min(every, PC_HEALTH_EVERY_S)
-        bookkeeper = self.agent.bookkeeper
+        run_job = self.host.run_job
         while True:
             await asyncio.sleep(min(5.0, max(0.5, next_eval - time.time())))
             wrote = False  # only a step that wrote something proves a failure is over
             try:
-                while (n := await bookkeeper.run(worker.roll_up, ROLLUP_STEP)) > 0:
+                while (n := await run_job(worker.roll_up, ROLLUP_STEP)) > 0:
                     wrote = True
                     if n < ROLLUP_STEP or time.time() >= next_eval:
                         break  # a long catch-up still lets evaluations run on time
                 if time.time() >= next_eval:
                     wrote = True
                     next_eval = time.time() + self.config.settings.analysis.evaluate_every
-                    await bookkeeper.run(worker.evaluate)  # the worker commits the results itself
+                    await run_job(worker.evaluate)  # the worker commits the results itself
                 if time.time() >= next_pcs:
                     next_pcs = time.time() + PC_HEALTH_EVERY_S
-                    await bookkeeper.run(worker.score_pcs)
+                    await run_job(worker.score_pcs)
             except Exception as exc:
                 self._failures.failed(exc, "retrying at the next step")
             else:

@@ -3,7 +3,7 @@
 One device whose host booted while its village was down says "power cut" (rollups marks the
 outage). Several devices of the same village booting inside the same outage say it louder: a
 link failure does not reboot a router and a CPE at once, a lost mains feed does. The boot times
-are the hosts' (hrSystemUptime where the agent has it, see probers/snmp_uptime), kept in
+are the hosts' (hrSystemUptime where the agent has it, see netmon/uptime.py), kept in
 `analysis_device_state.boot_ts`.
 """
 

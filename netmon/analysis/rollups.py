@@ -22,8 +22,8 @@ from netmon.analysis.officehours import OfficeHours
 from netmon.analysis.power import booted_inside, sentence
 from netmon.analysis.stability import hist_bucket
 from netmon.model import ProbeResult, Status
-from netmon.probers.snmp_uptime import host_uptime, next_boot
 from netmon.store import Store
+from netmon.uptime import host_uptime, next_boot
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ def _ping(result: ProbeResult) -> tuple[int, int, float | None]:
 
 
 def _uptime(result: ProbeResult) -> float | None:
-    """The host's uptime: hrSystemUptime where the agent has it, sysUpTime otherwise (snmp_uptime)."""
+    """The host's uptime: hrSystemUptime where the agent has it, sysUpTime otherwise (netmon.uptime)."""
     for s in result.samples:
         if s.measurement == "snmp":
             found = host_uptime(s.fields)

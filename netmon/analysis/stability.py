@@ -1,4 +1,4 @@
-"""Village state from window metrics: good, degraded, unstable, down, unknown (DESIGN.md §7).
+"""Village state from window metrics: good, degraded, unstable, down, unknown.
 
 Pure functions over numbers already summed from rollups, so they are cheap and easy to test.
 """
@@ -29,6 +29,8 @@ class State(enum.StrEnum):
     UNSTABLE = "unstable"
     DOWN = "down"
     UNKNOWN = "unknown"
+    MAINTENANCE = "maintenance"
+    """Shown, never judged: the place is inside a maintenance window (analysis/maintenance.py)."""
 
     @property
     def bad(self) -> bool:

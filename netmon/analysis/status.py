@@ -1,7 +1,7 @@
 """Read-only views of analysis results, usable from another process with a readonly Store.
 
 `latest_village_status(store)` feeds the status view; `open_flags(store)` and `flags_since`
-feed `netmon report villages`.
+feed `netmon report villages` and, once `flags_say_who_is_flagged`, the status view.
 """
 
 from __future__ import annotations
@@ -70,6 +70,20 @@ def open_flags(store: Store) -> list[Flag]:
         return []
     rows = store.conn.execute(f"SELECT {_FLAG_COLUMNS} FROM flags WHERE cleared_ts IS NULL ORDER BY raised_ts, id")
     return [_flag(r) for r in rows]
+
+
+def flags_say_who_is_flagged(store: Store) -> bool:
+    """True when the `flags` table is the truth about which villages are flagged.
+
+    Every store has the table from its first open (netmon.schema), but it holds the truth only once
+    analysis has evaluated a village (village_eval) or raised a flag; before that, readers take
+    the flag of each village from its latest village_status result.
+    """
+    if not has_schema(store):
+        return False
+    evaluated = store.conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'village_eval'").fetchone() \
+        and store.conn.execute("SELECT 1 FROM village_eval LIMIT 1").fetchone()
+    return bool(evaluated) or store.conn.execute("SELECT 1 FROM flags LIMIT 1").fetchone() is not None
 
 
 def flags_since(store: Store, since_ts: float) -> list[Flag]:

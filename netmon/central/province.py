@@ -20,11 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from netmon.analysis.stability import State
-from netmon.central.influxql import InfluxQL, quote_str
-from netmon.config.resolve import slug
-from netmon.config.schema import parse_duration
-from netmon.model import Device
-from netmon.ui.status_model import (
+from netmon.analysis.status_view import (
     AgentHeader,
     CommuneInfo,
     CommuneRow,
@@ -33,6 +29,10 @@ from netmon.ui.status_model import (
     VillageInfo,
     VillageRow,
 )
+from netmon.central.influxql import InfluxQL, quote_str
+from netmon.config.resolve import slug
+from netmon.config.schema import parse_duration
+from netmon.model import Device
 
 HEARTBEAT_S = 60.0
 """Agents send a `netmon_agent` point this often (netmon.sinks.selfmon.INTERVAL_S)."""

@@ -64,7 +64,7 @@ def _network(plan: LabPlan, state: LabState) -> None:
         state.namespaces.append(ns)
         state.save()
         netns.add(ns)
-    # Unprivileged ICMP for the daemon; the sysctl is per namespace (ecosystem.md §3).
+    # Unprivileged ICMP for the daemon; the sysctl is per network namespace, so set it in the agent's.
     try:
         netns.sysctl(plan.agent_ns, "net.ipv4.ping_group_range", "0 2147483647")
     except LabError:

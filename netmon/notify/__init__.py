@@ -2,7 +2,7 @@
 
     store records (flags, outages, service results)
         -> events.py     events worth a message, one stable key each (parents suppress children)
-        -> maintenance.py  muted when a window covers them (recorded, never sent)
+        -> analysis.maintenance  muted when a window covers them (recorded, never sent)
         -> compose.py    routed to channels, grouped per commune, flood guard
         -> outbox.py     committed, then sent in order with retries and backoff
         -> channels.py   Apprise URLs and templated JSON webhooks

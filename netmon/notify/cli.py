@@ -10,6 +10,7 @@ import argparse
 import json
 import time
 
+from netmon.analysis.maintenance import windows_at
 from netmon.config import Config, load_config
 from netmon.config.values import parse_duration
 from netmon.notify import maintenance, outbox, texts
@@ -179,7 +180,7 @@ def cmd_list(config: Config) -> int:
     for wid, scope, start, end, reason in rows:
         print(f"#{wid:<4} {' / '.join(json.loads(scope).values()) or 'agent'}  {texts.local_time(start, tz)}"
               f" .. {texts.local_time(end, tz)}  {reason}")
-    for w in maintenance.windows_at(settings.maintenance if settings else [], None, now):
+    for w in windows_at(settings.maintenance if settings else [], None, now):
         print(f"{w.source}  {' / '.join(w.scope.values()) or 'agent'}  until {texts.local_time(w.end_ts, tz)}"
               f"  {w.reason}")
     if store is not None:

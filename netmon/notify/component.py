@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from netmon.analysis.maintenance import muting, windows_at
+from netmon.component import Host
 from netmon.config import Config
 from netmon.notify import outbox
 from netmon.notify.agent_events import agent_events
@@ -26,7 +28,6 @@ from netmon.notify.compose import compose
 from netmon.notify.db import ensure_schema, prune
 from netmon.notify.digests import queue_digests
 from netmon.notify.events import Deriver, insert_events
-from netmon.notify.maintenance import muting, windows_at
 from netmon.store import Store
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ class Notifier:
     """Derive, compose, deliver; safe to SIGKILL at any point (see outbox.py)."""
 
     name = "notify"
+    tables = ("notify_events", "notify_outbox", "notify_links", "maintenance", "notify_meta")
 
     def __init__(self, config: Config) -> None:
         self.store: Store | None = None
@@ -81,8 +83,11 @@ class Notifier:
 
     # ------------------------------------------------------------ component protocol
 
-    async def start(self, agent: Any = None) -> None:
-        """Open the store, take over messages left in doubt by a crash, start the loop."""
+    async def start(self, host: Host | None = None) -> None:
+        """Open the store, take over messages left in doubt by a crash, start the loop.
+
+        The notifier's worker threads use a connection of their own (to the same file), not the host's.
+        """
         self.open()
         self._task = asyncio.create_task(self._loop(), name="notify")
 

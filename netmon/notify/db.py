@@ -1,14 +1,15 @@
 """The notification tables: events, the outbox, ad-hoc maintenance windows, and notify's own cursors.
 
-Until netmon/schema.py owns every table through its migrations, this module creates its tables
-IF NOT EXISTS when the notifier starts (and when the CLI writes), like analysis/db.py does.
+Their schema is owned by netmon/schema.py (migration 4), with every other table's; this module
+only reads and writes them. The notifier declares them as its tables (netmon.component).
 
 - `notify_events`: one row per thing worth telling, unique by `key` (the idempotency key: the same
   flag raise or outage found again after a restart inserts nothing).
 - `notify_outbox`: one row per message and channel, committed *before* it is sent; `status` goes
   pending -> sending -> sent (or back to pending with `next_try_ts` after a failure). A row found
   in `sending` after a crash is in doubt and is sent again with the same key.
-- `maintenance`: windows added from the CLI (`netmon mute`), read by the running daemon every tick.
+- `maintenance`: windows added from the CLI (`netmon mute`), read by analysis (netmon/analysis/maintenance.py)
+  every evaluation; kept 90 days after they end, so a month report still counts them.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """ICMP echo prober: Telegraf-compatible `ping` samples from the agent's shared ICMP engine.
 
-Every result carries one `ping` sample with Telegraf's field names and types (research/
-ecosystem.md §1): counts as int, loss and times as float, RTT fields omitted when nothing
-replied, and `result_code` 0 (a reply), 1 (no reply) or 2 (could not even send: only
-`result_code` is written). Host names are resolved without blocking the loop; names under the
-reserved `.invalid` TLD fail at once without a query (RFC 6761 §6.4).
+Every result carries one `ping` sample with Telegraf's field names and types (docs/series.md):
+counts as int, loss and times as float, RTT fields omitted when nothing replied, and `result_code` 0
+(a reply), 1 (no reply) or 2 (could not even send: only `result_code` is written). Host names are
+resolved without blocking the loop; names under the reserved `.invalid` TLD fail at once without a
+query (RFC 6761 §6.4).
 """
 
 from __future__ import annotations

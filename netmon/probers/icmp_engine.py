@@ -1,10 +1,11 @@
 """One ICMP echo engine per agent: a socket per address family multiplexing every target.
 
-Why not a socket and a task per target (icmplib's async_multiping): every raw socket sees every
-ICMP packet on the host and every task costs a future per packet, which made it ~19x fping's CPU
-(research/limits.md §1b). Here one sender loop per batch walks the targets in due-time order under
-a global packets-per-second ceiling, replies are read by one reader callback per socket until
-EAGAIN and matched by (source address, sequence), and timers are per batch, not per packet.
+Why not a socket and a task per target (icmplib's async_multiping): every raw socket sees every ICMP
+packet on the host and every task costs a future per packet, which made it ~19x fping's CPU
+(measured with icmplib 3.0.4; bench/bench_icmp.py compares them). Here one sender loop per batch
+walks the targets in due-time order under a global packets-per-second ceiling, replies are read by
+one reader callback per socket until EAGAIN and matched by (source address, sequence), and timers
+are per batch, not per packet.
 
 A batch shares count, packet interval and timeout, so a target's next packet is always due later
 than the packets already queued: plain FIFO deques keep both the send and the expiry order, with

@@ -23,7 +23,7 @@ from netmon.errors import ProbeError
 log = logging.getLogger(__name__)
 
 SO_RCVBUFFORCE = 33
-"""Linux value; Python's socket module has no name for it (research/limits.md §1e)."""
+"""Linux value (asm-generic/socket.h); Python's socket module has no name for it."""
 SOL_RAW = 255
 ICMP_FILTER = 1
 ICMP6_FILTER = 1

@@ -31,11 +31,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from netmon.config.schema import SnmpCheck
-from netmon.config.secrets import mask
 from netmon.model import Device, ProbeResult, Sample, Status
 from netmon.probers.base import Emit, ProberBase, ProberContext, failed
 from netmon.probers.snmp_client import MISSING, Answer, SnmpClient
 from netmon.probers.snmp_derive import Derived, DeviceMemory, ago, derive
+from netmon.secrets import mask
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,6 @@ class SnmpProber(ProberBase):
         self.client = SnmpClient(context.config_dir)
         self._snmp_limit = asyncio.Semaphore(context.scheduler.snmp_concurrency)
         self._memory: dict[tuple[str, str], DeviceMemory] = {}
-        self._last_status: dict[tuple[str, str], Status] = {}
         self._field_types: dict[tuple[str, str], type] = {}
         """(measurement, field) -> the type first written: a field never changes type (InfluxDB)."""
 
@@ -72,7 +71,6 @@ class SnmpProber(ProberBase):
                 log.exception("snmp probe of %s failed unexpectedly", device.id)
                 result = failed(device, check, self.name, Status.ERROR,
                                 f"internal error: {type(exc).__name__}: {mask(str(exc))}", started, t0)
-        self._log_change(device, check, result)
         return result
 
     async def probe_many(self, devices: Sequence[Device], check: SnmpCheck, emit: Emit) -> None:
@@ -157,17 +155,6 @@ class SnmpProber(ProberBase):
                  started: float, t0: float) -> ProbeResult:
         reason = f"walk {walk_name}: {answer.reason}"
         return failed(device, check, self.name, answer.status or Status.ERROR, reason, started, t0)
-
-    def _log_change(self, device: Device, check: SnmpCheck, result: ProbeResult) -> None:
-        key = (device.id, check.name)
-        before = self._last_status.get(key)
-        if before == result.status:
-            return
-        self._last_status[key] = result.status
-        if result.status is not Status.OK:
-            log.warning("%s %s: %s (%s)", device.id, check.name, result.status, result.reason)
-        elif before is not None:
-            log.info("%s %s: answering again", device.id, check.name)
 
 
 def _summary(check: SnmpCheck, derived: Derived, missing: list[str], values: dict[str, Any],

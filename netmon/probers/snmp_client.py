@@ -2,10 +2,11 @@
 
 v1/v2c use netmon's own codec (snmp_wire) over one shared UDP socket per address family
 (snmp_transport): ~0.1 ms of CPU per 10-OID GET where pysnmp spent ~1.8 ms, most of it in pyasn1
-decoding (research/limits.md §2). v3 users with MD5/SHA/SHA-2 auth and no privacy or AES-128
-go through netmon's own USM (snmp_v3_fast, snmp_usm: the same GET and walk code as v2c, at
-~1.5x its CPU per poll where pysnmp cost 11-19x); other v3 users (DES, AES-192/256) go through pysnmp
-(snmp_v3). Each is imported only when the first v3 device needing it is polled.
+decoding (bench/bench_snmp.py measures it). v3 users with MD5/SHA/SHA-2 auth and no privacy or
+AES-128 go through netmon's own USM (snmp_v3_fast, snmp_usm: the same GET and walk code as v2c,
+at ~1.5x its CPU per poll where pysnmp cost 11-19x, bench/bench_snmp_v3.py); other v3 users
+(DES, AES-192/256) go through pysnmp (snmp_v3). Each is imported only when the first v3 device
+needing it is polled.
 
 Values come back as plain Python: ints for every integer type, `bytes` for OCTET STRING and
 Opaque, dotted text for OBJECT IDENTIFIER and IpAddress, "" for NULL, and `MISSING` for

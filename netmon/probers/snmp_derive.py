@@ -2,8 +2,9 @@
 
 Pure functions plus a small per-device memory (`DeviceMemory`) that the prober keeps between
 polls, for counter rates and reboot detection. Field names follow Telegraf's inputs.snmp with the
-MIB column names (ecosystem.md §1); a field always has one type: counters and gauges are `int`,
-derived values (`uptime_s`, `in_bps`, `used_pct`, signal levels) are `float`. Every value is
+MIB column names (docs/series.md); a field always has one type: counters and gauges are `int`,
+derived values (`uptime_s`, `in_bps`, `used_pct`, signal levels) are `float`; a table netmon has no
+schema for gives integers in `value` and text in `value_text`. Every value is
 checked against its declared type and range first (snmp_fields); one that does not fit is left
 out and named in `Derived.problems`, which makes the poll `error`.
 """
@@ -14,10 +15,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from netmon import uptime
 from netmon.model import FieldValue, Sample
-from netmon.probers import snmp_uptime as uptime
 from netmon.probers.snmp_fields import ANY, COLUMNS, SCALARS, BadValue, check, hexstr, named_spec, problem, text
-from netmon.probers.snmp_uptime import host_uptime
+from netmon.uptime import host_uptime
 
 __all__ = ["HR_STORAGE_ENTRY", "IF_ENTRY", "Derived", "DeviceMemory", "ago", "derive", "detect_reboot",
            "hexstr", "scalar_fields", "text"]
@@ -235,7 +236,7 @@ def detect_reboot(scalars: Mapping[str, Any], now: float, prev: DeviceMemory | N
                   memory: DeviceMemory, notes: list[str]) -> float | None:
     """The host's boot time when it rebooted since the previous poll, else None; fills `memory`.
 
-    The host uptime is hrSystemUptime where the agent has it (snmp_uptime): a restarted agent
+    The host uptime is hrSystemUptime where the agent has it (netmon.uptime): a restarted agent
     whose host runs on gets a note, not a reboot; a TimeTicks wrap is neither.
     """
     found = host_uptime(scalars)
@@ -296,7 +297,12 @@ def derive(get: Mapping[str, str], values: Mapping[str, Any], walked: Iterable[t
 
 
 def generic_samples(varbinds: Iterable[tuple[str, Any]], walk_names: Mapping[str, str]) -> list[Sample]:
-    """Walks of tables netmon has no schema for: measurement = walk name, tag `index`, field `value`."""
+    """Walks of tables netmon has no schema for: measurement = walk name, tag `index`.
+
+    One type per field, whatever the table mixes: an integer cell (INTEGER, Counter, Gauge,
+    TimeTicks as ticks) is `value` (int); any other cell (OCTET STRING, OID, IpAddress, an
+    opaque value as hex) is `value_text` (str). A row carries exactly one of the two.
+    """
     samples = []
     roots = sorted(walk_names.items(), key=lambda kv: -len(kv[1]))
     for oid, value in varbinds:
@@ -306,7 +312,9 @@ def generic_samples(varbinds: Iterable[tuple[str, Any]], walk_names: Mapping[str
                     val = check(ANY, value)
                 except BadValue:
                     break
-                samples.append(Sample(name, {"value": val}, {"index": oid[len(root) + 1:]}))
+                field = "value" if isinstance(val, int) and not isinstance(val, bool) else "value_text"
+                samples.append(Sample(name, {field: val if field == "value" else str(val)},
+                                      {"index": oid[len(root) + 1:]}))
                 break
     return samples
 

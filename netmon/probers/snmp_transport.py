@@ -8,7 +8,7 @@ pending request, comes from the address and port that request went to, and repea
 and community; everything else is counted and dropped. Retries resend the same bytes with the
 same request-id, so a slow first answer still completes the request. In-flight requests are
 bounded, and the receive buffer is enlarged: one socket carries every answer and the 212 kB
-default holds only ~330 of them (research/limits.md §2).
+default holds only ~330 of them (measured: of 1,000 replies arriving at once, 332 were kept).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from netmon.probers.snmp_wire import Response, WireError, decode_response
 log = logging.getLogger(__name__)
 
 SO_RCVBUFFORCE = 33
-"""Linux value; Python's socket module has no name for it (research/limits.md §1e)."""
+"""Linux value (asm-generic/socket.h); Python's socket module has no name for it."""
 RCVBUF_BYTES = 8 << 20
 MAX_IN_FLIGHT = 512
 NAME_TTL_S = 300.0

@@ -1,9 +1,9 @@
 """Read stored results after a cursor and turn them into line-protocol batches.
 
-The device tags of DESIGN.md §5 are added here (contracts.md): a device's result carries
-agent, province, commune, village, device, kind, operator; a village's result (analysis,
-device_id = village id) carries agent, province, commune, village, operator; the agent's own
-results carry agent only. Empty values are omitted (line protocol has no empty tag).
+The tags of docs/series.md are added here: a device's result carries agent, province, commune,
+village, device, kind, operator; a village's result (analysis, device_id = village id) carries
+agent, province, commune, village, operator; the agent's own results carry agent only. Empty values
+are omitted (line protocol has no empty tag).
 """
 
 from __future__ import annotations

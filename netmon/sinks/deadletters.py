@@ -20,21 +20,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from netmon.schema import migrate
 from netmon.store import Store
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS dead_letters (
-    id INTEGER PRIMARY KEY, output TEXT NOT NULL, seq INTEGER NOT NULL, line TEXT NOT NULL,
-    status INTEGER NOT NULL, message TEXT NOT NULL, created_ts REAL NOT NULL
-);
-"""
-# Columns added after the first release; ALTER TABLE keeps letters an older agent set aside.
-ADDED_COLUMNS = (
-    ("kind", "TEXT NOT NULL DEFAULT 'transient'"),
-    ("attempts", "INTEGER NOT NULL DEFAULT 0"),
-    ("next_ts", "REAL NOT NULL DEFAULT 0"),
-    ("replayed_ts", "REAL"),
-)
 DATA, TRANSIENT, UNDECODABLE = "data", "transient", "undecodable"
 # What InfluxDB 1.x/2.x/3.x say when the point itself is at fault (lower case).
 _DATA_FAULT = re.compile(r"field type conflict|unable to parse|invalid (field|number|boolean|tag|measurement|"
@@ -66,21 +54,16 @@ class Letter:
 
 
 def ensure_schema(store: Store) -> None:
-    """Create the table, or add the columns an older version did not have."""
-    store.conn.executescript(SCHEMA)
-    have = {row[1] for row in store.conn.execute("PRAGMA table_info(dead_letters)")}
-    for name, decl in ADDED_COLUMNS:
-        if name not in have:
-            store.conn.execute(f"ALTER TABLE dead_letters ADD COLUMN {name} {decl}")
-    if "kind" not in have:
-        # Letters of an older agent: the ones that name a data fault are not retried.
-        for row_id, message in list(store.conn.execute("SELECT id, message FROM dead_letters")):
-            store.conn.execute("UPDATE dead_letters SET kind = ? WHERE id = ?", (kind_of(400, message), row_id))
-    store.conn.execute("CREATE INDEX IF NOT EXISTS dead_letters_pending ON dead_letters (output, replayed_ts)")
+    """Bring the store to the current schema; `dead_letters` is owned by netmon.schema (migrations 1-3)."""
+    migrate(store.conn, str(store.path))
 
 
 def kind_of(status: int, message: str) -> str:
-    """`data` when the server blamed the point itself, else `transient`."""
+    """`data` when the server blamed the point itself, else `transient`.
+
+    Letters stored before they had a kind were classified once, by migration 3 with the rule of
+    that day (netmon.schema.V3_DATA_FAULT); changing this rule does not reclassify them.
+    """
     if status == 0:
         return UNDECODABLE
     return DATA if status in (413, 422) or _DATA_FAULT.search(message.lower()) else TRANSIENT

@@ -1,4 +1,4 @@
-"""Store-and-forward to InfluxDB (DESIGN.md §6): the store is the queue, a cursor is the truth.
+"""Store-and-forward to InfluxDB: the store is the queue, a cursor is the truth.
 
 Each output has a cursor in the store (`Store.cursor(name)`). Its forwarder reads whole results
 after the cursor, sends them as one line-protocol batch, and advances the cursor only after the
@@ -27,9 +27,9 @@ import random
 import time
 from collections.abc import Sequence
 
+from netmon.component import Component, Host
 from netmon.config import Config
 from netmon.config.schema import InfluxOutput
-from netmon.daemon import Agent, Component
 from netmon.errors import OutputError
 from netmon.model import ProbeResult
 from netmon.schema import migrate
@@ -360,17 +360,17 @@ class Forwarding:
     """Daemon component running one `Forwarder` per configured InfluxDB output."""
 
     name = "forwarding"
+    tables = ("cursors", "dead_letters")
 
     def __init__(self, config: Config) -> None:
         self.config = config
         self.forwarders: dict[str, Forwarder] = {}
-        self.agent: Agent | None = None
+        self.host: Host | None = None
 
-    async def start(self, agent: Agent) -> None:
+    async def start(self, host: Host) -> None:
         """Open a forwarder per output and wake them after every committed batch of results."""
-        self.agent = agent
-        ensure_schema(agent.store)
-        agent.writer.listeners.append(self._on_commit)
+        self.host = host
+        host.subscribe(self._on_commit)
         await self._sync(self.config)
 
     def _on_commit(self, _results: object) -> None:
@@ -378,7 +378,7 @@ class Forwarding:
             forwarder.wakeup.set()
 
     async def _sync(self, config: Config) -> None:
-        assert self.agent is not None
+        assert self.host is not None
         wanted = {o.name: o for o in config.settings.outputs.influxdb}
         resolver = TagResolver(config.settings.agent.name, config.all_devices)
         for name, forwarder in list(self.forwarders.items()):
@@ -389,7 +389,7 @@ class Forwarding:
                 forwarder.reader.resolver = resolver
         for name, output in wanted.items():
             if name not in self.forwarders:
-                forwarder = Forwarder(output, self.agent.store, resolver)
+                forwarder = Forwarder(output, self.host.store, resolver)
                 forwarder.start()
                 self.forwarders[name] = forwarder
 

@@ -29,7 +29,7 @@ from netmon.sinks.deadletters import pending_count
 from netmon.sinks.influx import dead_letter_counter
 
 if TYPE_CHECKING:
-    from netmon.daemon import Agent
+    from netmon.component import Host
     from netmon.sinks.influx import Forwarding
 
 log = logging.getLogger(__name__)
@@ -41,18 +41,19 @@ class SelfMonitor:
     """Daemon component emitting the agent's own health every `interval_s` seconds."""
 
     name = "selfmon"
+    tables = ()  # its results go to `results` like a probe's (through Host.emit)
 
     def __init__(self, config: Config, forwarding: Forwarding | None = None,
                  interval_s: float = INTERVAL_S) -> None:
         self.config = config
         self.forwarding = forwarding
         self.interval_s = interval_s
-        self.agent: Agent | None = None
+        self.host: Host | None = None
         self._task: asyncio.Task | None = None
 
-    async def start(self, agent: Agent) -> None:
+    async def start(self, host: Host) -> None:
         """Begin emitting."""
-        self.agent = agent
+        self.host = host
         self._task = asyncio.create_task(self._loop(), name="selfmon")
 
     async def reload(self, config: Config) -> None:
@@ -74,8 +75,8 @@ class SelfMonitor:
             except Exception:
                 log.exception("self-monitoring failed; trying again in %.0f s", self.interval_s)
                 continue
-            assert self.agent is not None
-            self.agent.writer.emit(result)
+            assert self.host is not None
+            self.host.emit(result)
             await self.send_first(result)
 
     async def send_first(self, result: ProbeResult) -> None:
@@ -86,13 +87,13 @@ class SelfMonitor:
 
     async def measure(self) -> ProbeResult:
         """The agent's health right now as a result."""
-        assert self.agent is not None
-        agent = self.agent
+        assert self.host is not None
+        store, stats = self.host.store, self.host.stats()
         t0, now = time.monotonic(), time.time()
-        counters = agent.store.counters()
-        lag_s = float(agent.schedule.lag_s) if agent.schedule is not None else 0.0
+        counters = store.counters()
+        lag_s = stats.scheduler_lag_s
         samples = [Sample("netmon_agent", {
-            "results_per_s": float(agent.rate.per_second()),
+            "results_per_s": stats.results_per_s,
             "scheduler_lag_s": lag_s,
             "targets": len(self.config.devices),
             "dropped_unsent": int(counters.get("dropped_unsent", 0)),
@@ -106,7 +107,7 @@ class SelfMonitor:
                 "backlog_results": results,
                 "oldest_unsent_age_s": float(max(0.0, now - oldest)) if oldest is not None else 0.0,
                 "dead_lettered": int(counters.get(dead_letter_counter(name), 0)),
-                "dead_letters_pending": pending_count(agent.store, name),
+                "dead_letters_pending": pending_count(store, name),
                 "sent_points": forwarder.sent_points,
                 "output_stalled": forwarder.health.stalled,
                 "stalled_s": float(now - forwarder.health.since) if forwarder.health.stalled else 0.0,
@@ -114,6 +115,6 @@ class SelfMonitor:
             forwarder.health.publish(oldest_unsent_age_s=samples[-1].fields["oldest_unsent_age_s"],
                                      dead_letters_pending=samples[-1].fields["dead_letters_pending"])
         backlog = sum(s.fields.get("backlog_points", 0) for s in samples)  # type: ignore[misc]
-        reason = f"{agent.rate.per_second():.1f} results/s, lag {lag_s:.2f} s, {backlog} points not yet forwarded"
+        reason = f"{stats.results_per_s:.1f} results/s, lag {lag_s:.2f} s, {backlog} points not yet forwarded"
         return ProbeResult("agent", "self", "agent", Status.OK, reason, now, time.monotonic() - t0,
                            tuple(samples))

@@ -1,4 +1,4 @@
-"""HTTP transports for one InfluxDB output: v1 `/write` (aiohttp) and v2 (influxdb-client async).
+"""HTTP transports for one InfluxDB output: v1 `/write` and v2 `/api/v2/write`, both plain aiohttp POSTs.
 
 A transport sends one body and classifies the answer; it never retries (the forwarder does,
 forever, because its durability layer is the store, not the client library).
@@ -6,7 +6,6 @@ forever, because its durability layer is the store, not the client library).
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import enum
 import gzip
@@ -114,43 +113,28 @@ class V1Transport:
             self._session = None
 
 
-class V2Transport:
-    """influxdb-client's async write API: InfluxDB 2.x, 3.x, Cloud, and 1.8+ compatibility."""
+class V2Transport(V1Transport):
+    """POST /api/v2/write?org=&bucket=&precision=ms with `Authorization: Token` (InfluxDB 2.x, 3.x, Cloud, 1.8+).
+
+    A plain POST through aiohttp, like v1, not influxdb-client: netmon writes its own line protocol,
+    batches from its store and retries by its own rule (forever, from the cursor), so the client's
+    Point classes, batching and retries went unused; what it did for netmon was one POST, for which
+    it brought a second HTTP stack (urllib3, reactivex) into the agent. Its answer classification
+    is the same as v1's: the status and the server's words.
+    """
 
     def __init__(self, output: InfluxOutput) -> None:
-        self.output = output
-        self._client = None
+        super().__init__(output)
+        self.url = output.url.rstrip("/") + "/api/v2/write"
+        self.params = {"org": output.org or "-", "bucket": output.bucket or "", "precision": PRECISION}
 
-    async def send(self, body: bytes) -> Answer:
-        """Write `body` through /api/v2/write."""
-        import aiohttp
-        from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
-        from influxdb_client.rest import ApiException
-
-        if self._client is None:
-            token = self.output.token.reveal() if self.output.token else None
-            self._client = InfluxDBClientAsync(url=self.output.url, token=token, org=self.output.org or "-",
-                                               timeout=int(self.output.timeout * 1000),
-                                               enable_gzip=self.output.gzip)
-        try:
-            await self._client.write_api().write(bucket=self.output.bucket, org=self.output.org or "-",
-                                                 record=body, write_precision=PRECISION)
-            return Answer(Outcome.ACKED, 204, "")
-        except ApiException as exc:
-            return classify(exc.status or 0, _api_message(exc))
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            return Answer(Outcome.RETRY, 0, error_text(exc, self.output.timeout))
-
-    async def close(self) -> None:
-        """Close the client."""
-        if self._client is not None:
-            import aiohttp
-
-            client, self._client = self._client, None
-            try:
-                await asyncio.wait_for(client.close(), 5)
-            except (TimeoutError, aiohttp.ClientError) as exc:
-                log.warning("closing the InfluxDB client failed: %s", exc)
+    def _headers(self) -> dict[str, str]:
+        headers = {"Content-Type": "text/plain; charset=utf-8"}
+        if self.output.gzip:
+            headers["Content-Encoding"] = "gzip"
+        if self.output.token:
+            headers["Authorization"] = f"Token {self.output.token.reveal()}"
+        return headers
 
 
 def error_text(exc: BaseException, timeout_s: float) -> str:
@@ -159,13 +143,6 @@ def error_text(exc: BaseException, timeout_s: float) -> str:
         return f"no answer within {timeout_s:g} s (the server accepted the connection but did not reply)"
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text}" if text else f"{type(exc).__name__} (no details given)"
-
-
-def _api_message(exc: object) -> str:
-    body = getattr(exc, "body", None)
-    if isinstance(body, bytes):
-        body = body.decode(errors="replace")
-    return str(body or getattr(exc, "reason", "") or exc).strip()
 
 
 def make_transport(output: InfluxOutput) -> Transport:

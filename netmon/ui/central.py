@@ -18,15 +18,15 @@ from rich.console import Console, Group
 from rich.text import Text
 
 from netmon.analysis.status import Flag
+from netmon.analysis.status_view import PcScore, State
 from netmon.central.influxql import CentralError, InfluxQL
 from netmon.central.province import HEARTBEAT_S, LOOKBACK_S, Picture, province_picture
 from netmon.central.services import ServiceVerdict, service_verdicts
 from netmon.config.resolve import slug
-from netmon.ui.status_model import PcScore, State
+from netmon.ui.status_layout import body_lines
 from netmon.ui.status_render import (
     Columns,
     _column_titles,
-    body_lines,
     footer_text,
     header_text,
     render_line,
@@ -175,7 +175,8 @@ def run_report_central(kind: str, config: Any, args: Any, console: Console) -> i
 def _availability(config: Any, args: Any, fmt: str, console: Console) -> int:
     """Monthly availability per village, commune and operator, from every agent's village_status."""
     from netmon.central.province import availability
-    from netmon.ui.report_villages import render_availability, requested_month
+    from netmon.ui.report_availability import render_availability
+    from netmon.ui.report_villages import requested_month
 
     try:
         month, start, end = requested_month(args, config.settings.agent.timezone)
@@ -212,13 +213,14 @@ def _avail_row(level: str, name: str, villages: list[Any], expected: float) -> d
 
 
 def _service_window(config: Any) -> float:
-    from netmon.ui.report_services import service_window_s
+    from netmon.analysis.service_report import service_window_s
 
     return service_window_s(config)
 
 
 def _villages(config: Any, args: Any, fmt: str, console: Console, tz: ZoneInfo) -> int:
-    from netmon.ui.report_villages import VillagesReport, _flag_row, _worst_first, render_villages
+    from netmon.analysis.village_report import VillagesReport, _flag_row, _worst_first
+    from netmon.ui.report_villages import render_villages
 
     pic = picture(config, args)
     report = VillagesReport(link=defaultdict(list))

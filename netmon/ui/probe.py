@@ -1,14 +1,12 @@
-"""`netmon probe NAME|ID|HOST`: run a device's checks now and explain each result.
+"""`netmon probe NAME|ID|HOST`, the view: which device a target names, and each result explained.
 
-The command a technician runs on site after a repair: it probes with the same probers and
-profile as the daemon (nothing is written to the store), and shows beside each result the
-limits that decide what analysis will make of it (village loss/RTT thresholds for pings, the
-aging rules for an office PC).
+Beside each result it shows the limits that decide what analysis will make of it (village
+loss/RTT thresholds for pings, the aging rules for an office PC). Running the probers is the
+command's part (netmon.probe_cmd, app layer): the ui layer renders, it does not probe.
 """
 
 from __future__ import annotations
 
-import asyncio
 import difflib
 import json
 import re
@@ -23,12 +21,11 @@ from rich.text import Text
 from netmon import i18n
 from netmon.config.resolve import slug
 from netmon.config.schema import StabilityThresholds, check_host
-from netmon.config.secrets import mask
 from netmon.errors import ConfigurationError
 from netmon.i18n import N_, _, display
 from netmon.i18n import localise as loc
 from netmon.model import Device, ProbeResult, Status
-from netmon.probers import ProberContext, build_prober
+from netmon.secrets import mask
 
 _STATUS_STYLE = {Status.OK: "green"}
 BARE_PROFILE = "ping"
@@ -70,23 +67,6 @@ def find_device(config: Any, target: str) -> Device:
             target=target, profile=BARE_PROFILE))
     return Device(id=host, name=host, kind=BARE_PROFILE, profile=BARE_PROFILE, province="", commune="",
                   village="", host=host)
-
-
-async def probe_device(config: Any, device: Device) -> list[ProbeResult]:
-    """Run every check of the device's profile once, in profile order, then close the probers."""
-    context = ProberContext(auths=config.auths, scheduler=config.settings.scheduler,
-                            config_dir=str(config.path.parent))
-    probers: dict[str, Any] = {}
-    results = []
-    try:
-        for check in config.profiles[device.profile].checks:
-            if check.prober not in probers:
-                probers[check.prober] = build_prober(check.prober, context)
-            results.append(await probers[check.prober].probe(device, check))
-    finally:
-        for prober in probers.values():
-            await prober.close()
-    return results
 
 
 def village_thresholds(config: Any, device: Device) -> StabilityThresholds:
@@ -138,21 +118,10 @@ def explain(config: Any, device: Device, result: ProbeResult) -> list[str]:
     return []
 
 
-def run_probe(config: Any, args: Any, console: Console) -> int:
-    """Entry of `netmon probe`: 0 when every check is ok, 1 when one failed, 2 for a bad target."""
-    try:
-        device = find_device(config, args.target)
-    except TargetError as exc:
-        console.print(Text(f"netmon probe: {exc}"))
-        return 2
-    if device.profile not in config.profiles:
-        console.print(Text(_("netmon probe: profile '{profile}' of {id} is not loaded").format(
-            profile=device.profile, id=device.id)))
-        return 2
-    started = time.monotonic()
-    results = asyncio.run(probe_device(config, device))
-    elapsed_s = time.monotonic() - started
-    if args.format == "json":
+def show_results(config: Any, device: Device, results: Sequence[ProbeResult], elapsed_s: float, fmt: str,
+                 console: Console) -> None:
+    """Print the results of `netmon probe` as text (with the limits that apply) or JSON."""
+    if fmt == "json":
         with i18n.language("en"):  # JSON is for programs: the same words and numbers in every language
             notes = [explain(config, device, r) for r in results]
         # masked: a value from the environment (a host, a name) never prints, nor a key in a reason
@@ -160,7 +129,6 @@ def run_probe(config: Any, args: Any, console: Console) -> int:
                     highlight=False)
     else:
         _print_text(console, device, results, [explain(config, device, r) for r in results], elapsed_s)
-    return 0 if all(r.up for r in results) else 1
 
 
 def _as_json(device: Device, results: Sequence[ProbeResult], notes: Sequence[list[str]],
@@ -229,4 +197,4 @@ _STATUS_WORDS = (N_("ok"), N_("timeout"), N_("refused"), N_("unreachable"), N_("
                  N_("error"))
 
 
-__all__ = ["TargetError", "explain", "find_device", "probe_device", "run_probe"]
+__all__ = ["TargetError", "explain", "find_device", "show_results"]

@@ -1,7 +1,7 @@
 """`netmon report services`: is it the portal or the commune's link? (issue 7)
 
-`service_rows(config, store, now, days)` builds a `ServicesReport` from the store;
-`render_services(rows, fmt, console)` prints one kind of row (ServiceSummary, CommuneSummary or
+`netmon.analysis.service_report.service_rows(config, store, now, days)` builds a `ServicesReport`
+from the store; `render_services(rows, fmt, console)` prints one kind of row (ServiceSummary, CommuneSummary or
 ServiceRound) as a table, CSV, JSON or Markdown.
 """
 
@@ -18,20 +18,11 @@ from zoneinfo import ZoneInfo
 from rich.console import Console
 from rich.table import Table
 
-from netmon.analysis.services import (
-    SERVICE_PROBERS,
-    CommuneSummary,
-    ServiceRound,
-    ServicesReport,
-    ServiceSummary,
-    pairs_from_store,
-    services_report,
-)
+from netmon.analysis.services import CommuneSummary, ServiceRound, ServiceSummary
 from netmon.i18n import N_, _, display
 from netmon.i18n import localise as loc
 
 FORMATS = ("table", "csv", "json", "md")
-DEFAULT_WINDOW_S = 60.0
 
 Row = ServiceSummary | CommuneSummary | ServiceRound
 Column = tuple[str, str, Callable[[Any], Any]]
@@ -121,22 +112,6 @@ def render_services(rows: Sequence[Row], fmt: str, console: Console, *, timezone
         for d in dicts:
             table.add_row(*(_cell(d[c[0]]) for c in columns))
         console.print(table)
-
-
-def service_rows(config: Any, store: Any, now: float, days: float = 7.0) -> ServicesReport:
-    """Rounds and summaries for the last `days` (config.devices/profiles; window = longest check interval)."""
-    devices = [d for d in config.devices
-               if any(c.prober in SERVICE_PROBERS for c in config.profiles[d.profile].checks)]
-    pairs = pairs_from_store(store, devices, since_ts=now - days * 86400.0, until_ts=now)
-    return services_report(pairs, window_s=service_window_s(config))
-
-
-def service_window_s(config: Any) -> float:
-    """The round window: the longest interval of any http/tcp check, so each vantage has one result."""
-    used = {d.profile for d in config.devices}
-    intervals = [float(check.interval) for name, profile in config.profiles.items() if name in used
-                 for check in profile.checks if check.prober in SERVICE_PROBERS]
-    return max(intervals, default=DEFAULT_WINDOW_S)
 
 
 def _md(value: Any) -> str:

@@ -1,8 +1,9 @@
-"""`netmon report villages` (telecom follow-up list) and `netmon report availability --month`.
+"""`netmon report villages` (telecom follow-up list), and the month helpers of `report availability`.
 
-`village_report(config, store, now)` and `availability_report(config, store, month)` compute
-rows from the analysis tables; `render_villages` / `render_availability` print them as a rich
-table, CSV, JSON or Markdown (the Markdown is what gets pasted into the message to the operator).
+`netmon.analysis.village_report.village_report(store, timezone, now)` computes rows from the analysis
+tables; `render_villages` prints them as a rich table, CSV, JSON or Markdown (the Markdown is what
+gets pasted into the message to the operator). The availability report is analysis/availability.py,
+rendered by ui/report_availability.py.
 """
 
 from __future__ import annotations
@@ -12,10 +13,7 @@ import csv
 import io
 import json
 import re
-import time
-from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,12 +22,8 @@ from rich.console import Console
 from rich.table import Table
 
 from netmon import i18n
-from netmon.analysis.catalog import Catalog
-from netmon.analysis.db import has_schema
-from netmon.analysis.status import Flag, latest_village_status, open_flags
-from netmon.analysis.windows import agent_coverage, outage_rows
+from netmon.analysis.village_report import NO_OPERATOR, VillagesReport
 from netmon.i18n import N_, _, display, localise
-from netmon.store import Store
 
 FORMATS = ("table", "csv", "json", "md")
 _FLAG_COLUMNS = (("village", N_("Village")), ("commune", N_("Commune")), ("since", N_("Flagged since")),
@@ -37,26 +31,8 @@ _FLAG_COLUMNS = (("village", N_("Village")), ("commune", N_("Commune")), ("since
                  ("office_availability_pct", N_("Office hours %")), ("loss_pct", N_("Loss %")),
                  ("rtt_p95_ms", N_("p95 RTT ms")), ("outages", N_("Outages")), ("longest_outage", N_("Longest outage")),
                  ("worst_hours", N_("Worst hours")), ("location", N_("Location")), ("note", N_("Note")))
-_AVAIL_COLUMNS = (("name", N_("Name")), ("availability_pct", N_("Availability %")),
-                  ("office_availability_pct", N_("Office hours %")), ("outages", N_("Outages")),
-                  ("downtime", N_("Downtime")), ("mttr", N_("MTTR")), ("watched_pct", N_("Watched %")))
 _STATES = {"good": N_("good"), "degraded": N_("degraded"), "unstable": N_("unstable"), "down": N_("down"),
            "unknown": N_("unknown")}
-NO_OPERATOR = N_("(no operator)")
-
-
-def human_s(seconds: float | None) -> str:
-    """`5400` -> `1 h 30 min`; short and unambiguous for a message to an operator."""
-    if seconds is None:
-        return ""
-    s = round(seconds)
-    if s < 120:
-        return f"{s} s"
-    if s < 7200:
-        return f"{s // 60} min"
-    if s < 2 * 86400:
-        return f"{s // 3600} h {s % 3600 // 60:02d} min"
-    return f"{s / 86400:.1f} days"
 
 
 def human_duration(seconds: float | None) -> str:
@@ -125,80 +101,6 @@ def _note(row: dict[str, Any]) -> str:
     if note.startswith("came back;"):
         return _("came back; waiting for its uptime to tell link from power")
     return note
-
-
-@dataclass(slots=True)
-class VillagesReport:
-    """Open flags split the way the province acts on them."""
-
-    link: dict[str, list[dict[str, Any]]]
-    """Sent to the operator: operator -> rows, worst first (link, and pending past `pending_max`)."""
-    power: list[dict[str, Any]] = field(default_factory=list)
-    upstream: list[dict[str, Any]] = field(default_factory=list)
-    pending: list[dict[str, Any]] = field(default_factory=list)
-    """Down now, cause not known yet: not sent to the operator (yet)."""
-
-    @property
-    def empty(self) -> bool:
-        """Nothing flagged at all."""
-        return not (self.link or self.power or self.upstream or self.pending)
-
-
-def _flag_row(f: Flag, state: str, tz: ZoneInfo) -> dict[str, Any]:
-    e = f.evidence
-    hours = ", ".join(f"{h:02d}h" for h in e.get("worst_hours") or [])
-    return {
-        "operator": f.operator or NO_OPERATOR, "province": f.province, "commune": f.commune,
-        "village": f.village, "village_id": f.village_id, "cause": f.cause,
-        "since": datetime.fromtimestamp(f.raised_ts, tz).strftime("%Y-%m-%d %H:%M"), "state": state,
-        "availability_pct": e.get("availability_pct"), "office_availability_pct": e.get("office_availability_pct"),
-        "loss_pct": e.get("loss_pct"), "rtt_p95_ms": e.get("rtt_p95_ms"), "outages": e.get("outages"),
-        "longest_outage_s": e.get("longest_outage_s"), "longest_outage": human_s(e.get("longest_outage_s")),
-        "worst_hours": hours, "window": e.get("window", ""), "lat": f.lat, "lon": f.lon,
-        "location": f"{f.lat:.5f}, {f.lon:.5f}" if f.lat is not None and f.lon is not None else "",
-        "grounds": "; ".join(e.get("grounds") or []), "note": "",
-    }
-
-
-def _worst_first(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return sorted(rows, key=lambda r: (r["availability_pct"] if r["availability_pct"] is not None else 101.0,
-                                       -(r["loss_pct"] or 0.0), r["village_id"]))
-
-
-def village_report(store: Store, timezone: str, now: float | None = None,
-                   pending_max_s: float = 7200.0) -> VillagesReport:
-    """The follow-up list from the open flags: link by operator; power, upstream and pending apart.
-
-    A `pending` flag (down, link or power not known yet) stays off the operator's list until the
-    village has been down for `pending_max_s`; then it goes to the operator labelled "cause unknown".
-    """
-    tz = ZoneInfo(timezone)
-    now = time.time() if now is None else now
-    states = latest_village_status(store)
-    report = VillagesReport(link={})
-    for f in open_flags(store):
-        state = states[f.village_id].state if f.village_id in states else ""
-        row = _flag_row(f, state, tz)
-        if f.cause == "pending":
-            down_for = now - float(f.evidence.get("down_since") or f.raised_ts)
-            row["down_for_s"] = round(down_for, 1)
-            if state == "down" and down_for >= pending_max_s:
-                row["note"] = f"down for {human_s(down_for)}, cause unknown"
-                report.link.setdefault(row["operator"], []).append(row)
-            else:
-                row["note"] = f"down for {human_s(down_for)}, cause not known yet" if state == "down" else \
-                    "came back; waiting for its uptime to tell link from power"
-                report.pending.append(row)
-        elif f.cause == "link":
-            report.link.setdefault(row["operator"], []).append(row)
-        elif f.cause == "power":
-            report.power.append(row)
-        else:
-            report.upstream.append(row)
-    report.link = {op: _worst_first(rows) for op, rows in sorted(report.link.items())}
-    report.power, report.upstream = _worst_first(report.power), _worst_first(report.upstream)
-    report.pending = _worst_first(report.pending)
-    return report
 
 
 NOTHING_FLAGGED = N_("Nothing flagged: no village needs follow-up.")
@@ -279,91 +181,3 @@ def month_range(month: str, timezone: str) -> tuple[float, float]:
     days = calendar.monthrange(year, mon)[1]
     end = start.replace(day=days, hour=23, minute=59, second=59).timestamp() + 1
     return start.timestamp(), end
-
-
-@dataclass(slots=True)
-class _Acc:
-    rounds: int = 0
-    up: int = 0
-    office_rounds: int = 0
-    office_up: int = 0
-    outages: int = 0
-    down_s: float = 0.0
-
-    def add(self, other: _Acc) -> None:
-        for name in ("rounds", "up", "office_rounds", "office_up", "outages", "down_s"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-
-    def row(self, level: str, name: str, watched: float) -> dict[str, Any]:
-        def pct(a, b):
-            return (round(100.0 * a / b, 2) if b else None)
-        mttr = self.down_s / self.outages if self.outages else None
-        return {"level": level, "name": name, "availability_pct": pct(self.up, self.rounds),
-                "office_availability_pct": pct(self.office_up, self.office_rounds), "outages": self.outages,
-                "downtime_s": round(self.down_s, 1), "downtime": human_s(self.down_s),
-                "mttr_s": None if mttr is None else round(mttr, 1), "mttr": human_s(mttr),
-                "watched_pct": round(100.0 * watched, 1)}
-
-
-def availability_report(store: Store, catalog: Catalog, start: float, end: float,
-                        now: float | None = None) -> list[dict[str, Any]]:
-    """Rows per village, then per commune and per operator (rounds-weighted), for [start, end).
-
-    An outage still open counts up to now, not to the end of the month: the rest has not happened.
-    """
-    now = time.time() if now is None else now
-    per: dict[str, _Acc] = defaultdict(_Acc)
-    if has_schema(store):
-        for vid, rounds, up, o_rounds, o_up in store.conn.execute(
-                "SELECT village_id, sum(rounds), sum(rounds_up), sum(office_rounds), sum(office_up)"
-                " FROM rollup_village WHERE bucket_ts >= ? AND bucket_ts < ? GROUP BY village_id", (start, end)):
-            acc = per[vid]
-            acc.rounds, acc.up, acc.office_rounds, acc.office_up = rounds, up, o_rounds, o_up
-        for vid, o_start, o_end, cause in outage_rows(store, start, end):
-            if cause == "upstream":
-                continue
-            acc = per[vid]
-            acc.outages += o_start >= start
-            acc.down_s += max(0.0, min(o_end if o_end is not None else now, end) - max(o_start, start))
-    watched = agent_coverage(store, start, min(end, now)) if has_schema(store) and now > start else 0.0
-    villages, communes, operators = [], defaultdict(_Acc), defaultdict(_Acc)
-    for vid, v in sorted(catalog.villages.items(), key=lambda kv: (kv[1].commune, kv[1].village)):
-        acc = per.get(vid, _Acc())
-        villages.append({**acc.row("village", f"{v.commune} / {v.village}", watched), "id": vid,
-                         "operator": v.operator})
-        communes[v.commune].add(acc)
-        operators[v.operator or NO_OPERATOR].add(acc)
-    rows = villages + [a.row("commune", n, watched) for n, a in sorted(communes.items())]
-    return rows + [a.row("operator", n, watched) for n, a in sorted(operators.items())]
-
-
-def render_availability(rows: Sequence[dict[str, Any]], fmt: str, console: Console, month: str) -> None:
-    """Print the monthly availability rows as table, csv, json or md."""
-    if fmt == "json":
-        console.out(json.dumps({"month": month, "rows": list(rows)}, ensure_ascii=False, indent=2), highlight=False)
-        return
-    if fmt == "csv":
-        keys = ["level", "name", "id", "operator", "availability_pct", "office_availability_pct", "outages",
-                "downtime_s", "mttr_s", "watched_pct"]
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=keys, extrasaction="ignore", lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        console.out(buf.getvalue(), end="", highlight=False)
-        return
-    levels = (("village", N_("Villages")), ("commune", N_("Communes")), ("operator", N_("Operators")))
-    if fmt == "md":
-        lines = [_("# Coverage availability, {month}").format(month=_month_words(month)), ""]
-        for level, heading in levels:
-            lines += [f"## {_(heading)}", "", *_md_table([r for r in rows if r["level"] == level], _AVAIL_COLUMNS)]
-            lines.append("")
-        console.out("\n".join(lines).rstrip() + "\n", highlight=False)
-        return
-    for level, heading in levels:
-        table = Table(title=f"{_(heading)}, {_month_words(month)}")
-        for _key, header in _AVAIL_COLUMNS:
-            table.add_column(_(header), overflow="fold")
-        for r in rows:
-            if r["level"] == level:
-                table.add_row(*(_human(k, r) for k, _h in _AVAIL_COLUMNS))
-        console.print(table)

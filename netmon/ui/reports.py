@@ -1,9 +1,9 @@
 """`netmon report KIND`: opens the store read-only and dispatches to the report of that kind.
 
-villages      telecom follow-up list (open flags: link by operator, power, upstream)
+villages      telecom follow-up list (open flags: link by operator, power, upstream; analysis/village_report.py)
 availability  availability per village/commune/operator for --month YYYY-MM
-pcs           office-PC replacement priority list (netmon/ui/report_pcs.py)
-services      portal vs commune link (netmon/ui/report_services.py)
+pcs           office-PC replacement priority list (netmon/analysis/pcs.py, netmon/ui/report_pcs.py)
+services      portal vs commune link (netmon/analysis/service_report.py, netmon/ui/report_services.py)
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ def run_report(kind: str, config: Any, args: Any, console: Console) -> int:
         if kind == "availability":
             return _availability(config, store, args, fmt, console)
         if kind == "pcs":
-            from netmon.ui.report_pcs import pc_rows, render_pcs
+            from netmon.analysis.pcs import pc_rows
+            from netmon.ui.report_pcs import render_pcs
 
             render_pcs(pc_rows(config, store, time.time(), pending=True), fmt, console)
             return 0
@@ -45,7 +46,8 @@ def run_report(kind: str, config: Any, args: Any, console: Console) -> int:
 
 
 def _villages(config: Any, store: Store, fmt: str, console: Console) -> int:
-    from netmon.ui.report_villages import render_villages, village_report
+    from netmon.analysis.village_report import village_report
+    from netmon.ui.report_villages import render_villages
 
     agent = config.settings.agent
     report = village_report(store, agent.timezone, time.time(), config.settings.analysis.pending_max)
@@ -56,21 +58,26 @@ def _villages(config: Any, store: Store, fmt: str, console: Console) -> int:
 
 
 def _availability(config: Any, store: Store, args: Any, fmt: str, console: Console) -> int:
+    from netmon.analysis.availability import availability_report
     from netmon.analysis.catalog import catalog_from_config
-    from netmon.ui.report_villages import availability_report, render_availability, requested_month
+    from netmon.ui.report_availability import render_availability
+    from netmon.ui.report_villages import requested_month
 
     try:
         month, start, end = requested_month(args, config.settings.agent.timezone)
     except ValueError as exc:
         console.print(f"netmon: {exc}")
         return 2
-    rows = availability_report(store, catalog_from_config(config), start, end)
-    render_availability(rows, fmt, console, month)
+    include = bool(getattr(args, "include_maintenance", False))
+    rows = availability_report(store, catalog_from_config(config), start, end, settings=config.settings,
+                               include_maintenance=include)
+    render_availability(rows, fmt, console, month, include)
     return 0
 
 
 def _services(config: Any, store: Store, args: Any, fmt: str, console: Console) -> int:
-    from netmon.ui.report_services import render_services, service_rows
+    from netmon.analysis.service_report import service_rows
+    from netmon.ui.report_services import render_services
 
     report = service_rows(config, store, time.time(), days=getattr(args, "days", 7.0) or 7.0)
     tz = config.settings.agent.timezone

@@ -24,20 +24,11 @@ from zoneinfo import ZoneInfo
 from rich.console import Console
 from rich.live import Live
 
+from netmon.analysis.maintenance import maintenance_windows
+from netmon.analysis.status_view import Inventory, Snapshot, State, load_snapshot, read_header
 from netmon.store import Store
-from netmon.ui.status_model import Inventory, Snapshot, State, load_snapshot, read_header, sparklines
-from netmon.ui.status_render import (
-    FOOTER_LINES,
-    HEADER_LINES,
-    Filter,
-    View,
-    body_lines,
-    paginate,
-    parse_states,
-    render_once,
-    render_screen,
-    snapshot_json,
-)
+from netmon.ui.status_layout import Filter, View, body_lines, paginate, parse_states
+from netmon.ui.status_render import FOOTER_LINES, HEADER_LINES, render_once, render_screen, snapshot_json, sparklines
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +38,7 @@ MIN_KEY_REDRAW_S = 0.05
 STATE_CYCLE: tuple[frozenset[State], ...] = (
     frozenset(), frozenset({State.DEGRADED, State.UNSTABLE, State.DOWN}), frozenset({State.DOWN}),
     frozenset({State.UNSTABLE}), frozenset({State.DEGRADED}), frozenset({State.UNKNOWN}),
-    frozenset({State.GOOD}))
+    frozenset({State.GOOD}), frozenset({State.MAINTENANCE}))
 _ESCAPES = {"\x1b[6~": "next", "\x1b[5~": "prev", "\x1b[B": "next", "\x1b[A": "prev",
             "\x1b[H": "first", "\x1b[F": "last", "\x1b[1~": "first", "\x1b[4~": "last"}
 _KEYS = {"n": "next", " ": "next", "p": "prev", "g": "first", "G": "last", "q": "quit", "Q": "quit",
@@ -96,6 +87,7 @@ class StatusSource:
         self.agent = config.settings.agent.name
         self.tz = ZoneInfo(config.settings.agent.timezone)
         self.outputs = [o.name for o in config.settings.outputs.influxdb]
+        self.settings = config.settings
         self._seq = -1
         self._snapshot: Snapshot | None = None
 
@@ -104,7 +96,8 @@ class StatusSource:
         now = time.time() if now is None else now
         seq = self.store.max_seq()
         if self._snapshot is None or seq != self._seq:
-            self._snapshot = load_snapshot(self.store, self.inventory, self.agent, self.outputs, now)
+            self._snapshot = load_snapshot(self.store, self.inventory, self.agent, self.outputs, now,
+                                           maintenance_windows(self.store.conn, self.settings, now))
             self._seq = seq
         else:
             self._snapshot.header = read_header(self.store, self.agent, self.outputs)

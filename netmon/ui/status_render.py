@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,15 +18,20 @@ from rich.console import Group
 from rich.text import Text
 
 from netmon import i18n
-from netmon.config.resolve import slug
+from netmon.analysis.status_view import Snapshot, Source, State, VillageRow, last_hour_rounds
 from netmon.i18n import N_, _, display, localise
-from netmon.ui.status_model import CommuneRow, Snapshot, Source, State, VillageRow
+from netmon.store import Store
+from netmon.ui.status_layout import Filter, Line, View
 from netmon.ui.status_words import service_words, state_word
 
-SYMBOL = {State.GOOD: "✓", State.DEGRADED: "▲", State.UNSTABLE: "≈", State.DOWN: "✗", State.UNKNOWN: "?"}
+SYMBOL = {State.GOOD: "✓", State.DEGRADED: "▲", State.UNSTABLE: "≈", State.DOWN: "✗", State.UNKNOWN: "?",
+          State.MAINTENANCE: "⚒"}
 STYLE = {State.GOOD: "green", State.DEGRADED: "yellow", State.UNSTABLE: "bold dark_orange",
-         State.DOWN: "bold red", State.UNKNOWN: "dim"}
+         State.DOWN: "bold red", State.UNKNOWN: "dim", State.MAINTENANCE: "blue"}
 FLAG = "⚑"
+SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
+SPARK_ALL_DOWN = "_"
+SPARK_NO_DATA = "·"
 PROVISIONAL_MARK = "*"
 STALE_HEARTBEAT_S = 90.0
 """The daemon writes its heartbeat every few seconds; older than this, it is not running."""
@@ -49,100 +53,13 @@ NAME_MIN, NAME_MAX, NOTE_MIN = 16, 28, 15
 HEADER_LINES, FOOTER_LINES = 3, 3
 
 
-# ---------------------------------------------------------------- filtering
-
-
-def _norm(text: str) -> str:
-    return slug(text)
-
-
-@dataclass(slots=True)
-class Filter:
-    """What the technician asked to see: by place, state, flag and free text."""
-
-    province: str | None = None
-    commune: str | None = None
-    states: frozenset[State] = frozenset()
-    flagged: bool = False
-    text: str = ""
-
-    def place_matches(self, province: str, commune: str, commune_id: str) -> bool:
-        """True when the commune lies in the chosen province and commune (name or id)."""
-        prov_id, _, com = commune_id.partition("/")
-        if self.province and _norm(self.province) not in (_norm(province), prov_id):
-            return False
-        return not self.commune or _norm(self.commune) in (_norm(commune), com) or self.commune == commune_id
-
-    def narrows_villages(self) -> bool:
-        """True when villages are filtered beyond their place."""
-        return bool(self.states or self.flagged or self.text)
-
-    def matches(self, row: VillageRow) -> bool:
-        """True when the village passes every part of the filter."""
-        i = row.info
-        if not self.place_matches(i.province, i.commune, i.commune_id):
-            return False
-        if self.states and row.state not in self.states:
-            return False
-        if self.flagged and not row.flagged:
-            return False
-        if self.text:
-            hay = _norm(f"{i.province} {i.commune} {i.name} {i.operator} {row.cause}")
-            if _norm(self.text) not in hay:
-                return False
-        return True
-
-    def describe(self) -> str:
-        """The filter in words for the header ('' when showing everything)."""
-        parts = [_("province={name}").format(name=self.province) if self.province else "",
-                 _("commune={name}").format(name=self.commune) if self.commune else "",
-                 _("state=") + ",".join(state_word(s) for s in State if s in self.states) if self.states else "",
-                 _("flagged") if self.flagged else "", f"/{self.text}" if self.text else ""]
-        return " ".join(p for p in parts if p)
-
-
-def parse_states(text: str | None) -> frozenset[State]:
-    """`unstable,down` -> {UNSTABLE, DOWN}; raises ValueError naming the valid states."""
-    if not text:
-        return frozenset()
-    out = set()
-    for part in (p.strip().lower() for p in text.split(",")):
-        if part:
-            try:
-                out.add(State(part))
-            except ValueError:
-                raise ValueError(_("unknown state {state!r}; use {states}").format(
-                    state=part, states=", ".join(s.value for s in State))) from None
-    return frozenset(out)
-
-
-@dataclass(slots=True)
-class Line:
-    """One body line: a province, a commune (with its office devices) or a village."""
-
-    kind: str
-    province: str
-    commune: CommuneRow | None = None
-    village: VillageRow | None = None
-    context: bool = False
-    """A repeated province/commune heading at the top of a page that starts mid-list."""
-
-
-@dataclass(slots=True)
-class View:
-    """What the technician is looking at: the filter, the page, a half-typed search."""
-
-    filter: Filter = field(default_factory=Filter)
-    page: int = 0
-    prompt: str | None = None
-    """The text being typed after `/`, or None when not typing."""
-
-
 class Columns:
     """Column widths for one terminal width, dropping the least useful columns first."""
 
-    def __init__(self, width: int) -> None:
+    def __init__(self, width: int, tz: ZoneInfo | None = None) -> None:
         self.width = width
+        self.tz = tz
+        """The agent's timezone, for times in the note column (the end of a maintenance window)."""
         self.active = _columns_in_language()
         self.note = True
         for victim in _DROP:
@@ -200,50 +117,19 @@ def fmt_clock(ts: float, tz: ZoneInfo, now: float) -> str:
     return when.strftime("%H:%M:%S") if when.date() == today.date() else i18n.datetime(when)
 
 
-# ---------------------------------------------------------------- body lines
+def sparklines(store: Store, rows: Sequence[VillageRow], now: float) -> None:
+    """Fill `spark` of `rows` with the last hour of their coverage devices' pings, one block per slice."""
+    rounds = last_hour_rounds(store, rows, now)
+    for r in rows:
+        r.spark = "".join(_spark_char(up, total) for up, total in rounds[r.info.id])
 
 
-def body_lines(snapshot: Snapshot, flt: Filter) -> list[Line]:
-    """Province, commune and village lines in inventory order, after the filter."""
-    lines: list[Line] = []
-    seen_province, seen_commune = None, None
-    by_commune: dict[str, list[VillageRow]] = {}
-    for row in snapshot.villages:
-        if flt.matches(row):
-            by_commune.setdefault(row.info.commune_id, []).append(row)
-    for cid, commune in snapshot.communes.items():
-        info = commune.info
-        villages = by_commune.get(cid, [])
-        if not villages and (flt.narrows_villages() or not flt.place_matches(info.province, info.name, cid)):
-            continue
-        if info.province != seen_province:
-            lines.append(Line("province", info.province))
-            seen_province = info.province
-        if cid != seen_commune:
-            lines.append(Line("commune", info.province, commune))
-            seen_commune = cid
-        lines += [Line("village", info.province, commune, v) for v in villages]
-    return lines
-
-
-def paginate(lines: Sequence[Line], height: int) -> list[list[Line]]:
-    """Split lines into pages of `height`, repeating the province/commune heading on each page."""
-    height = max(3, height)
-    pages: list[list[Line]] = []
-    page: list[Line] = []
-    for line in lines:
-        if len(page) >= height:
-            pages.append(page)
-            page = []
-            if line.kind == "village":
-                page += [Line("province", line.province, context=True),
-                         Line("commune", line.province, line.commune, context=True)]
-            elif line.kind == "commune":
-                page.append(Line("province", line.province, context=True))
-        page.append(line)
-    if page or not pages:
-        pages.append(page)
-    return pages
+def _spark_char(up: int, total: int) -> str:
+    if total == 0:
+        return SPARK_NO_DATA
+    if up == 0:
+        return SPARK_ALL_DOWN
+    return SPARK_BLOCKS[min(len(SPARK_BLOCKS) - 1, int(up / total * len(SPARK_BLOCKS) - 1e-9))]
 
 
 # ---------------------------------------------------------------- drawing
@@ -273,7 +159,10 @@ def _village_text(row: VillageRow, cols: Columns) -> Text:
         # The template lets a language put the operator first, so a narrow column still shows it.
         note = _("{flag} {cause} {operator}").format(flag=FLAG, cause=_(row.cause),
                                                       operator=display(row.info.operator)) if row.flagged else ""
-        text.append(" " + _fit(note, cols.note_w), style="bold" if row.flagged else "")
+        if row.maintenance:  # instead of the flag: the flag is held while the planned work lasts
+            note = _("until {time}: {reason}").format(time=datetime.fromtimestamp(
+                row.maintenance["end_ts"], cols.tz).strftime("%H:%M"), reason=display(row.maintenance["reason"]))
+        text.append(" " + _fit(note, cols.note_w), style="bold" if row.flagged and not row.maintenance else "")
     return text
 
 
@@ -287,6 +176,8 @@ def _commune_text(line: Line, cols: Columns) -> Text:
         summary = _("office {up}/{total} up").format(up=commune.up, total=total)
         summary += _(", down: {names}").format(names=", ".join(commune.down)) if commune.down else ""
         summary += _(", {n} unknown").format(n=commune.unknown) if commune.unknown else ""
+        summary += _(", maintenance: {names}").format(names=", ".join(commune.maintenance)) \
+            if commune.maintenance else ""
         summary += "; " + "; ".join(service_words(t) for t in commune.services) if commune.services else ""
         style = "red" if commune.down or commune.services else ("dim" if commune.unknown == total else "")
         text.append(" " + _fit(summary, cols.width - cols.name_w - 1), style=style)
@@ -385,7 +276,7 @@ def keys_text(view: View, page: int, pages: int, width: int) -> Text:
 def render_screen(snapshot: Snapshot, view: View, pages: Sequence[Sequence[Line]], tz: ZoneInfo,
                   width: int, shown: Sequence[VillageRow]) -> Group:
     """One full frame of the live view."""
-    cols = Columns(width)
+    cols = Columns(width, tz)
     page = min(view.page, len(pages) - 1)
     parts = header_text(snapshot, view.filter, tz, width, shown)
     parts.append(_column_titles(cols))
@@ -398,7 +289,7 @@ def render_screen(snapshot: Snapshot, view: View, pages: Sequence[Sequence[Line]
 def render_once(snapshot: Snapshot, flt: Filter, tz: ZoneInfo, width: int,
                 lines: Sequence[Line], shown: Sequence[VillageRow]) -> Group:
     """The whole filtered list, for `--once` (cron, mail, pipes)."""
-    cols = Columns(width)
+    cols = Columns(width, tz)
     parts = header_text(snapshot, flt, tz, width, shown)
     parts.append(_column_titles(cols))
     parts += [render_line(line, cols) for line in lines]

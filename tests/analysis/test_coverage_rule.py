@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from netmon.analysis.catalog import catalog_from_config
+from netmon.analysis.status_view import Inventory
 from netmon.config import load_config
-from netmon.ui.status_model import Inventory
 
 REPO = Path(__file__).resolve().parents[2]
 

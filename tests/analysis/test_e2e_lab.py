@@ -34,8 +34,8 @@ import yaml
 
 from netmon.analysis.evaluator import window_tag
 from netmon.analysis.status import flags_since, latest_village_status, open_flags
+from netmon.analysis.village_report import village_report
 from netmon.store import Store
-from netmon.ui.report_villages import village_report
 from tests.fixtures.need import need
 
 VILLAGES = """\

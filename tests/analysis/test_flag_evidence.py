@@ -6,8 +6,8 @@ import pytest
 
 from netmon.analysis.confidence import Rate
 from netmon.analysis.status import flags_since, latest_village_status, open_flags
+from netmon.analysis.village_report import village_report
 from netmon.config.schema import StabilityThresholds
-from netmon.ui.report_villages import village_report
 
 from .helpers import ROUTER, T0, Rig, ping, rounds, router, snmp_uptime, village_device
 
@@ -170,7 +170,7 @@ def test_nothing_flagged_is_said_plainly(store, tmp_path):
 
 
 def test_open_outage_counts_up_to_now_not_month_end(store):
-    from netmon.ui.report_villages import availability_report
+    from netmon.analysis.availability import availability_report
 
     dev = village_device(DARK)
     rig = Rig(store, [router(), dev])

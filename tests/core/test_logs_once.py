@@ -5,8 +5,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 
-from netmon.bookkeeping import FailureLog
-from netmon.logs import OncePerKind, describe
+from netmon.logs import FailureLog, OncePerKind, describe
 
 
 def test_describe_never_leaves_an_empty_message():

@@ -13,7 +13,7 @@ from rich.console import Console
 
 from netmon import i18n
 from netmon.config import load_config
-from netmon.ui.probe import run_probe
+from netmon.probe_cmd import run_probe
 from tests.ui.conftest import province  # noqa: F401  (the loopback province's config)
 from tests.ui.test_probe import icmp_allowed  # noqa: F401  (skips where ICMP is not permitted)
 

@@ -14,8 +14,9 @@ import pytest
 from rich.console import Console
 
 from netmon import i18n
+from netmon.analysis.village_report import village_report
 from netmon.store import Store
-from netmon.ui.report_villages import render_villages, village_report
+from netmon.ui.report_villages import render_villages
 from netmon.ui.reports import run_report
 from tests.analysis.helpers import T0
 from tests.analysis.test_reports import filled  # noqa: F401  (the module fixture: a store after 3 h)

@@ -125,7 +125,7 @@ def test_live_view_in_vietnamese_in_tmux(decomposed: Path, tmux, width: int, hei
 
 def test_commune_service_problems_are_shown_in_vietnamese(tmp_path: Path) -> None:
     from netmon import i18n
-    from netmon.ui.status_model import Inventory, load_snapshot
+    from netmon.analysis.status_view import Inventory, load_snapshot
     from netmon.ui.status_words import service_words
     from tests.ui.test_status_services import PROFILES, devices, http, tcp
 

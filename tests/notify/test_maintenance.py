@@ -10,11 +10,11 @@ import pytest
 from netmon.analysis import flags as flagmod
 from netmon.analysis.catalog import catalog_from_config
 from netmon.analysis.db import ensure_schema as analysis_schema
+from netmon.analysis.maintenance import occurrences, windows_at
 from netmon.analysis.stability import Cause
 from netmon.config import ConfigError
 from netmon.config.notify_schema import MaintenanceSpec
 from netmon.notify.component import Notifier
-from netmon.notify.maintenance import occurrences, windows_at
 from netmon.store import Store
 from tests.notify.conftest import load
 
@@ -70,8 +70,9 @@ def test_weekly_window_keeps_its_wall_clock_across_a_dst_change():
 
 
 def test_place_in_maintenance_is_what_analysis_would_ask(tmp_path):
+    from netmon.analysis.maintenance import place_in_maintenance
     from netmon.notify.component import open_conn
-    from netmon.notify.maintenance import add_window, place_in_maintenance
+    from netmon.notify.maintenance import add_window
 
     store = open_conn(tmp_path)
     with store.transaction() as conn:

@@ -29,6 +29,7 @@ from netmon.analysis.catalog import VillageInfo, catalog_from_config
 from netmon.analysis.evaluator import Evaluation, Evaluator
 from netmon.analysis.flags import Action
 from netmon.analysis.stability import HIST_BUCKETS, Cause, State, WindowMetrics, hist_bucket
+from netmon.analysis.status_view import Inventory, load_snapshot
 from netmon.central.influxql import CentralError, InfluxQL
 from netmon.central.province import province_picture
 from netmon.central.services import Verdict, service_verdicts
@@ -41,7 +42,6 @@ from netmon.probers.icmp import IcmpProber
 from netmon.sinks.batches import TagResolver
 from netmon.sinks.influx import Forwarder
 from netmon.store import Store
-from netmon.ui.status_model import Inventory, load_snapshot
 from tests.fixtures.influxd import InfluxServer, _need_influxd, free_port
 from tests.province.test_shards import province
 from tests.sinks.helpers import drain

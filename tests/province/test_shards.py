@@ -13,6 +13,7 @@ from rich.console import Console
 from netmon.analysis.catalog import catalog_from_config
 from netmon.analysis.db import ensure_schema
 from netmon.analysis.evaluator import Evaluator
+from netmon.analysis.status_view import Inventory
 from netmon.config import ConfigError, load_config
 from netmon.config.schema import AgentSettings
 from netmon.config.shard import assign, commune_id
@@ -20,7 +21,6 @@ from netmon.config.yamlload import YList
 from netmon.model import Device
 from netmon.store import Store
 from netmon.ui.check import render_check
-from netmon.ui.status_model import Inventory
 
 ROOT = Path(__file__).resolve().parents[2]
 PROBES = ROOT / "config" / "demo-probes"

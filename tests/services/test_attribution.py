@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import pytest
 from rich.console import Console
 
+from netmon.analysis.service_report import service_rows, service_window_s
 from netmon.analysis.services import (
     Verdict,
     attribute_rounds,
@@ -18,7 +19,7 @@ from netmon.analysis.services import (
 )
 from netmon.model import Device, ProbeResult, Sample, Status
 from netmon.store import Store
-from netmon.ui.report_services import render_services, service_rows, service_window_s
+from netmon.ui.report_services import render_services
 
 PORTAL = "https://dichvucong.gov.vn/"
 MAIL = "10.0.0.25:25"

@@ -58,7 +58,7 @@ def make_results(n: int, t0: float = 1_700_000_000.0, step_s: float = 1.0) -> li
 
 
 def expected_tags(device_id: str) -> dict[str, str]:
-    """What the output must tag a result of `device_id` with (contracts.md)."""
+    """What the output must tag a result of `device_id` with (docs/series.md)."""
     if device_id == "agent":
         tags = {"agent": AGENT}
     elif device_id == VILLAGE_ID:

@@ -32,10 +32,16 @@ def test_kind_of_a_refusal(status: int, message: str, kind: str) -> None:
     assert deadletters.kind_of(status, message) == kind
 
 
-def test_letters_of_an_older_agent_are_kept_and_classified(tmp_path: Path) -> None:
+@pytest.mark.parametrize("later_rule", [False, True])
+def test_letters_of_an_older_agent_are_kept_and_classified(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           later_rule: bool) -> None:
+    """Migration 3 classifies them with its own frozen rule: a later change of kind_of does not matter."""
+    if later_rule:
+        monkeypatch.setattr(deadletters, "kind_of", lambda status, message: deadletters.DATA)
     (tmp_path / "state").mkdir()
     conn = sqlite3.connect(tmp_path / "state" / "netmon.db")  # a store as the first release left it
-    conn.executescript(deadletters.SCHEMA)
+    conn.execute("CREATE TABLE dead_letters (id INTEGER PRIMARY KEY, output TEXT NOT NULL, seq INTEGER NOT NULL,"
+                 " line TEXT NOT NULL, status INTEGER NOT NULL, message TEXT NOT NULL, created_ts REAL NOT NULL)")
     conn.executemany("INSERT INTO dead_letters (output, seq, line, status, message, created_ts)"
                      " VALUES ('main', ?, 'm v=1i 1', 400, ?, 1.0)",
                      [(1, "partial write: field type conflict: x"), (2, "proxy said no")])

@@ -100,8 +100,7 @@ async def start_front(target: InfluxServer, seen: list[dict]) -> tuple[web.AppRu
 
 
 @pytest.mark.parametrize("gzip", [False, True])
-def test_v2_through_influxdb_client_arrives_in_real_database(tmp_path: Path, influxd: InfluxServer,
-                                                             gzip: bool) -> None:
+def test_v2_write_api_arrives_in_real_database(tmp_path: Path, influxd: InfluxServer, gzip: bool) -> None:
     store = filled_store(tmp_path, 600)
     seen: list[dict] = []
 

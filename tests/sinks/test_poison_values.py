@@ -91,7 +91,7 @@ def test_poison_is_quarantined_and_everything_else_arrives(tmp_path: Path, influ
     assert type(kept.samples[0].fields["load"]) is float
     assert store.counters()[REFUSED_COUNTER] == len(POISON) + 2
     monitor = SelfMonitor(SimpleNamespace(devices=DEVICES), None)  # type: ignore[arg-type]
-    monitor.agent = Agent(monitor.config, store, writer, SimpleNamespace(lag_s=0.0), RateMeter())
+    monitor.host = Agent(monitor.config, store, writer, SimpleNamespace(lag_s=0.0), RateMeter())
     assert asyncio.run(monitor.measure()).samples[0].fields["refused_values"] == len(POISON) + 2
     refusals = [r for r in caplog.records if "refused a value" in r.getMessage()]
     assert len(refusals) == len(POISON) + 1  # once per field and kind of problem, never per result

@@ -16,6 +16,7 @@ from types import SimpleNamespace
 import pytest
 
 from netmon import cli
+from netmon.analysis.status_view import read_header
 from netmon.config.schema import InfluxOutput
 from netmon.daemon import Agent
 from netmon.sinks import deadletters
@@ -24,7 +25,6 @@ from netmon.sinks.health import State
 from netmon.sinks.influx import Forwarder
 from netmon.sinks.selfmon import SelfMonitor
 from netmon.store import Store
-from netmon.ui.status_model import read_header
 from netmon.ui.status_render import output_health_text
 from netmon.writer import RateMeter, ResultWriter
 from tests.fixtures.influxd import InfluxServer
@@ -183,7 +183,7 @@ def test_status_and_netmon_agent_show_a_stalled_output(tmp_path: Path, influxd: 
         writer = ResultWriter(store)
         agent = Agent(SimpleNamespace(devices=DEVICES), store, writer, SimpleNamespace(lag_s=0.0), RateMeter())
         monitor = SelfMonitor(agent.config, SimpleNamespace(forwarders={"main": forwarder}))
-        monitor.agent = agent
+        monitor.host = agent
         forwarder.start()
         try:
             await until(lambda: forwarder.health.state is State.SERVER_FAULT, 30, "the server fault")
@@ -230,7 +230,7 @@ def test_the_agent_point_does_not_wait_behind_the_backlog(tmp_path: Path, influx
         writer = ResultWriter(store)
         agent = Agent(SimpleNamespace(devices=DEVICES), store, writer, SimpleNamespace(lag_s=0.0), RateMeter())
         monitor = SelfMonitor(agent.config, SimpleNamespace(forwarders={"main": forwarder}))
-        monitor.agent = agent
+        monitor.host = agent
         forwarder.start()
         try:
             await asyncio.sleep(0.5)

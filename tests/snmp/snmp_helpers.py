@@ -25,7 +25,7 @@ COMMUNITY = "netmon-test"
 V3_USER, V3_AUTH, V3_PRIV = "netmonv3", "auth-key-1234", "priv-key-5678"
 
 # snmpsim drops root for nobody; stdlib modules it imports lazily afterwards live under /root
-# (mode 700) with pyenv, so import them while still root (limits.md pitfalls).
+# (mode 700) with pyenv, so import them while still root.
 _SNMPSIM_WRAPPER = """\
 import sys, dbm, dbm.dumb, encodings.latin_1, encodings.utf_8, encodings.ascii, encodings.idna
 try:

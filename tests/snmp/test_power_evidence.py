@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from snmp_helpers import COMMUNITY, context, device, free_udp_port, scalars, snmp_check, stop, wait_snmp
 
+from netmon import uptime as snmp_uptime
 from netmon.analysis.power import power_evidence, village_power_evidence
 from netmon.model import ProbeResult, Status
-from netmon.probers import snmp_uptime
 from netmon.probers.snmp import SnmpProber
 from netmon.store import Store
 from tests.analysis.helpers import T0, Rig, ping, village_device

@@ -135,3 +135,20 @@ def test_storage_used_above_size_is_a_problem_not_a_ratio() -> None:
     assert sample.fields["size_bytes"] == 409600
     assert derived.problems == ["hrStorageUsed.1 (1.3.6.1.2.1.25.2.3.1.6.1): got number 120, expected at most "
                                 "hrStorageSize.1 = 100"]
+
+
+def test_generic_walk_field_has_one_type_per_name() -> None:
+    """A table netmon has no schema for mixes integers and strings: `value` is always int, `value_text` str."""
+    from netmon.probers.snmp_wire import RawValue
+
+    root = "1.3.6.1.4.1.2021.13.15.1.1"  # e.g. UCD-DISKIO: index, device name, counters
+    walked = [(f"{root}.1.1", 1), (f"{root}.2.1", b"sda"), (f"{root}.3.1", 123456789012),
+              (f"{root}.2.2", b"sdb"), (f"{root}.4.1", "1.3.6.1.2.1.25.3.1.1"),
+              (f"{root}.5.1", RawValue(0x44, b"\x9f\x78\x04\x42\x2a\x00\x00"))]
+    samples = derive({}, {}, walked, {"diskio": root}, 1e9, None).samples
+    by_index = {s.tags["index"]: s.fields for s in samples}
+    assert by_index == {"1.1": {"value": 1}, "2.1": {"value_text": "sda"}, "3.1": {"value": 123456789012},
+                        "2.2": {"value_text": "sdb"}, "4.1": {"value_text": "1.3.6.1.2.1.25.3.1.1"},
+                        "5.1": {"value_text": "9f7804422a0000"}}
+    types = {(name, type(v)) for s in samples for name, v in s.fields.items()}
+    assert types == {("value", int), ("value_text", str)}

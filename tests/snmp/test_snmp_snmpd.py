@@ -24,6 +24,7 @@ from snmp_helpers import (
 
 from netmon.model import Status
 from netmon.probers.snmp import SnmpProber
+from netmon.writer_log import StateChangeLog
 
 AUTHS = {
     "v2": {"version": "2c", "community": COMMUNITY},
@@ -147,21 +148,24 @@ def test_state_changes_logged_once_and_socket_buffer_grown(snmpd: Agent,
                                                            caplog: pytest.LogCaptureFixture) -> None:
     import socket
 
+    """The prober and the writer's state-change log together say each change once (the writer says it)."""
+    changes = StateChangeLog(lambda device_id: device_id)
+
     async def polls() -> int:
         prober = SnmpProber(context(AUTHS))
         check = snmp_check("router", timeout=0.3, retries=0, walk={})
         try:
             for auth in ("v2-wrong", "v2-wrong", "v2-wrong", "v2", "v2"):
-                await prober.probe(device("flappy", snmpd.port, auth, kind="router"), check)
+                changes([await prober.probe(device("flappy", snmpd.port, auth, kind="router"), check)])
             return prober.client.transport.receive_buffer_bytes(socket.AF_INET) or 0
         finally:
             await prober.close()
 
-    caplog.set_level(logging.INFO, logger="netmon.probers.snmp")
+    caplog.set_level(logging.INFO, logger="netmon")
     rcvbuf = run(polls())
     messages = [r.getMessage() for r in caplog.records if "flappy" in r.getMessage()]
     assert len(messages) == 2, messages  # down once (warning), back once (info)
-    assert "timeout" in messages[0] and "answering again" in messages[1]
+    assert "system down: no answer" in messages[0] and "system recovered after" in messages[1]
     assert rcvbuf >= 8 << 20
 
 

@@ -1,6 +1,6 @@
 """A small province on loopback and a store filled with known results, for the status and probe tests.
 
-Villages and what the store says about them (contracts.md shapes):
+Villages and what the store says about them (the shapes analysis writes):
     Lai Châu / Sìn Hồ / Tả Phìn            good (analysis)
     Lai Châu / Sìn Hồ / Làng Mô, Nậm Tăm   degraded (analysis)
     Lai Châu / Sìn Hồ / Nậm Cuổi           unstable, flagged, cause link (Viettel)
@@ -94,7 +94,7 @@ FLAGS = {  # village_id: (province, commune, village, operator, cause)
     "lai-chau/phong-tho/mu-sang": ("Lai Châu", "Phong Thổ", "Mù Sang", "VNPT", "upstream"),
 }
 def village_status(village_id: str, values: tuple, ts: float) -> ProbeResult:
-    """A village-status result as analysis writes it (contracts.md)."""
+    """A village-status result as analysis writes it (netmon/analysis/evaluator.py)."""
     state, avail, loss, p95, outages, longest, cause, flagged = values
     samples = []
     for window, scale in (("1h", 1.0), ("24h", 0.5)):

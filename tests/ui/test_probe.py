@@ -11,8 +11,9 @@ import pytest
 from rich.console import Console
 
 from netmon.config import load_config
+from netmon.probe_cmd import run_probe
 from netmon.probers.icmp import IcmpPermissionError, check_icmp_permission
-from netmon.ui.probe import TargetError, find_device, run_probe
+from netmon.ui.probe import TargetError, find_device
 from tests.fixtures.need import missing
 
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from netmon.analysis.status_view import State
 from netmon.config import load_config
 from netmon.store import Store
 from netmon.ui.status import LiveStatus, StatusSource
-from netmon.ui.status_model import State
-from netmon.ui.status_render import View
+from netmon.ui.status_layout import View
 
 from .conftest import big_config, fill_big
 

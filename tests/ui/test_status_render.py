@@ -9,11 +9,12 @@ from zoneinfo import ZoneInfo
 from rich.cells import cell_len
 from rich.console import Console
 
+from netmon.analysis.status_view import Source, State
 from netmon.config import load_config
 from netmon.store import Store
 from netmon.ui.status import StatusSource
-from netmon.ui.status_model import Source, State, sparklines
-from netmon.ui.status_render import Filter, View, body_lines, paginate, parse_states, render_once, render_screen
+from netmon.ui.status_layout import Filter, View, body_lines, paginate, parse_states
+from netmon.ui.status_render import render_once, render_screen, sparklines
 
 from .conftest import NOW, ping
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import time
 
+from netmon.analysis.status_view import Inventory, load_snapshot
 from netmon.config.schema import HttpCheck, Profile, TcpCheck
 from netmon.model import Device, ProbeResult, Sample, Status
 from netmon.store import Store
-from netmon.ui.status_model import Inventory, load_snapshot
 
 COMMUNES = ["Sìn Hồ", "Phong Thổ", "Tam Đường"]
 PORTAL = "https://dichvucong.example/"

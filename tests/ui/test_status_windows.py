@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from netmon.analysis.status_view import Inventory, load_snapshot
 from netmon.config.schema import IcmpCheck, Profile
 from netmon.model import Device, ProbeResult, Sample, Status
 from netmon.store import Store
-from netmon.ui.status_model import Inventory, load_snapshot
 
 VID = "lab/sin-ho/lossy"
 DEV = Device(id=f"{VID}/cpe", name="cpe", kind="cpe", profile="cpe", province="Lab", commune="Sìn Hồ",

@@ -1,4 +1,8 @@
-"""Data behind `netmon status`: what the store says about every village, commune and the agent.
+"""The answers behind `netmon status`: what the store says about every village, commune and the agent.
+
+Analysis computes the view as data classes (`load_snapshot` -> `Snapshot`); the ui
+(netmon.ui.status, status_render) only lays it out and draws it, and the province view
+(netmon.central.province) fills the same classes from InfluxDB.
 
 Pure reads over a (readonly) Store, so the view runs in its own process beside the daemon.
 Every query is bounded by the inventory and served by the `results (device_id, ts)` index:
@@ -9,7 +13,6 @@ scan of the raw history. Sparklines are computed only for the rows on screen.
 from __future__ import annotations
 
 import enum
-import json
 import logging
 import sqlite3
 import time
@@ -19,16 +22,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from netmon.analysis.catalog import is_coverage
+from netmon.analysis.latest import ids_json, latest_by_device, latest_pairs
+from netmon.analysis.maintenance import Window, device_hold, village_hold
+from netmon.analysis.service_report import service_problems
 from netmon.analysis.services import SERVICE_PROBERS
 from netmon.analysis.stability import State
+from netmon.analysis.status import Flag, flags_say_who_is_flagged, open_flags
 from netmon.model import Device
 from netmon.store import Store, decode_samples
 
 log = logging.getLogger(__name__)
-
-SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
-SPARK_ALL_DOWN = "_"
-SPARK_NO_DATA = "·"
 
 
 class Source(enum.StrEnum):
@@ -143,6 +146,9 @@ class VillageRow:
     """Tag of the window the state is judged over (the configured short window: `1h`, `60s`, ...)."""
     trend_window: str = ""
     spark: str = ""
+    """The last hour drawn by the ui (netmon.ui.status_render.sparklines) for the rows on screen."""
+    maintenance: dict[str, Any] | None = None
+    """The maintenance window the village is in (reason, end_ts, measured_state), None outside one."""
 
     def as_dict(self) -> dict[str, Any]:
         """Plain values for `--format json`."""
@@ -155,7 +161,7 @@ class VillageRow:
             "longest_outage_s": self.longest_outage_s, "cause": self.cause, "flagged": self.flagged,
             "flag_raised_ts": self.flag_raised_ts, "evaluated_ts": self.evaluated_ts,
             "reason": self.reason, "window": self.window, "trend_window": self.trend_window,
-            "trend": self.trend, "lat": i.lat, "lon": i.lon,
+            "trend": self.trend, "lat": i.lat, "lon": i.lon, "maintenance": self.maintenance,
         }
 
 
@@ -169,12 +175,14 @@ class CommuneRow:
     unknown: int = 0
     services: list[str] = field(default_factory=list)
     """Service problems seen from this commune, with the likely cause (portal vs. this commune's link)."""
+    maintenance: list[str] = field(default_factory=list)
+    """Devices not answering inside a maintenance window: not counted down."""
 
     def as_dict(self) -> dict[str, Any]:
         """Plain values for `--format json`."""
         return {"id": self.info.id, "province": self.info.province, "commune": self.info.name,
                 "devices": len(self.info.office), "up": self.up, "down": self.down, "unknown": self.unknown,
-                "services": self.services}
+                "services": self.services, "maintenance": self.maintenance}
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,62 +236,15 @@ class Snapshot:
 # ---------------------------------------------------------------- queries
 
 
-def _ids_json(ids: Iterable[str]) -> str:
-    return json.dumps(list(ids), ensure_ascii=False)
-
-
-def latest_by_device(store: Store, ids: Sequence[str], check: str | None = None,
-                     prober: str | None = None) -> dict[str, tuple[float, str, str, str]]:
-    """Newest (ts, status, reason, samples JSON) per device id: one index seek per id, one query."""
-    if not ids:
-        return {}
-    cond, args = "", []
-    if check is not None:
-        cond, args = " AND check_name = ?", [check]
-    elif prober is not None:
-        cond, args = " AND prober = ?", [prober]
-    sql = ("SELECT r.device_id, r.ts, r.status, r.reason, r.samples FROM json_each(?) AS v"
-           " JOIN results AS r ON r.seq = (SELECT seq FROM results WHERE device_id = v.value"
-           f"{cond} ORDER BY ts DESC LIMIT 1)")
-    rows = store.conn.execute(sql, [_ids_json(ids), *args]).fetchall()
-    return {r[0]: (r[1], r[2], r[3], r[4]) for r in rows}
-
-
-def latest_pairs(store: Store, pairs: Sequence[tuple[str, str]]) -> dict[str, str]:
-    """Newest status of each (device id, check) pair, in one query."""
-    if not pairs:
-        return {}
-    sql = ("SELECT json_extract(v.value, '$[0]'), (SELECT status FROM results WHERE"
-           " device_id = json_extract(v.value, '$[0]') AND check_name = json_extract(v.value, '$[1]')"
-           " ORDER BY ts DESC LIMIT 1) FROM json_each(?) AS v")
-    rows = store.conn.execute(sql, (json.dumps([list(p) for p in pairs], ensure_ascii=False),))
-    return {device_id: status for device_id, status in rows if status is not None}
-
-
-def open_flags(store: Store) -> dict[str, dict[str, Any]] | None:
-    """Open flags by village id from analysis's `flags` table; None when the table is not there."""
+def _open_flags(store: Store) -> dict[str, Flag] | None:
+    """Open flags by village id; None when the flags table does not (yet) say who is flagged."""
     try:
-        exists = store.conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'flags'").fetchone()
-        if not exists:
+        if not flags_say_who_is_flagged(store):
             return None
-        # Every store has the table from its first open (netmon.schema); it holds the truth once
-        # analysis has evaluated (village_eval) or raised a flag, not before.
-        evaluated = store.conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'village_eval'").fetchone() \
-            and store.conn.execute("SELECT 1 FROM village_eval LIMIT 1").fetchone()
-        if not evaluated and store.conn.execute("SELECT 1 FROM flags LIMIT 1").fetchone() is None:
-            return None
-        cols = {r[1] for r in store.conn.execute("PRAGMA table_info(flags)")}
-        wanted = [c for c in ("village_id", "cause", "raised_ts", "operator", "evidence") if c in cols]
-        if "village_id" not in wanted or "cleared_ts" not in cols:
-            log.warning("the flags table has no village_id/cleared_ts column; flags read from village_status")
-            return None
-        rows = store.conn.execute(
-            f"SELECT {', '.join(wanted)} FROM flags WHERE cleared_ts IS NULL ORDER BY raised_ts").fetchall()
-    except sqlite3.Error as exc:
+        return {f.village_id: f for f in open_flags(store)}
+    except (sqlite3.Error, ValueError) as exc:  # a damaged table must not take the whole view down
         log.warning("cannot read the flags table (%s); flags read from village_status", exc)
         return None
-    return {row[0]: dict(zip(wanted, row, strict=True)) for row in rows}
 
 
 def read_header(store: Store, name: str, outputs: Sequence[str]) -> AgentHeader:
@@ -360,7 +321,7 @@ def _provisional(row: VillageRow, statuses: Sequence[str | None]) -> None:
 
 
 def load_snapshot(store: Store, inventory: Inventory, agent_name: str, outputs: Sequence[str],
-                  now: float | None = None) -> Snapshot:
+                  now: float | None = None, maintenance: Sequence[Window] = ()) -> Snapshot:
     """Read one frame's data: header, every village's latest state, communes, flags, worst PCs."""
     now = time.time() if now is None else now
     rows = [VillageRow(v) for v in inventory.villages]
@@ -374,19 +335,23 @@ def load_snapshot(store: Store, inventory: Inventory, agent_name: str, outputs: 
         ping = latest_by_device(store, [d for r in missing for d in r.info.coverage], prober="icmp")
         for r in missing:
             _provisional(r, [ping[d][1] if d in ping else None for d in r.info.coverage])
-    flags = open_flags(store)
+    flags = _open_flags(store)
     if flags is not None:
         for r in rows:
             flag = flags.get(r.info.id)
             r.flagged = flag is not None
             if flag is not None:
-                r.cause = str(flag.get("cause") or r.cause)
-                r.flag_raised_ts = flag.get("raised_ts")
-    return Snapshot(now, read_header(store, agent_name, outputs), rows, _communes(store, inventory, now),
+                r.cause = flag.cause or r.cause
+                r.flag_raised_ts = flag.raised_ts
+    for r in rows:  # planned work shows as `maintenance`, not down or flagged; measurement goes on (issue 18)
+        if (w := village_hold(maintenance, r.info.province, r.info.commune, r.info.name, r.info.coverage)):
+            r.state, r.maintenance = State.MAINTENANCE, {**w.as_dict(), "measured_state": r.state.value}
+    return Snapshot(now, read_header(store, agent_name, outputs), rows, _communes(store, inventory, now, maintenance),
                     _worst_pcs(store, inventory), flags is not None)
 
 
-def _communes(store: Store, inventory: Inventory, now: float) -> dict[str, CommuneRow]:
+def _communes(store: Store, inventory: Inventory, now: float, maintenance: Sequence[Window] = ()
+              ) -> dict[str, CommuneRow]:
     pairs = [(d.id, check) for c in inventory.communes.values() for d, check in c.office]
     latest = latest_pairs(store, pairs)
     out = {}
@@ -398,48 +363,16 @@ def _communes(store: Store, inventory: Inventory, now: float) -> dict[str, Commu
                 row.unknown += 1
             elif st == "ok":
                 row.up += 1
+            elif device_hold(maintenance, info.province, info.name, device.id):
+                row.maintenance.append(device.name)
             else:
                 row.down.append(device.name)
         out[cid] = row
-    for cid, problems in service_problems(store, inventory, now).items():
+    problems_of = service_problems(store, inventory.service_devices, inventory.service_window_s, now)
+    for cid, problems in problems_of.items():
         if cid in out:
             out[cid].services = problems
     return out
-
-
-def service_problems(store: Store, inventory: Inventory, now: float) -> dict[str, list[str]]:
-    """Per commune id: each service failing in its latest round, and whether it is the portal or the link.
-
-    Every check of this agent leaves from its own box: one vantage point. So a failure is the
-    service's, "seen from one place"; a commune's link is blamed only when distinct vantage points
-    (several agents) disagree, which `attribute_rounds` decides.
-    """
-    from netmon.analysis.services import Verdict, attribute_rounds, pairs_from_store
-
-    if not inventory.service_devices:
-        return {}
-    window = inventory.service_window_s
-    pairs = pairs_from_store(store, inventory.service_devices, since_ts=now - 3 * window)
-    latest: dict[str, Any] = {}
-    for r in attribute_rounds(pairs, window):
-        if r.service not in latest or r.window_start_ts > latest[r.service].window_start_ts:
-            latest[r.service] = r
-    by_name = {d.id: d.name for d in inventory.service_devices}
-    out: dict[str, list[str]] = {}
-    for r in latest.values():
-        for vantage in r.failing:
-            cid = "/".join(vantage.device_id.split("/")[:2])
-            name = by_name.get(vantage.device_id, r.service)
-            if r.verdict is Verdict.LINK:
-                text = f"{name} unreachable from this place only (other places reach it): link?"
-            elif r.verdict is Verdict.INTERMITTENT:
-                text = f"{name} failing now and then (seen from one place)"
-            elif r.vantages == 1:
-                text = f"{name}: service down (seen from one place)"
-            else:
-                text = f"{name} down from every place that checks it: the service itself"
-            out.setdefault(cid, []).append(text)
-    return {cid: sorted(problems) for cid, problems in out.items()}
 
 
 def _worst_pcs(store: Store, inventory: Inventory, limit: int = 5) -> list[PcScore]:
@@ -454,30 +387,21 @@ def _worst_pcs(store: Store, inventory: Inventory, limit: int = 5) -> list[PcSco
     return [p for p in scores if p.score > 0][:limit]
 
 
-def sparklines(store: Store, rows: Sequence[VillageRow], now: float, buckets: int = 12,
-               window_s: float = 3600.0) -> None:
-    """Fill `spark` of `rows` from the last hour of their coverage devices' ICMP results."""
-    village_of = {d: r.info.id for r in rows for d in r.info.coverage}
-    if not village_of:
-        for r in rows:
-            r.spark = SPARK_NO_DATA * buckets
-        return
-    since = now - window_s
-    width = window_s / buckets
+def last_hour_rounds(store: Store, rows: Sequence[VillageRow], now: float, buckets: int = 12,
+                     window_s: float = 3600.0) -> dict[str, list[tuple[int, int]]]:
+    """Per village of `rows`, (pings ok, pings) of its coverage devices in each of `buckets` slices of the last hour.
+
+    The ui draws them as a sparkline; only the rows on screen are asked for.
+    """
     tally: dict[str, list[list[int]]] = {r.info.id: [[0, 0] for _ in range(buckets)] for r in rows}
-    sql = ("SELECT device_id, ts, status FROM results WHERE device_id IN (SELECT value FROM json_each(?))"
-           " AND ts >= ? AND ts <= ? AND prober = 'icmp'")
-    for device_id, ts, st in store.conn.execute(sql, (_ids_json(village_of), since, now)):
-        cell = tally[village_of[device_id]][min(buckets - 1, int((ts - since) / width))]
-        cell[0] += st == "ok"
-        cell[1] += 1
-    for r in rows:
-        r.spark = "".join(_spark_char(up, total) for up, total in tally[r.info.id])
-
-
-def _spark_char(up: int, total: int) -> str:
-    if total == 0:
-        return SPARK_NO_DATA
-    if up == 0:
-        return SPARK_ALL_DOWN
-    return SPARK_BLOCKS[min(len(SPARK_BLOCKS) - 1, int(up / total * len(SPARK_BLOCKS) - 1e-9))]
+    village_of = {d: r.info.id for r in rows for d in r.info.coverage}
+    if village_of:
+        since = now - window_s
+        width = window_s / buckets
+        sql = ("SELECT device_id, ts, status FROM results WHERE device_id IN (SELECT value FROM json_each(?))"
+               " AND ts >= ? AND ts <= ? AND prober = 'icmp'")
+        for device_id, ts, st in store.conn.execute(sql, (ids_json(village_of), since, now)):
+            cell = tally[village_of[device_id]][min(buckets - 1, int((ts - since) / width))]
+            cell[0] += st == "ok"
+            cell[1] += 1
+    return {vid: [(up, total) for up, total in cells] for vid, cells in tally.items()}
