@@ -151,22 +151,25 @@ def test_discovery_request_is_plain_and_reportable() -> None:
     assert usm.decode_frame(raw).request_id == 9
 
 
+_KEYS = keys()
+_VALID = response_message(_KEYS)
+
+
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.binary(max_size=300))
 def test_fuzz_garbage_is_wire_error(data: bytes) -> None:
     for parse in (usm.decode_message, usm.decode_frame, usm.decode_scoped_pdu):
         with contextlib.suppress(WireError):
             parse(data)
-
-
-_VALID = response_message(keys())
+    outcome = opened(data, _KEYS)  # the whole receive path: garbage is an error result
+    assert isinstance(outcome, Answer) and outcome.status in (Status.ERROR, Status.AUTH_FAILED) and outcome.reason
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.integers(0, len(_VALID) - 1), st.integers(1, 255), st.integers(0, len(_VALID)))
 def test_fuzz_mutated_replies_are_results_never_exceptions(at: int, xor: int, cut: int) -> None:
     """A changed or cut reply goes through the whole receive path and comes out as data."""
-    k = keys()
+    k = _KEYS
     for data in (_VALID[:at] + bytes((_VALID[at] ^ xor,)) + _VALID[at + 1:], _VALID[:cut]):
         outcome = opened(data, k)
         assert isinstance(outcome, Answer | Response)
