@@ -167,8 +167,9 @@ class OwnSnmpd:
         self.work, self.port = work, free_udp_port()
         (work / "persist").mkdir()
         (work / "conf").mkdir()
-        (work / "conf" / "snmpd.conf").write_text(f"agentAddress udp:127.0.0.1:{self.port}\n"
-                                         f"rocommunity {COMMUNITY} 127.0.0.1\nsysName restart-snmpd\n"
+        (work / "conf" / "snmpd.conf").write_text(f"agentAddress udp:127.0.0.1:{self.port},udp6:[::1]:{self.port}\n"
+                                         f"rocommunity {COMMUNITY} 127.0.0.1\nrocommunity6 {COMMUNITY} ::1\n"
+                                         "sysName restart-snmpd\n"
                                          + RESTART_USERS)
         self.proc: subprocess.Popen | None = None
 
@@ -263,3 +264,19 @@ def test_aes256_user_goes_through_pysnmp(own_snmpd: OwnSnmpd) -> None:
     got, walks, client = asyncio.run(read(own_snmpd.port, v3("aes256user", priv="aes256")))
     assert values(got, walks) == values(*asyncio.run(read(own_snmpd.port, V2))[:2])
     assert client._v3_client is not None and client._v3_fast is None
+
+
+def test_ipv6_agent(own_snmpd: OwnSnmpd) -> None:
+    """The v3 transport opens its IPv6 socket like the v2c one and matches replies from ::1."""
+    auth = v3("sha512user", auth="sha512")
+
+    async def go() -> Answer:
+        client = SnmpClient()
+        try:
+            return await client.get("::1", own_snmpd.port, auth, SCALARS[:3], 2.0, 1)
+        finally:
+            client.close()
+
+    got = asyncio.run(go())
+    assert got.status is None, got.reason
+    assert got.varbinds[2] == ("1.3.6.1.2.1.1.5.0", b"restart-snmpd")
