@@ -195,7 +195,10 @@ class KeySpec(Strict):
     """One SNMPv3 key: the protocol is required, because pysnmp silently means MD5/DES without it."""
 
     protocol: Literal["md5", "sha", "sha224", "sha256", "sha384", "sha512", "des", "aes", "aes128", "aes192",
-                      "aes256"]
+                      "aes256", "aes192-blumenthal", "aes256-blumenthal"]
+    """`aes192`/`aes256` extend the key the Reeder ("Cisco") way, what net-snmp calls AES-192-C/AES-256-C;
+    net-snmp's own AES-192/AES-256 extend it the Blumenthal way: `aes192-blumenthal`/`aes256-blumenthal`.
+    The two do not interoperate, and a mismatch looks like a timeout (the agent drops what it cannot decrypt)."""
     key: SecretValue | None = None
     key_file: str | None = None
 
@@ -232,7 +235,7 @@ class SnmpAuth(Strict):
                              + ", ".join(sorted(_AUTH_PROTOCOLS)))
         if self.priv is not None and self.priv.protocol in _AUTH_PROTOCOLS:
             raise ValueError(f"priv.protocol {self.priv.protocol!r} is an authentication protocol; use one of "
-                             "des, aes, aes192, aes256")
+                             "des, aes, aes192, aes256, aes192-blumenthal, aes256-blumenthal")
         return self
 
 

@@ -48,6 +48,8 @@ _PRIV_PROTOCOLS = {
     "aes-128": v3.USM_PRIV_CFB128_AES,
     "aes192": v3.USM_PRIV_CFB192_AES,
     "aes256": v3.USM_PRIV_CFB256_AES,
+    "aes192-blumenthal": v3.USM_PRIV_CFB192_AES_BLUMENTHAL,
+    "aes256-blumenthal": v3.USM_PRIV_CFB256_AES_BLUMENTHAL,
 }
 _AUTH_ERRORS = (
     errind.WrongDigest, errind.UnknownUserName, errind.AuthenticationFailure,

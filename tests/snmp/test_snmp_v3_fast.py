@@ -153,7 +153,8 @@ def test_changed_reply_fails_authentication(snmpd: Agent) -> None:
 RESTART_USERS = (f'createUser md5user MD5 "{V3_AUTH}" AES "{V3_PRIV}"\nrouser md5user priv\n'
                  f'createUser sha512user SHA-512 "{V3_AUTH}" AES "{V3_PRIV}"\nrouser sha512user priv\n'
                  "createUser plainuser\nrouser plainuser noauth\n"
-                 f'createUser aes256user SHA "{V3_AUTH}" AES256C "{V3_PRIV}"\nrouser aes256user priv\n')
+                 f'createUser aes256user SHA "{V3_AUTH}" AES256C "{V3_PRIV}"\nrouser aes256user priv\n'
+                 f'createUser aes256buser SHA "{V3_AUTH}" AES256 "{V3_PRIV}"\nrouser aes256buser priv\n')
 
 
 class OwnSnmpd:
@@ -264,6 +265,14 @@ def test_aes256_user_goes_through_pysnmp(own_snmpd: OwnSnmpd) -> None:
     got, walks, client = asyncio.run(read(own_snmpd.port, v3("aes256user", priv="aes256")))
     assert values(got, walks) == values(*asyncio.run(read(own_snmpd.port, V2))[:2])
     assert client._v3_client is not None and client._v3_fast is None
+
+
+def test_net_snmps_own_aes256_is_aes256_blumenthal(own_snmpd: OwnSnmpd) -> None:
+    """net-snmp's `AES256` user answers `aes256-blumenthal`; read as `aes256` (Reeder) it does not answer."""
+    got, walks, _ = asyncio.run(read(own_snmpd.port, v3("aes256buser", priv="aes256-blumenthal")))
+    assert values(got, walks) == values(*asyncio.run(read(own_snmpd.port, V2))[:2])
+    wrong, _, _ = asyncio.run(read(own_snmpd.port, v3("aes256buser", priv="aes256")))
+    assert wrong.status is not Status.OK
 
 
 def test_ipv6_agent(own_snmpd: OwnSnmpd) -> None:
