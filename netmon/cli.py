@@ -288,9 +288,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.func(args)
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
-        print(i18n.ngettext("netmon: {n} problem in the configuration; nothing was started.",
-                            "netmon: {n} problems in the configuration; nothing was started.",
-                            len(exc.issues)).format(n=len(exc.issues)), file=sys.stderr)
+        with i18n.language(exc.language):  # the problems' own language (a config's agent.language)
+            print(i18n.ngettext("netmon: {n} problem in the configuration; nothing was started.",
+                                "netmon: {n} problems in the configuration; nothing was started.",
+                                len(exc.issues)).format(n=len(exc.issues)), file=sys.stderr)
         return exit_code(exc)
     except NetmonError as exc:
         print(f"netmon: {exc}", file=sys.stderr)

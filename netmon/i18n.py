@@ -98,6 +98,22 @@ def language(lang: str) -> Iterator[None]:
         _translation, _lang = saved
 
 
+@contextlib.contextmanager
+def kept() -> Iterator[None]:
+    """Whatever `use_config_language` does inside the block is undone after it.
+
+    The config loader speaks the config's own `agent.language` while it explains that config's
+    problems (so `agent: {language: vi}` gets its errors in Vietnamese), without a library call
+    changing the language of the process that called it.
+    """
+    global _translation, _lang, _explicit
+    saved = _translation, _lang, _explicit
+    try:
+        yield
+    finally:
+        _translation, _lang, _explicit = saved
+
+
 def current() -> str:
     """The language in use: `en` or `vi`."""
     return _lang
@@ -176,5 +192,5 @@ def display(text: str) -> str:
     return unicodedata.normalize("NFC", text)
 
 
-__all__ = ["LANGUAGES", "N_", "_", "choose", "current", "date", "datetime", "display", "language", "load", "localise",
-           "month", "ngettext", "normalise", "number", "percent", "setup", "use_config_language"]
+__all__ = ["LANGUAGES", "N_", "_", "choose", "current", "date", "datetime", "display", "kept", "language", "load",
+           "localise", "month", "ngettext", "normalise", "number", "percent", "setup", "use_config_language"]

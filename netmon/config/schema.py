@@ -51,6 +51,7 @@ from netmon.config.values import (
     parse_duration,
     to_secret,
 )
+from netmon.i18n import _
 from netmon.kinds.registry import check_union
 
 # The check models moved to checks.py (so probe kinds can build on them); importers keep this path.
@@ -73,15 +74,15 @@ class Shard(Strict):
     def _one_form(self) -> Shard:
         if self.agents is not None:
             if self.index is not None or self.count is not None:
-                raise ValueError("give either agents: [names] or index:/count:, not both")
+                raise ValueError(_("give either agents: [names] or index:/count:, not both"))
             dupes = sorted({a for a in self.agents if self.agents.count(a) > 1})
             if dupes:
-                raise ValueError(f"agent names must be unique; {', '.join(dupes)} appears twice")
+                raise ValueError(_("agent names must be unique; {names} appears twice").format(names=", ".join(dupes)))
             return self
         if self.index is None or self.count is None:
-            raise ValueError("needs agents: [every agent of the province] (or index: and count:)")
+            raise ValueError(_("needs agents: [every agent of the province] (or index: and count:)"))
         if self.index >= self.count:
-            raise ValueError(f"index {self.index} must be below count {self.count}")
+            raise ValueError(_("index {index} must be below count {count}").format(index=self.index, count=self.count))
         return self
 
 
@@ -115,8 +116,8 @@ class AgentSettings(Strict):
     @model_validator(mode="after")
     def _listed(self) -> AgentSettings:
         if self.shard is not None and self.shard.agents is not None and self.name not in self.shard.agents:
-            raise ValueError(f"name '{self.name}' is not in shard.agents ({', '.join(self.shard.agents)}); "
-                             "add it there, or set name: to one of them")
+            raise ValueError(_("name '{name}' is not in shard.agents ({agents}); add it there, or set name: to one "
+                               "of them").format(name=self.name, agents=", ".join(self.shard.agents)))
         return self
 
     @field_validator("timezone")
@@ -125,7 +126,8 @@ class AgentSettings(Strict):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"{value!r} is not a known timezone; write e.g. Asia/Ho_Chi_Minh") from None
+            raise ValueError(_("{value} is not a known timezone; write e.g. Asia/Ho_Chi_Minh").format(
+                value=repr(value))) from None
         return value
 
     @field_validator("office_hours")
@@ -136,7 +138,7 @@ class AgentSettings(Strict):
         except ValueError as exc:
             example = "'Mon-Fri 07:30-11:30,13:30-17:00'" if isinstance(value, str) else \
                 "- {days: Mon-Fri, from: '07:30', to: '11:30'}"
-            raise ValueError(f"{exc} (e.g. {example})") from None
+            raise ValueError(_("{problem} (e.g. {example})").format(problem=exc, example=example)) from None
         return value
 
 
@@ -177,8 +179,8 @@ class RetentionSettings(Strict):
     @model_validator(mode="after")
     def _tiers_in_order(self) -> RetentionSettings:
         if not self.rollups_fine <= self.device_hourly <= self.rollups:
-            raise ValueError("rollups_fine <= device_hourly <= rollups must hold (a row is merged before it is"
-                             " deleted)")
+            raise ValueError(_("rollups_fine <= device_hourly <= rollups must hold (a row is merged before it is "
+                               "deleted)"))
         return self
 
 
@@ -216,9 +218,9 @@ class InfluxOutput(Strict):
     @model_validator(mode="after")
     def _api_keys(self) -> InfluxOutput:
         if self.api == "v2" and not self.bucket:
-            raise ValueError("api v2 needs bucket: (and org:, token: for InfluxDB 2.x/Cloud)")
+            raise ValueError(_("api v2 needs bucket: (and org:, token: for InfluxDB 2.x/Cloud)"))
         if self.api == "v1" and not self.database:
-            raise ValueError("api v1 needs database: (and username:/password: if auth is on)")
+            raise ValueError(_("api v1 needs database: (and username:/password: if auth is on)"))
         return self
 
 
@@ -241,7 +243,7 @@ class KeySpec(Strict):
     @model_validator(mode="after")
     def _one_source(self) -> KeySpec:
         if (self.key is None) == (self.key_file is None):
-            raise ValueError("give exactly one of key: or key_file:")
+            raise ValueError(_("give exactly one of key: or key_file:"))
         if self.key is not None:
             check_v3_key(self.key.reveal())
         return self
@@ -261,17 +263,17 @@ class SnmpAuth(Strict):
     @model_validator(mode="after")
     def _version_keys(self) -> SnmpAuth:
         if self.version in ("1", "2c") and self.community is None:
-            raise ValueError(f"SNMP v{self.version} needs community:")
+            raise ValueError(_("SNMP v{version} needs community:").format(version=self.version))
         if self.version == "3" and not self.user:
-            raise ValueError("SNMP v3 needs user:")
+            raise ValueError(_("SNMP v3 needs user:"))
         if self.priv is not None and self.auth is None:
-            raise ValueError("priv: needs auth: too (SNMPv3 has no privacy without authentication)")
+            raise ValueError(_("priv: needs auth: too (SNMPv3 has no privacy without authentication)"))
         if self.auth is not None and self.auth.protocol not in _AUTH_PROTOCOLS:
-            raise ValueError(f"auth.protocol {self.auth.protocol!r} is a privacy protocol; use one of "
-                             + ", ".join(sorted(_AUTH_PROTOCOLS)))
+            raise ValueError(_("auth.protocol {protocol} is a privacy protocol; use one of {allowed}").format(
+                protocol=repr(self.auth.protocol), allowed=", ".join(sorted(_AUTH_PROTOCOLS))))
         if self.priv is not None and self.priv.protocol in _AUTH_PROTOCOLS:
-            raise ValueError(f"priv.protocol {self.priv.protocol!r} is an authentication protocol; use one of "
-                             "des, aes, aes192, aes256")
+            raise ValueError(_("priv.protocol {protocol} is an authentication protocol; use one of des, aes, aes192, "
+                               "aes256").format(protocol=repr(self.priv.protocol)))
         return self
 
 
@@ -343,7 +345,7 @@ class DeviceSpec(Strict):
     @model_validator(mode="after")
     def _has_target(self) -> DeviceSpec:
         if self.host is None and self.url is None:
-            raise ValueError("needs host: (an IP address or host name) or url:")
+            raise ValueError(_("needs host: (an IP address or host name) or url:"))
         return self
 
 
@@ -396,8 +398,8 @@ class AgentConfig(Strict):
     def _retention_covers_analysis(self) -> AgentConfig:
         keep, a = self.store.retention, self.analysis
         if keep.rollups_fine < a.window_trend:
-            raise ValueError(f"store.retention.rollups_fine ({keep.rollups_fine / 3600:g} h) must cover "
-                             f"analysis.window_trend ({a.window_trend / 3600:g} h)")
+            raise ValueError(_("store.retention.rollups_fine ({fine} h) must cover analysis.window_trend ({trend} h)")
+                             .format(fine=f"{keep.rollups_fine / 3600:g}", trend=f"{a.window_trend / 3600:g}"))
         return self
 
 
@@ -440,5 +442,5 @@ class Profile(Strict):
         names = [c.name for c in self.checks]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
-            raise ValueError(f"check names must be unique; {', '.join(dupes)} appears twice")
+            raise ValueError(_("check names must be unique; {names} appears twice").format(names=", ".join(dupes)))
         return self
