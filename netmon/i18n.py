@@ -129,6 +129,11 @@ def ngettext(singular: str, plural: str, n: int) -> str:
     return _translation.ngettext(singular, plural, n)
 
 
+def pgettext(context: str, message: str) -> str:
+    """`message` in the language in use, where the same English word means something else elsewhere."""
+    return _translation.pgettext(context, message)
+
+
 def N_(message: str) -> str:
     """Mark a string for extraction without translating it now (module-level tables)."""
     return message
@@ -193,4 +198,5 @@ def display(text: str) -> str:
 
 
 __all__ = ["LANGUAGES", "N_", "_", "choose", "current", "date", "datetime", "display", "kept", "language", "load",
-           "localise", "month", "ngettext", "normalise", "number", "percent", "setup", "use_config_language"]
+           "localise", "month", "ngettext", "normalise", "number", "percent", "pgettext", "setup",
+           "use_config_language"]

@@ -235,7 +235,7 @@ def _column_named_in(message: str) -> str | None:
     if message.startswith(("device id ", "mã thiết bị ")):
         return "device"  # two rows make the same id: the name is what to change
     match = re.search(r"(?:needs|cần) (auth|host|url):|has no (port)|không có (cổng)", message)
-    return (match.group(1) or match.group(2) or match.group(3) and "port") if match else None
+    return (match.group(1) or match.group(2) or (match.group(3) and "port")) if match else None
 
 
 def _check_config(context: Config | None, inventory: Path, folder: Path) -> Path:
