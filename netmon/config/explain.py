@@ -102,6 +102,23 @@ def _descend(tp: Any, seg: Any) -> Any:
     return None
 
 
+def _plain_union(tp: Any) -> bool:
+    """A union pydantic tries member by member (`str | list[OfficeSpan]`), not one told apart by `prober:`."""
+    tp = _unwrap(tp)
+    members = typing.get_args(tp) if typing.get_origin(tp) in (typing.Union, types.UnionType) else ()
+    return len(members) > 1 and not any("prober" in getattr(m, "model_fields", {}) for m in members)
+
+
+def _member(tp: Any, label: str) -> Any:
+    """The member of a union that pydantic's `loc` label names (`str`, `list[...]`), or None."""
+    for member in typing.get_args(_unwrap(tp)):
+        base = typing.get_origin(_unwrap(member)) or _unwrap(member)
+        name = getattr(base, "__name__", "")
+        if name and (label == name or label.startswith(name + "[")):
+            return member
+    return None
+
+
 class _Spot:
     """Where a `loc` lands: file, line, the raw value (or _ABSENT) and the rendered path."""
 
@@ -110,7 +127,16 @@ class _Spot:
         self.file, self.line = getattr(raw, "file", ""), getattr(raw, "line", 0)
         self.path: list[Any] = list(prefix)
         self.check: tuple[int, Any] | None = None
-        for seg in loc:
+        self.union: tuple[Any, ...] | None = None
+        """The `loc` of the union value when pydantic named a member it tried (not a key of the YAML)."""
+        self.mismatch = False
+        """True when the error is only that the value is not of that member's shape."""
+        for i, seg in enumerate(loc):
+            if isinstance(seg, str) and _plain_union(self.tp) and not (isinstance(node, YDict) and seg in node):
+                self.union = self.union or tuple(loc[:i])
+                self.mismatch = i == len(loc) - 1
+                self.tp = _member(self.tp, seg)
+                continue
             parent_tp, self.tp = self.tp, _descend(self.tp, seg)
             if seg == "[key]":
                 continue
@@ -243,13 +269,23 @@ def message(err: dict[str, Any], spot: _Spot) -> str:
     return text
 
 
+_SHAPE = frozenset({"string_type", "list_type", "dict_type", "model_type", "model_attributes_type", "int_type",
+                    "float_type", "bool_type", "int_parsing", "float_parsing", "bool_parsing"})
+"""Errors that only say a value is not of a union member's shape."""
+
+
 def explain(exc: ValidationError, raw: Any, tp: Any, prefix: tuple[Any, ...] = ()) -> list[ConfigIssue]:
     """One issue per pydantic error, located through the raw YAML `raw` validated as `tp`."""
+    found = [(err, _Spot(raw, tp, err["loc"], prefix)) for err in exc.errors(include_url=False)]
+    # Office hours written as a list of spans are not also wrong for not being text: when one
+    # member of a union says what is wrong inside the value, the others' "not my shape" goes.
+    telling = {spot.union for _err, spot in found if spot.union is not None and not spot.mismatch}
     issues = []
-    for err in exc.errors(include_url=False):
-        spot = _Spot(raw, tp, err["loc"], prefix)
+    for err, spot in found:
         if isinstance(spot.node, MissingEnv):
             continue  # the unset variable is already reported on this line
+        if spot.mismatch and spot.union in telling and err["type"] in _SHAPE:
+            continue
         text = message(err, spot)
         drop = err["type"] in ("missing", "extra_forbidden")
         issues.append(ConfigIssue(spot.file, spot.line, spot.rendered(drop_last=drop), text))
