@@ -22,6 +22,7 @@ from netmon.central.influxql import CentralError, InfluxQL
 from netmon.central.province import HEARTBEAT_S, LOOKBACK_S, Picture, province_picture
 from netmon.central.services import ServiceVerdict, service_verdicts
 from netmon.config.resolve import slug
+from netmon.i18n import _
 from netmon.ui.status_model import PcScore, State
 from netmon.ui.status_render import (
     Columns,
@@ -94,7 +95,7 @@ def run_status_central(config: Any, args: Any, console: Console) -> int:
         add_service_problems(pic, client, _service_window(config))
         snap.worst_pcs = worst_pcs(client, snap.taken_ts, pic)
     except CentralError as exc:
-        print(f"netmon status: services and PCs not read: {exc}", file=sys.stderr)
+        print(_("netmon status: services and PCs not read: {error}").format(error=exc), file=sys.stderr)
     shown = [r for r in snap.villages if flt.matches(r)]
     if args.format == "json":
         doc = json.loads(snapshot_json(snap, flt, shown))
@@ -168,7 +169,7 @@ def run_report_central(kind: str, config: Any, args: Any, console: Console) -> i
     except CentralError as exc:
         print(f"netmon report: {exc}", file=sys.stderr)
         return 1
-    print(f"netmon report: unknown report {kind!r}", file=sys.stderr)
+    print(_("netmon report: unknown report {kind}").format(kind=repr(kind)), file=sys.stderr)
     return 2
 
 
