@@ -73,9 +73,12 @@ def load(lang: str) -> gettext.NullTranslations:
 
 
 def setup(lang: str, explicit: bool = True) -> None:
-    """Use `lang` for every later `_()` call in this process."""
+    """Use `lang` for every later `_()` call in this process, argparse's words included."""
     global _translation, _lang, _explicit
     _translation, _lang, _explicit = load(lang), lang, explicit
+    import argparse
+
+    argparse._ = _  # type: ignore[attr-defined]  # argparse looks its words up through this module global
 
 
 def use_config_language(language: str | None) -> None:
@@ -137,6 +140,15 @@ def pgettext(context: str, message: str) -> str:
 def N_(message: str) -> str:
     """Mark a string for extraction without translating it now (module-level tables)."""
     return message
+
+
+_ARGPARSE = (N_("usage: "), N_("positional arguments"), N_("options"), N_("show this help message and exit"),
+             N_("%(prog)s: error: %(message)s\n"), N_("the following arguments are required: %s"),
+             N_("invalid choice: %(value)r (choose from %(choices)s)"), N_("unrecognized arguments: %s"),
+             N_("argument %(argument_name)s: %(message)s"), N_("expected one argument"),
+             N_("invalid %(type)s value: %(value)r"), N_("ambiguous option: %(option)s could match %(matches)s"))
+"""argparse's own words around netmon's help texts, so `netmon --help` is not half English (its msgids,
+%-placeholders as argparse formats them; a Python whose argparse words differ just shows those in English)."""
 
 
 # ---------------------------------------------------------------- formats for people

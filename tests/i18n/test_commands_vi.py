@@ -115,3 +115,22 @@ def test_maintenance_import_problems_in_vietnamese(tmp_path: Path, capsys: pytes
     assert f"{sheet}:3: thời điểm kết thúc không sau thời điểm bắt đầu (giờ viết như 2026-12-05 07:00" in out
     assert f"{sheet}:4: cần xã,bắt đầu,kết thúc[,lý do]" in out
     assert out.rstrip().endswith("netmon: có 3 lỗi; chưa nhập gì cả")
+
+
+def test_argparse_words_follow_the_language() -> None:
+    import subprocess
+    import sys
+
+    def netmon(*args: str) -> subprocess.CompletedProcess[str]:
+        env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), "NO_COLOR": "1", "COLUMNS": "100"}
+        return subprocess.run([sys.executable, "-m", "netmon", *args], capture_output=True, text=True, env=env,
+                              timeout=60, check=False)
+
+    english, vietnamese = netmon("mute"), netmon("--lang", "vi", "mute")
+    assert english.returncode == vietnamese.returncode == 2
+    assert "usage: netmon mute" in english.stderr
+    assert "error: the following arguments are required: TARGET, DURATION" in english.stderr
+    assert "cách dùng: netmon mute" in vietnamese.stderr
+    assert "netmon mute: lỗi: thiếu các tham số bắt buộc: TARGET, DURATION" in vietnamese.stderr
+    helped = netmon("--lang", "vi", "--help").stdout
+    assert "tham số vị trí" in helped and "hiện trợ giúp này rồi thoát" in helped and "usage" not in helped
