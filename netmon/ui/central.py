@@ -39,12 +39,14 @@ def client_for(config: Any, name: str | None) -> InfluxQL:
     """The InfluxQL client of the configured output `name` (default: the first)."""
     outputs = config.settings.outputs.influxdb
     if not outputs:
-        raise CentralError("no outputs.influxdb in the config: the central view reads the InfluxDB the agents "
-                           "forward to; add it (the same url, database/bucket and credentials, read access is enough)")
+        raise CentralError(_("no outputs.influxdb in the config: the central view reads the InfluxDB the agents "
+                             "forward to; add it (the same url, database/bucket and credentials, read access is "
+                             "enough)"))
     for out in outputs:
         if name is None or out.name == name:
             return InfluxQL(out)
-    raise CentralError(f"no InfluxDB output named {name!r}; configured: {', '.join(o.name for o in outputs)}")
+    raise CentralError(_("no InfluxDB output named {name}; configured: {names}").format(
+        name=repr(name), names=", ".join(o.name for o in outputs)))
 
 
 def picture(config: Any, args: Any, now: float | None = None) -> Picture:
