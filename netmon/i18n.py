@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import gettext
 import os
+import threading
 from collections.abc import Iterator, Mapping
 from importlib import resources
 
@@ -33,6 +35,8 @@ _MONTH = {"en": "yyyy-MM", "vi": "MM/yyyy"}
 _translation: gettext.NullTranslations = gettext.NullTranslations()
 _lang = DEFAULT
 _explicit = False
+_here = threading.local()
+"""`here.speaking`: (translation, lang) of this thread while a config's own language explains it (`kept`)."""
 """True when --lang or NETMON_LANG chose the language: a config's `agent.language` then yields."""
 
 
@@ -63,6 +67,7 @@ def choose(cli: str | None = None, env: Mapping[str, str] | None = None,
     return DEFAULT, False
 
 
+@functools.lru_cache(maxsize=8)
 def load(lang: str) -> gettext.NullTranslations:
     """The catalog of `lang` from the installed package (English needs none: msgids are English)."""
     if lang == DEFAULT:
@@ -93,48 +98,60 @@ def use_config_language(language: str | None) -> None:
 def language(lang: str) -> Iterator[None]:
     """Use `lang` inside the block (JSON built with English words), then the language before it."""
     global _translation, _lang
-    saved = _translation, _lang
-    _translation, _lang = load(lang), lang
+    saved, speaking = (_translation, _lang), getattr(_here, "speaking", None)
+    _translation, _lang, _here.speaking = load(lang), lang, None
     try:
         yield
     finally:
-        _translation, _lang = saved
+        (_translation, _lang), _here.speaking = saved, speaking
 
 
 @contextlib.contextmanager
 def kept() -> Iterator[None]:
-    """Whatever `use_config_language` does inside the block is undone after it.
+    """A block in which `prefer()` may speak another language, in this thread only; after it, as before.
 
     The config loader speaks the config's own `agent.language` while it explains that config's
     problems (so `agent: {language: vi}` gets its errors in Vietnamese), without a library call
-    changing the language of the process that called it.
+    changing the language of the process, or of another thread, that called it.
     """
-    global _translation, _lang, _explicit
-    saved = _translation, _lang, _explicit
+    saved = getattr(_here, "speaking", None)
     try:
         yield
     finally:
-        _translation, _lang, _explicit = saved
+        _here.speaking = saved
+
+
+def prefer(language: str | None) -> None:
+    """Inside `kept()`: speak a config's `agent.language` unless --lang or NETMON_LANG chose one."""
+    if language and not _explicit:
+        lang = normalise(language) or DEFAULT
+        _here.speaking = (load(lang), lang)
+
+
+def _active() -> gettext.NullTranslations:
+    speaking = getattr(_here, "speaking", None)
+    return speaking[0] if speaking else _translation
 
 
 def current() -> str:
     """The language in use: `en` or `vi`."""
-    return _lang
+    speaking = getattr(_here, "speaking", None)
+    return speaking[1] if speaking else _lang
 
 
 def _(message: str) -> str:
     """`message` in the language in use."""
-    return _translation.gettext(message)
+    return _active().gettext(message)
 
 
 def ngettext(singular: str, plural: str, n: int) -> str:
     """The singular or plural form for `n`, in the language in use (Vietnamese has one form)."""
-    return _translation.ngettext(singular, plural, n)
+    return _active().ngettext(singular, plural, n)
 
 
 def pgettext(context: str, message: str) -> str:
     """`message` in the language in use, where the same English word means something else elsewhere."""
-    return _translation.pgettext(context, message)
+    return _active().pgettext(context, message)
 
 
 def N_(message: str) -> str:
@@ -210,5 +227,5 @@ def display(text: str) -> str:
 
 
 __all__ = ["LANGUAGES", "N_", "_", "choose", "current", "date", "datetime", "display", "kept", "language", "load",
-           "localise", "month", "ngettext", "normalise", "number", "percent", "pgettext", "setup",
+           "localise", "month", "ngettext", "normalise", "number", "percent", "pgettext", "prefer", "setup",
            "use_config_language"]

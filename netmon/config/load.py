@@ -28,7 +28,7 @@ from netmon.config.search import default_profile_dirs
 from netmon.config.secrets import label_file, mask, remember
 from netmon.config.shard import Assignment, assign
 from netmon.config.yamlload import YDict, YList
-from netmon.i18n import _, kept, use_config_language
+from netmon.i18n import _, kept, prefer
 from netmon.model import Device, Secret
 
 _PROVINCES: TypeAdapter[list[Province]] = TypeAdapter(list[Province])
@@ -158,7 +158,7 @@ def _speak(root: YDict) -> None:
     agent = root.get("agent")
     language = agent.get("language") if isinstance(agent, YDict) else None
     if isinstance(language, str):
-        use_config_language(language)
+        prefer(language)
 
 
 def _masked(issues: list[ConfigIssue], masks: Mapping[str, str]) -> list[ConfigIssue]:

@@ -177,6 +177,33 @@ def test_loading_a_vietnamese_config_does_not_change_the_callers_language(tmp_pa
     assert i18n.current() == "en" and i18n._("reason") == "reason"
 
 
+def test_a_config_speaking_vietnamese_in_one_thread_leaves_the_others_alone(tmp_path: Path) -> None:
+    import threading
+
+    path = _write(tmp_path, SPLIT.replace("  name: a1\n", "  name: a1\n  language: vi\n", 1))
+    i18n.setup("en", explicit=False)
+    inside, go_on, seen = threading.Event(), threading.Event(), {}
+
+    def load_and_wait() -> None:
+        with i18n.kept():
+            i18n.prefer("vi")  # what the loader does on reading `agent.language: vi`
+            seen["loader"] = i18n._("reason")
+            inside.set()
+            go_on.wait(10)
+        seen["after"] = i18n._("reason")
+
+    worker = threading.Thread(target=load_and_wait)
+    worker.start()
+    assert inside.wait(10)
+    seen["other"] = i18n._("reason")  # while the worker speaks Vietnamese
+    go_on.set()
+    worker.join(10)
+    assert seen == {"loader": "lý do", "other": "reason", "after": "reason"}
+    with pytest.raises(ConfigError) as err:
+        load_config(path, environ={})
+    assert err.value.language == "vi" and i18n.current() == "en"
+
+
 def _fields(text: str) -> set[str] | None:
     try:
         return {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
