@@ -102,11 +102,21 @@ def _descend(tp: Any, seg: Any) -> Any:
     return None
 
 
+_PLAIN: dict[int, tuple[Any, bool]] = {}
+"""id(type) -> (type, answer): a 10^5-problem inventory asks about the same few schema types each time."""
+
+
 def _plain_union(tp: Any) -> bool:
     """A union pydantic tries member by member (`str | list[OfficeSpan]`), not one told apart by `prober:`."""
-    tp = _unwrap(tp)
-    members = typing.get_args(tp) if typing.get_origin(tp) in (typing.Union, types.UnionType) else ()
-    return len(members) > 1 and not any("prober" in getattr(m, "model_fields", {}) for m in members)
+    known = _PLAIN.get(id(tp))
+    if known is not None and known[0] is tp:
+        return known[1]
+    inner = _unwrap(tp)
+    members = typing.get_args(inner) if typing.get_origin(inner) in (typing.Union, types.UnionType) else ()
+    answer = len(members) > 1 and not any("prober" in getattr(m, "model_fields", {}) for m in members)
+    if len(_PLAIN) < 10_000:
+        _PLAIN[id(tp)] = (tp, answer)
+    return answer
 
 
 def _member(tp: Any, label: str) -> Any:
