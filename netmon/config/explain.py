@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from netmon.config.errors import ConfigIssue, render_path, yaml_float
 from netmon.config.yamlload import EnvStr, MissingEnv, YDict, YList
-from netmon.i18n import N_, _
+from netmon.i18n import N_, _, current
 from netmon.kinds.registry import names as kind_names
 
 _ABSENT = object()
@@ -276,6 +276,10 @@ def message(err: dict[str, Any], spot: _Spot) -> str:
     text = str(err.get("msg", ""))
     for prefix in ("Value error, ", "Assertion failed, "):
         text = text.removeprefix(prefix)
+    if kind not in ("value_error", "assertion_error") and current() != "en":
+        # A rarer pydantic check, in pydantic's English: say in the language that the value is refused,
+        # and keep pydantic's words as the detail (netmon's own checks raise value_error, translated).
+        return _("{value} is not accepted here (pydantic: {detail})").format(value=show(value, key), detail=text)
     return text
 
 

@@ -141,6 +141,10 @@ def test_office_hours_as_spans_name_the_span_in_both_languages(tmp_path: Path) -
      "agent.timezone: 'Mars/Base' không phải múi giờ đã biết"),
     ("version: 1\nagent: {name: a, name: b}\n", "key 'name' appears twice in this mapping (first on line 2)",
      "khóa 'name' xuất hiện hai lần trong ánh xạ này (lần đầu ở dòng 2)"),
+    # a check netmon does not explain itself: pydantic's English kept as the detail
+    ("version: 1\nagent: {public_holidays: [2026-01-01T10:30:00]}\n",
+     "agent.public_holidays[0]: Datetimes provided to dates should have zero time",
+     "agent.public_holidays[0]: 2026-01-01 10:30:00 không được chấp nhận ở đây (pydantic: Datetimes provided"),
 ])
 def test_pydantic_error_types_and_loader_messages_are_explained_in_the_language(
         tmp_path: Path, yaml_text: str, english: str, vietnamese: str) -> None:
