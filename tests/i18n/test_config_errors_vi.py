@@ -107,7 +107,7 @@ def test_each_config_error_in_vietnamese_keeps_file_line_and_field(tmp_path: Pat
         "vắt qua nửa đêm: hãy viết thành hai khoảng 11:30-24:00 và 00:00-07:30, hoặc đổi chỗ hai mốc giờ "
         "(ví dụ 'Mon-Fri 07:30-11:30,13:30-17:00')",
         "netmon.yaml:6: scheduler.concurrency: 'many' không phải số nguyên; chỉ viết chữ số",
-        "netmon.yaml:7: scheduler: khóa 'max_ppz' không được biết; có phải ý bạn là 'max_pps'?",
+        "netmon.yaml:7: scheduler: khóa 'max_ppz' không hợp lệ; có phải ý bạn là 'max_pps'?",
         "netmon.yaml:15: inventory[0].communes[0].devices[1]: thiếu khóa bắt buộc 'name'; hãy thêm name: ...",
     ]
     split = _problems(_write(tmp_path, SPLIT), "vi")
@@ -138,7 +138,7 @@ def test_office_hours_as_spans_name_the_span_in_both_languages(tmp_path: Path) -
     ("version: 1\nscheduler: {max_pps: [1]}\n", "scheduler.max_pps: a list is not a number; write e.g. 22.36",
      "scheduler.max_pps: một danh sách không phải là số; hãy viết ví dụ 22.36"),
     ("version: 1\nagent: {timezone: Mars/Base}\n", "agent.timezone: 'Mars/Base' is not a known timezone",
-     "agent.timezone: 'Mars/Base' không phải múi giờ đã biết"),
+     "agent.timezone: 'Mars/Base' không phải múi giờ hợp lệ"),
     ("version: 1\nagent: {name: a, name: b}\n", "key 'name' appears twice in this mapping (first on line 2)",
      "khóa 'name' xuất hiện hai lần trong ánh xạ này (lần đầu ở dòng 2)"),
     # a check netmon does not explain itself: pydantic's English kept as the detail
