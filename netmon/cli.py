@@ -164,13 +164,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def _central_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--from", dest="source", choices=["store", "influxdb"], default="store",
-                   help="store: this agent's own (default); influxdb: every agent's forwarded series (province view)")
-    p.add_argument("--output", help="with --from influxdb: which outputs.influxdb entry to read (default: the first)")
+                   help=_("store: this agent's own (default); influxdb: every agent's forwarded series (province "
+                          "view)"))
+    p.add_argument("--output",
+                   help=_("with --from influxdb: which outputs.influxdb entry to read (default: the first)"))
     p.add_argument("--heartbeat", type=float, default=None,
-                   help="with --from influxdb: agents' heartbeat interval in seconds (default 60); an agent "
-                        "silent for two intervals has its villages shown unknown")
+                   help=_("with --from influxdb: agents' heartbeat interval in seconds (default 60); an agent "
+                          "silent for two intervals has its villages shown unknown"))
     p.add_argument("--lookback-days", type=float, default=None,
-                   help="with --from influxdb: how far back villages and heartbeats are looked for (default 7)")
+                   help=_("with --from influxdb: how far back villages and heartbeats are looked for (default 7)"))
 
 
 class _Version(argparse.Action):
@@ -290,9 +292,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.func(args)
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
-        print(i18n.ngettext("netmon: {n} problem in the configuration; nothing was started.",
-                            "netmon: {n} problems in the configuration; nothing was started.",
-                            len(exc.issues)).format(n=len(exc.issues)), file=sys.stderr)
+        with i18n.language(exc.language):  # the problems' own language (a config's agent.language)
+            print(i18n.ngettext("netmon: {n} problem in the configuration; nothing was started.",
+                                "netmon: {n} problems in the configuration; nothing was started.",
+                                len(exc.issues)).format(n=len(exc.issues)), file=sys.stderr)
         return exit_code(exc)
     except NetmonError as exc:
         print(f"netmon: {exc}", file=sys.stderr)

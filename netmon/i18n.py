@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import gettext
 import os
+import threading
 from collections.abc import Iterator, Mapping
 from importlib import resources
 
@@ -33,6 +35,8 @@ _MONTH = {"en": "yyyy-MM", "vi": "MM/yyyy"}
 _translation: gettext.NullTranslations = gettext.NullTranslations()
 _lang = DEFAULT
 _explicit = False
+_here = threading.local()
+"""`here.speaking`: (translation, lang) of this thread while a config's own language explains it (`kept`)."""
 """True when --lang or NETMON_LANG chose the language: a config's `agent.language` then yields."""
 
 
@@ -63,6 +67,7 @@ def choose(cli: str | None = None, env: Mapping[str, str] | None = None,
     return DEFAULT, False
 
 
+@functools.lru_cache(maxsize=8)
 def load(lang: str) -> gettext.NullTranslations:
     """The catalog of `lang` from the installed package (English needs none: msgids are English)."""
     if lang == DEFAULT:
@@ -73,9 +78,12 @@ def load(lang: str) -> gettext.NullTranslations:
 
 
 def setup(lang: str, explicit: bool = True) -> None:
-    """Use `lang` for every later `_()` call in this process."""
+    """Use `lang` for every later `_()` call in this process, argparse's words included."""
     global _translation, _lang, _explicit
     _translation, _lang, _explicit = load(lang), lang, explicit
+    import argparse
+
+    argparse._ = _  # type: ignore[attr-defined]  # argparse looks its words up through this module global
 
 
 def use_config_language(language: str | None) -> None:
@@ -90,32 +98,74 @@ def use_config_language(language: str | None) -> None:
 def language(lang: str) -> Iterator[None]:
     """Use `lang` inside the block (JSON built with English words), then the language before it."""
     global _translation, _lang
-    saved = _translation, _lang
-    _translation, _lang = load(lang), lang
+    saved, speaking = (_translation, _lang), getattr(_here, "speaking", None)
+    _translation, _lang, _here.speaking = load(lang), lang, None
     try:
         yield
     finally:
-        _translation, _lang = saved
+        (_translation, _lang), _here.speaking = saved, speaking
+
+
+@contextlib.contextmanager
+def kept() -> Iterator[None]:
+    """A block in which `prefer()` may speak another language, in this thread only; after it, as before.
+
+    The config loader speaks the config's own `agent.language` while it explains that config's
+    problems (so `agent: {language: vi}` gets its errors in Vietnamese), without a library call
+    changing the language of the process, or of another thread, that called it.
+    """
+    saved = getattr(_here, "speaking", None)
+    try:
+        yield
+    finally:
+        _here.speaking = saved
+
+
+def prefer(language: str | None) -> None:
+    """Inside `kept()`: speak a config's `agent.language` unless --lang or NETMON_LANG chose one."""
+    if language and not _explicit:
+        lang = normalise(language) or DEFAULT
+        _here.speaking = (load(lang), lang)
+
+
+def _active() -> gettext.NullTranslations:
+    speaking = getattr(_here, "speaking", None)
+    return speaking[0] if speaking else _translation
 
 
 def current() -> str:
     """The language in use: `en` or `vi`."""
-    return _lang
+    speaking = getattr(_here, "speaking", None)
+    return speaking[1] if speaking else _lang
 
 
 def _(message: str) -> str:
     """`message` in the language in use."""
-    return _translation.gettext(message)
+    return _active().gettext(message)
 
 
 def ngettext(singular: str, plural: str, n: int) -> str:
     """The singular or plural form for `n`, in the language in use (Vietnamese has one form)."""
-    return _translation.ngettext(singular, plural, n)
+    return _active().ngettext(singular, plural, n)
+
+
+def pgettext(context: str, message: str) -> str:
+    """`message` in the language in use, where the same English word means something else elsewhere."""
+    return _active().pgettext(context, message)
 
 
 def N_(message: str) -> str:
     """Mark a string for extraction without translating it now (module-level tables)."""
     return message
+
+
+_ARGPARSE = (N_("usage: "), N_("positional arguments"), N_("options"), N_("show this help message and exit"),
+             N_("%(prog)s: error: %(message)s\n"), N_("the following arguments are required: %s"),
+             N_("invalid choice: %(value)r (choose from %(choices)s)"), N_("unrecognized arguments: %s"),
+             N_("argument %(argument_name)s: %(message)s"), N_("expected one argument"),
+             N_("invalid %(type)s value: %(value)r"), N_("ambiguous option: %(option)s could match %(matches)s"))
+"""argparse's own words around netmon's help texts, so `netmon --help` is not half English (its msgids,
+%-placeholders as argparse formats them; a Python whose argparse words differ just shows those in English)."""
 
 
 # ---------------------------------------------------------------- formats for people
@@ -176,5 +226,6 @@ def display(text: str) -> str:
     return unicodedata.normalize("NFC", text)
 
 
-__all__ = ["LANGUAGES", "N_", "_", "choose", "current", "date", "datetime", "display", "language", "load", "localise",
-           "month", "ngettext", "normalise", "number", "percent", "setup", "use_config_language"]
+__all__ = ["LANGUAGES", "N_", "_", "choose", "current", "date", "datetime", "display", "kept", "language", "load",
+           "localise", "month", "ngettext", "normalise", "number", "percent", "pgettext", "prefer", "setup",
+           "use_config_language"]

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from netmon.config.values import check_oid, compile_or_explain, host_field, parse_duration, to_secret
+from netmon.i18n import _
 from netmon.model import Secret
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
@@ -57,7 +58,7 @@ class SnmpCheck(CheckBase):
     @model_validator(mode="after")
     def _has_oids(self) -> SnmpCheck:
         if not self.get and not self.walk:
-            raise ValueError("an snmp check needs get: or walk: (name: numeric OID)")
+            raise ValueError(_("an snmp check needs get: or walk: (name: numeric OID)"))
         return self
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from netmon.errors import ConfigurationError
+from netmon.i18n import _, current
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,11 +33,13 @@ class ConfigError(ConfigurationError):
 
     def __init__(self, issues: list[ConfigIssue]) -> None:
         self.issues = issues
+        self.language = current()
+        """The language the messages were written in (a config's `agent.language` may choose it)."""
         # A broken 16 MB inventory can hold 10^5 problems: the message shows the first ones (in
         # file order, so the first fix is among them); `issues` keeps them all.
         shown = [str(i) for i in issues[:MAX_SHOWN]]
         if len(issues) > MAX_SHOWN:
-            shown.append(f"... and {len(issues) - MAX_SHOWN:,} more problems; fix these first")
+            shown.append(_("... and {n} more problems; fix these first").format(n=f"{len(issues) - MAX_SHOWN:,}"))
         super().__init__("\n".join(shown))
 
 

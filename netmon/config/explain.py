@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from netmon.config.errors import ConfigIssue, render_path, yaml_float
 from netmon.config.yamlload import EnvStr, MissingEnv, YDict, YList
+from netmon.i18n import N_, _, current
 from netmon.kinds.registry import names as kind_names
 
 _ABSENT = object()
@@ -26,16 +27,18 @@ _SECRET_KEYS = frozenset({"community", "token", "password", "key"})
 _SYNONYMS = {"province": "name", "commune": "name", "village": "name", "device": "name", "ip": "host",
              "address": "host", "hostname": "host", "type": "kind", "every": "interval",
              "lng": "lon", "long": "lon", "latitude": "lat", "longitude": "lon"}
-_MISSING_HINTS = {"version": "1", "url": "http://... or https://...",
-                  "protocol": "sha, sha256, ... (auth) or aes, aes256, ... (priv); without it pysnmp "
-                  "silently uses MD5/DES", "kind": "router, cpe, bts, pc, service, camera or port",
-                  "checks": "a list of checks"}
+_MISSING_HINTS = {"version": "1", "url": N_("http://... or https://..."),
+                  "protocol": N_("sha, sha256, ... (auth) or aes, aes256, ... (priv); without it pysnmp "
+                                 "silently uses MD5/DES"),
+                  "kind": N_("router, cpe, bts, pc, service, camera or port"),
+                  "checks": N_("a list of checks")}
 
 
 def _probers_hint() -> str:
     """`icmp, snmp, tcp or http`: the registered kinds, for a missing `prober:`."""
     known = kind_names()
-    return ", ".join(known[:-1]) + f" or {known[-1]}" if len(known) > 1 else "".join(known)
+    return _("{some} or {last}").format(some=", ".join(known[:-1]), last=known[-1]) if len(known) > 1 \
+        else "".join(known)
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
@@ -50,15 +53,15 @@ def show(value: Any, key: object = None) -> str:
     if isinstance(value, EnvStr) and not isinstance(value, MissingEnv):
         return f"<from {value.source}>"  # named, never shown: it may be a secret in the wrong field
     if isinstance(value, EnvStr) or key in _SECRET_KEYS:
-        return "the value"
+        return _("the value")
     if value is None:
-        return "an empty value"
+        return _("an empty value")
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, dict):
-        return "a mapping"
+        return _("a mapping")
     if isinstance(value, list):
-        return "a list"
+        return _("a list")
     if isinstance(value, str):
         return f"'{value}'"
     if isinstance(value, float) and not math.isfinite(value):
@@ -99,6 +102,33 @@ def _descend(tp: Any, seg: Any) -> Any:
     return None
 
 
+_PLAIN: dict[int, tuple[Any, bool]] = {}
+"""id(type) -> (type, answer): a 10^5-problem inventory asks about the same few schema types each time."""
+
+
+def _plain_union(tp: Any) -> bool:
+    """A union pydantic tries member by member (`str | list[OfficeSpan]`), not one told apart by `prober:`."""
+    known = _PLAIN.get(id(tp))
+    if known is not None and known[0] is tp:
+        return known[1]
+    inner = _unwrap(tp)
+    members = typing.get_args(inner) if typing.get_origin(inner) in (typing.Union, types.UnionType) else ()
+    answer = len(members) > 1 and not any("prober" in getattr(m, "model_fields", {}) for m in members)
+    if len(_PLAIN) < 10_000:
+        _PLAIN[id(tp)] = (tp, answer)
+    return answer
+
+
+def _member(tp: Any, label: str) -> Any:
+    """The member of a union that pydantic's `loc` label names (`str`, `list[...]`), or None."""
+    for member in typing.get_args(_unwrap(tp)):
+        base = typing.get_origin(_unwrap(member)) or _unwrap(member)
+        name = getattr(base, "__name__", "")
+        if name and (label == name or label.startswith(name + "[")):
+            return member
+    return None
+
+
 class _Spot:
     """Where a `loc` lands: file, line, the raw value (or _ABSENT) and the rendered path."""
 
@@ -107,7 +137,16 @@ class _Spot:
         self.file, self.line = getattr(raw, "file", ""), getattr(raw, "line", 0)
         self.path: list[Any] = list(prefix)
         self.check: tuple[int, Any] | None = None
-        for seg in loc:
+        self.union: tuple[Any, ...] | None = None
+        """The `loc` of the union value when pydantic named a member it tried (not a key of the YAML)."""
+        self.mismatch = False
+        """True when the error is only that the value is not of that member's shape."""
+        for i, seg in enumerate(loc):
+            if isinstance(seg, str) and _plain_union(self.tp) and not (isinstance(node, YDict) and seg in node):
+                self.union = self.union or tuple(loc[:i])
+                self.mismatch = i == len(loc) - 1
+                self.tp = _member(self.tp, seg)
+                continue
             parent_tp, self.tp = self.tp, _descend(self.tp, seg)
             if seg == "[key]":
                 continue
@@ -136,9 +175,9 @@ class _Spot:
         path = self.path[:-1] if drop_last else self.path
         if self.check is None or len(path) < 2 or path[0] != "checks":
             return render_path(path)
-        _, check = self.check
+        _index, check = self.check
         name, prober = check.get("name"), check.get("prober")
-        head = f"check '{name}'" if isinstance(name, str) else render_path(path[:2])
+        head = _("check '{name}'").format(name=name) if isinstance(name, str) else render_path(path[:2])
         head += f" ({prober})" if isinstance(prober, str) else ""
         rest = render_path(path[2:])
         return f"{head}.{rest}" if rest else head
@@ -154,58 +193,74 @@ def _unknown_key(key: str, value: Any, spot: _Spot) -> str:
     match = did_you_mean(key, fields) or (_SYNONYMS.get(key.lower()) if _SYNONYMS.get(
         key.lower()) in fields else None)
     if match:
-        return f"unknown key '{key}'; did you mean '{match}'?"
+        return _("unknown key '{key}'; did you mean '{match}'?").format(key=key, match=match)
     if value is None and "name" in fields:
-        return (f"unknown key '{key}'; if it is the rest of a name that contains a comma, quote the "
-                f"name (name: \"..., {key}\")")
-    return f"unknown key '{key}'; allowed keys: {', '.join(fields)}"
+        return _("unknown key '{key}'; if it is the rest of a name that contains a comma, quote the "
+                 "name (name: \"..., {key}\")").format(key=key)
+    return _("unknown key '{key}'; allowed keys: {allowed}").format(key=key, allowed=", ".join(fields))
 
 
 def _literal(value: Any, key: Any, spot: _Spot) -> str:
     allowed = [str(a) for a in typing.get_args(_unwrap(spot.tp))]
     if key == "version" and spot.path == ["version"]:
-        return f"config version {show(value)} is not supported by this netmon; write version: 1"
+        return _("config version {value} is not supported by this netmon; write version: 1").format(
+            value=show(value))
     match = did_you_mean(str(value), allowed) if isinstance(value, str) else None
-    hint = f"; did you mean '{match}'?" if match else ""
-    return f"{show(value, key)} is not allowed here; use one of: {', '.join(allowed)}{hint}"
+    hint = _("; did you mean '{match}'?").format(match=match) if match else ""
+    return _("{value} is not allowed here; use one of: {allowed}{hint}").format(
+        value=show(value, key), allowed=", ".join(allowed), hint=hint)
 
 
 def _kind_of(value: Any) -> str:
-    return show(value) if isinstance(value, dict | list) or value is None else f"the value {show(value)}"
+    return show(value) if isinstance(value, dict | list) or value is None else \
+        _("the value {value}").format(value=show(value))
+
+
+# pydantic's own messages are English whatever the language: netmon says what is wrong by the
+# error's `type`. Placeholders: {value} the value as shown, {got} what was written instead,
+# {limit} the bound from pydantic's `ctx`, {probers} the known probe kinds.
+_BY_TYPE = {
+    "int_parsing": N_("{value} is not a whole number; write digits only"),
+    "int_type": N_("{value} is not a whole number; write digits only"),
+    "int_from_float": N_("{value} is not a whole number; drop the fraction"),
+    "float_parsing": N_("{value} is not a number; write e.g. 22.36"),
+    "float_type": N_("{value} is not a number; write e.g. 22.36"),
+    "finite_number": N_("{value} is not a finite number (.nan and .inf are refused); write e.g. 22.36"),
+    "bool_parsing": N_("{value} is not true or false; write true or false"),
+    "bool_type": N_("{value} is not true or false; write true or false"),
+    "string_type": N_("expected text, got {got}; put it in quotes if it is a name"),
+    "dict_type": N_("expected a mapping (key: value lines), got {got}"),
+    "model_type": N_("expected a mapping (key: value lines), got {got}"),
+    "model_attributes_type": N_("expected a mapping (key: value lines), got {got}"),
+    "list_type": N_("expected a list (lines starting with '- '), got {got}"),
+    "too_short": N_("needs at least one entry"),
+    "too_long": N_("has too many entries; at most {limit}"),
+    "string_too_short": N_("must not be empty; write a value or remove the key"),
+    "greater_than_equal": N_("{value} is too small; use {limit} or more"),
+    "greater_than": N_("{value} is too small; use a value above {limit}"),
+    "less_than_equal": N_("{value} is too large; use {limit} or less"),
+    "less_than": N_("{value} is too large; use a value below {limit}"),
+    "union_tag_not_found": N_("required key 'prober' is missing; add prober: {probers}"),
+    "date_from_datetime_parsing": N_("{value} is not a date; write YYYY-MM-DD, e.g. 2026-09-02"),
+    "date_parsing": N_("{value} is not a date; write YYYY-MM-DD, e.g. 2026-09-02"),
+    "date_type": N_("{value} is not a date; write YYYY-MM-DD, e.g. 2026-09-02"),
+    "enum": N_("{value} is not allowed here; use one of: {limit}"),
+}
+_LIMIT = {"greater_than_equal": "ge", "greater_than": "gt", "less_than_equal": "le", "less_than": "lt",
+          "too_long": "max_length", "enum": "expected"}
 
 
 def message(err: dict[str, Any], spot: _Spot) -> str:
     """What is wrong and how to fix it, for one pydantic error."""
     kind, ctx, key = err["type"], err.get("ctx") or {}, spot.path[-1] if spot.path else None
     value = spot.node if spot.node is not _ABSENT else err.get("input")
-    shown = show(value, key)
-    simple = {
-        "int_parsing": f"{shown} is not a whole number; write digits only",
-        "int_type": f"{shown} is not a whole number; write digits only",
-        "int_from_float": f"{shown} is not a whole number; drop the fraction",
-        "float_parsing": f"{shown} is not a number; write e.g. 22.36",
-        "float_type": f"{shown} is not a number; write e.g. 22.36",
-        "finite_number": f"{shown} is not a finite number (.nan and .inf are refused); write e.g. 22.36",
-        "bool_parsing": f"{shown} is not true or false; write true or false",
-        "bool_type": f"{shown} is not true or false; write true or false",
-        "string_type": f"expected text, got {_kind_of(value)}; put it in quotes if it is a name",
-        "dict_type": f"expected a mapping (key: value lines), got {_kind_of(value)}",
-        "model_type": f"expected a mapping (key: value lines), got {_kind_of(value)}",
-        "model_attributes_type": f"expected a mapping (key: value lines), got {_kind_of(value)}",
-        "list_type": f"expected a list (lines starting with '- '), got {_kind_of(value)}",
-        "too_short": "needs at least one entry",
-        "string_too_short": "must not be empty; write a value or remove the key",
-        "greater_than_equal": f"{shown} is too small; use {ctx.get('ge')} or more",
-        "greater_than": f"{shown} is too small; use a value above {ctx.get('gt')}",
-        "less_than_equal": f"{shown} is too large; use {ctx.get('le')} or less",
-        "less_than": f"{shown} is too large; use a value below {ctx.get('lt')}",
-        "union_tag_not_found": f"required key 'prober' is missing; add prober: {_probers_hint()}",
-    }
-    if kind in simple:
-        return simple[kind]
+    template = _BY_TYPE.get(kind)
+    if template is not None:
+        return _(template).format(value=show(value, key), got=_kind_of(value), limit=ctx.get(_LIMIT.get(kind, "")),
+                                  probers=_probers_hint() if kind == "union_tag_not_found" else "")
     if kind == "missing":
-        hint = _probers_hint() if key == "prober" else _MISSING_HINTS.get(str(key), "...")
-        return f"required key '{key}' is missing; add {key}: {hint}"
+        hint = _probers_hint() if key == "prober" else _(_MISSING_HINTS.get(str(key), "..."))
+        return _("required key '{key}' is missing; add {key}: {hint}").format(key=key, hint=hint)
     if kind == "extra_forbidden":
         return _unknown_key(str(key), value, spot)
     if kind == "literal_error":
@@ -213,23 +268,38 @@ def message(err: dict[str, Any], spot: _Spot) -> str:
     if kind == "union_tag_invalid":
         tag = str(ctx.get("tag"))
         match = did_you_mean(tag, kind_names())
-        hint = f"did you mean '{match}'? " if match else ""
-        return f"prober '{tag}' is not known; {hint}use one of: {', '.join(kind_names())}"
+        hint = _("did you mean '{match}'? ").format(match=match) if match else ""
+        return _("prober '{tag}' is not known; {hint}use one of: {allowed}").format(
+            tag=tag, hint=hint, allowed=", ".join(kind_names()))
     if kind == "string_pattern_mismatch" and str(ctx.get("pattern", "")).startswith("^https?"):
-        return f"{shown} is not a web address; write it with http:// or https://"
+        return _("{value} is not a web address; write it with http:// or https://").format(value=show(value, key))
     text = str(err.get("msg", ""))
     for prefix in ("Value error, ", "Assertion failed, "):
         text = text.removeprefix(prefix)
+    if kind not in ("value_error", "assertion_error") and current() != "en":
+        # A rarer pydantic check, in pydantic's English: say in the language that the value is refused,
+        # and keep pydantic's words as the detail (netmon's own checks raise value_error, translated).
+        return _("{value} is not accepted here (pydantic: {detail})").format(value=show(value, key), detail=text)
     return text
+
+
+_SHAPE = frozenset({"string_type", "list_type", "dict_type", "model_type", "model_attributes_type", "int_type",
+                    "float_type", "bool_type", "int_parsing", "float_parsing", "bool_parsing"})
+"""Errors that only say a value is not of a union member's shape."""
 
 
 def explain(exc: ValidationError, raw: Any, tp: Any, prefix: tuple[Any, ...] = ()) -> list[ConfigIssue]:
     """One issue per pydantic error, located through the raw YAML `raw` validated as `tp`."""
+    found = [(err, _Spot(raw, tp, err["loc"], prefix)) for err in exc.errors(include_url=False)]
+    # Office hours written as a list of spans are not also wrong for not being text: when one
+    # member of a union says what is wrong inside the value, the others' "not my shape" goes.
+    telling = {spot.union for _err, spot in found if spot.union is not None and not spot.mismatch}
     issues = []
-    for err in exc.errors(include_url=False):
-        spot = _Spot(raw, tp, err["loc"], prefix)
+    for err, spot in found:
         if isinstance(spot.node, MissingEnv):
             continue  # the unset variable is already reported on this line
+        if spot.mismatch and spot.union in telling and err["type"] in _SHAPE:
+            continue
         text = message(err, spot)
         drop = err["type"] in ("missing", "extra_forbidden")
         issues.append(ConfigIssue(spot.file, spot.line, spot.rendered(drop_last=drop), text))

@@ -13,13 +13,15 @@ import stat
 from pathlib import Path
 
 from netmon.errors import ConfigurationError
+from netmon.i18n import N_, _
 
 MAX_CONFIG_BYTES = 16 * 1024 * 1024
 """A 100,000-device inventory is ~10 MB of YAML; anything larger is not a config file."""
 MAX_KEY_BYTES = 64 * 1024
 
-_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
-          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+_KINDS = ((stat.S_ISDIR, N_("a folder")), (stat.S_ISFIFO, N_("a FIFO (named pipe)")),
+          (stat.S_ISCHR, N_("a character device")), (stat.S_ISBLK, N_("a block device")),
+          (stat.S_ISSOCK, N_("a socket")))
 
 
 class FileProblem(ConfigurationError):
@@ -41,30 +43,32 @@ def read_text(path: Path, limit: int = MAX_CONFIG_BYTES) -> str:
     except FileNotFoundError:
         raise
     except ValueError:
-        raise FileProblem("the path contains a NUL character; check the path") from None
+        raise FileProblem(_("the path contains a NUL character; check the path")) from None
     except OSError as exc:
         why = exc.strerror or str(exc)
-        raise FileProblem(f"cannot open it ({why}); check the path and its permissions", 1, why,
+        raise FileProblem(_("cannot open it ({why}); check the path and its permissions").format(why=why), 1, why,
                           isinstance(exc, PermissionError)) from None
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            kind = next((name for test, name in _KINDS if test(info.st_mode)), "not a regular file")
-            raise FileProblem(f"is {kind}, not a regular file; give the path of a YAML file")
+            kind = next((_(name) for test, name in _KINDS if test(info.st_mode)), _("not a regular file"))
+            raise FileProblem(_("is {kind}, not a regular file; give the path of a YAML file").format(kind=kind))
         if info.st_size > limit:
-            raise FileProblem(f"is {_size(info.st_size)}, more than netmon reads ({_size(limit)}); check the path")
+            raise FileProblem(_("is {size}, more than netmon reads ({limit}); check the path").format(
+                size=_size(info.st_size), limit=_size(limit)))
         data = _read_bounded(fd, limit)
     except OSError as exc:
-        raise FileProblem(f"cannot read it ({exc.strerror or exc}); check the path and its permissions") from None
+        raise FileProblem(_("cannot read it ({why}); check the path and its permissions").format(
+            why=exc.strerror or exc)) from None
     finally:
         os.close(fd)
     if len(data) > limit:
-        raise FileProblem(f"grew past {_size(limit)} while being read; check the path")
+        raise FileProblem(_("grew past {limit} while being read; check the path").format(limit=_size(limit)))
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        raise FileProblem("is not UTF-8 text here; save the file as UTF-8", line) from None
+        raise FileProblem(_("is not UTF-8 text here; save the file as UTF-8"), line) from None
 
 
 def _read_bounded(fd: int, limit: int) -> bytes:

@@ -20,6 +20,7 @@ from netmon.config.explain import explain
 from netmon.config.schema import Profile
 from netmon.config.yamlbounds import Budget
 from netmon.config.yamlload import YDict, YList, load_yaml
+from netmon.i18n import _
 
 _GLOB_CHARS = frozenset("*?[")
 MAX_INCLUDED = 10_000
@@ -63,8 +64,8 @@ class Loader:
         elif isinstance(value, YList):
             self._items(value, path, out, [path.resolve()])
         else:
-            self.issues.append(ConfigIssue(root.file, out.line, "inventory", "must be a list of provinces "
-                                           "or {include: FILES}, e.g. include: inventory/*.yaml"))
+            self.issues.append(ConfigIssue(root.file, out.line, "inventory", _(
+                "must be a list of provinces or {include: FILES}, e.g. include: inventory/*.yaml")))
         return out
 
     def _items(self, items: YList, path: Path, out: YList, stack: list[Path]) -> None:
@@ -79,25 +80,27 @@ class Loader:
         line = item.key_lines.get("include", item.line)
         pattern = item.get("include")
         if len(item) > 1 or not isinstance(pattern, str) or not pattern:
-            self.issues.append(ConfigIssue(item.file, line, "include", "an include holds only include: "
-                                           "FILE (a path or glob, relative to this file)"))
+            self.issues.append(ConfigIssue(item.file, line, "include", _(
+                "an include holds only include: FILE (a path or glob, relative to this file)")))
             return
         full = Path(pattern) if Path(pattern).is_absolute() else path.resolve().parent / pattern
         if _GLOB_CHARS & set(pattern):
             files = sorted(Path(f) for f in glob.glob(str(full)))
             if not files:
-                self.issues.append(ConfigIssue(item.file, line, "include", f"'{pattern}' matches no file "
-                                               f"(looked for {self.display(full)}); check the pattern"))
+                self.issues.append(ConfigIssue(item.file, line, "include", _(
+                    "'{pattern}' matches no file (looked for {path}); check the pattern").format(
+                        pattern=pattern, path=self.display(full))))
         else:
             files = [full]
             if not full.exists() and not full.is_symlink():
-                self.issues.append(ConfigIssue(item.file, line, "include", f"included file "
-                                               f"{self.display(full)} does not exist; check the name"))
+                self.issues.append(ConfigIssue(item.file, line, "include", _(
+                    "included file {path} does not exist; check the name").format(path=self.display(full))))
                 return
         for file in files:
             if file.resolve() in stack:
-                self.issues.append(ConfigIssue(item.file, line, "include", f"{self.display(file)} includes "
-                                               "itself (through a chain of includes); remove one include"))
+                self.issues.append(ConfigIssue(item.file, line, "include", _(
+                    "{path} includes itself (through a chain of includes); remove one include").format(
+                        path=self.display(file))))
                 continue
             self._included(file, out, [*stack, file.resolve()])
 
@@ -106,8 +109,8 @@ class Loader:
         if self.included > MAX_INCLUDED:
             if self.included == MAX_INCLUDED + 1:
                 self.issues.append(ConfigIssue(self.display(stack[-2]) if len(stack) > 1 else self.display(file),
-                                               1, "include", f"more than {MAX_INCLUDED:,} included files in "
-                                               "all; include each file once"))
+                                               1, "include", _("more than {n} included files in all; include "
+                                                               "each file once").format(n=f"{MAX_INCLUDED:,}")))
             return
         data = self.load(file)
         if data is None:
@@ -120,8 +123,8 @@ class Loader:
             out.item_lines.append(data.line)
             out.append(data)
         else:
-            self.issues.append(ConfigIssue(self.display(file), 1, "", "an inventory file holds a list of "
-                                           "provinces or one province (name:, communes:)"))
+            self.issues.append(ConfigIssue(self.display(file), 1, "", _(
+                "an inventory file holds a list of provinces or one province (name:, communes:)")))
 
     def profiles(self, dirs: list[Path]) -> tuple[dict[str, Profile], dict[str, Path], set[str]]:
         """Profiles by name (file stem; the first folder wins), their files, and names that failed."""
@@ -137,13 +140,13 @@ class Loader:
             if raw is None:
                 broken.add(name)
                 if not any(i.file == self.display(file) for i in self.issues):
-                    self.issues.append(ConfigIssue(self.display(file), 1, "", "the profile is empty; it "
-                                                   "needs kind: and checks:"))
+                    self.issues.append(ConfigIssue(self.display(file), 1, "", _(
+                        "the profile is empty; it needs kind: and checks:")))
                 continue
             if not isinstance(raw, YDict):
                 broken.add(name)
-                self.issues.append(ConfigIssue(self.display(file), getattr(raw, "line", 1), "", "a profile is a "
-                                               "mapping (kind:, description:, checks:)"))
+                self.issues.append(ConfigIssue(self.display(file), getattr(raw, "line", 1), "", _(
+                    "a profile is a mapping (kind:, description:, checks:)")))
                 continue
             try:
                 profiles[name] = Profile.model_validate(raw)

@@ -28,6 +28,7 @@ from netmon.config.search import default_profile_dirs
 from netmon.config.secrets import label_file, mask, remember
 from netmon.config.shard import Assignment, assign
 from netmon.config.yamlload import YDict, YList
+from netmon.i18n import _, kept, prefer
 from netmon.model import Device, Secret
 
 _PROVINCES: TypeAdapter[list[Province]] = TypeAdapter(list[Province])
@@ -79,7 +80,8 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None, *, s
     gc.disable()
     try:
         env = os.environ if environ is None else environ
-        return _load(Path(path), env if secrets else _ReaderEnv(env), secrets)
+        with kept():  # the config's `agent.language` speaks its errors, not the caller's later output
+            return _load(Path(path), env if secrets else _ReaderEnv(env), secrets)
     finally:
         if collecting:
             gc.enable()
@@ -117,10 +119,11 @@ def _load(path: Path, environ: Mapping[str, str], secrets: bool = True) -> Confi
         # unreadable or not YAML: anything further would be noise
         raise ConfigError(_masked(loader.issues, loader.masks))
     if not isinstance(raw, YDict):
-        what = "the file is empty; start from config/netmon.example.yaml" if raw is None else \
-            "the top level must be a mapping (version: 1, agent:, inventory:, ...)"
+        what = _("the file is empty; start from config/netmon.example.yaml") if raw is None else \
+            _("the top level must be a mapping (version: 1, agent:, inventory:, ...)")
         raise ConfigError([ConfigIssue(loader.display(path), 1, "", what)])
     root = raw
+    _speak(root)
     config_dir = path.resolve().parent
     inventory = loader.inventory(root, path)
     settings = _settings(root, loader.issues)
@@ -148,6 +151,14 @@ def _load(path: Path, environ: Mapping[str, str], secrets: bool = True) -> Confi
         profiles=MappingProxyType(profiles), state_dir=state_dir,
         device_by_id=MappingProxyType({d.id: d for d in devices}), profile_paths=MappingProxyType(paths),
         assignment=assignment)
+
+
+def _speak(root: YDict) -> None:
+    """Explain this config's problems in its `agent.language` (unless --lang or NETMON_LANG chose)."""
+    agent = root.get("agent")
+    language = agent.get("language") if isinstance(agent, YDict) else None
+    if isinstance(language, str):
+        prefer(language)
 
 
 def _masked(issues: list[ConfigIssue], masks: Mapping[str, str]) -> list[ConfigIssue]:
@@ -209,9 +220,9 @@ def _check_output_urls(settings: AgentConfig, root: YDict, issues: list[ConfigIs
         item = raw[i] if isinstance(raw, YList) and i < len(raw) else raw
         line = item.key_lines.get("url", item.line) if isinstance(item, YDict) else root.line
         path = f"outputs.influxdb[{i}].url" if isinstance(raw, YList) else "outputs.influxdb.url"
-        issues.append(ConfigIssue(root.file, line, path, "the URL must not carry user info or a query "
-                                  "(URLs are shown in logs); use token: (api v2) or username:/password: "
-                                  "(api v1) with ${NAME}"))
+        issues.append(ConfigIssue(root.file, line, path, _(
+            "the URL must not carry user info or a query (URLs are shown in logs); use token: (api v2) or "
+            "username:/password: (api v1) with ${NAME}")))
 
 
 def _read_key_files(settings: AgentConfig, root: YDict, config_dir: Path,
@@ -243,24 +254,28 @@ def _read_key_files(settings: AgentConfig, root: YDict, config_dir: Path,
                 if not secrets:
                     update[part] = spec.model_copy(update={"key": Secret(_ReaderEnv.PLACEHOLDER, f"file {file}")})
                     continue
-                why = "No such file or directory" if isinstance(exc, FileNotFoundError) else exc.strerror
+                why = _("No such file or directory") if isinstance(exc, FileNotFoundError) else exc.strerror
                 if why is None:  # opened, but not a usable key file (a FIFO, too big, not UTF-8)
-                    loader.issues.append(ConfigIssue(*where, f"key file {shown} {exc}"))
+                    loader.issues.append(ConfigIssue(*where, _("key file {file} {problem}").format(
+                        file=shown, problem=exc)))
                     continue
-                hint = (f"; under systemd, hand it over with LoadCredential={file.name}:{file} and write "
-                        f"key_file: {file.name}" if getattr(exc, "permission", False) else "")
-                loader.issues.append(ConfigIssue(*where, f"cannot read key file {shown} ({why}); check the path "
-                                                 f"and that netmon may read it{hint}"))
+                hint = _("; under systemd, hand it over with LoadCredential={name}:{file} and write "
+                         "key_file: {name}").format(name=file.name, file=file) \
+                    if getattr(exc, "permission", False) else ""
+                loader.issues.append(ConfigIssue(*where, _(
+                    "cannot read key file {file} ({why}); check the path and that netmon may read it{hint}")
+                    .format(file=shown, why=why, hint=hint)))
                 continue
             if not key:
-                loader.issues.append(ConfigIssue(*where, f"key file {shown} is empty; put the key on its "
-                                                 "first line"))
+                loader.issues.append(ConfigIssue(*where, _("key file {file} is empty; put the key on its "
+                                                           "first line").format(file=shown)))
                 continue
             loader.masks.setdefault(key, label_file(shown))
             try:
                 check_v3_key(key)
             except ValueError as exc:
-                loader.issues.append(ConfigIssue(*where, f"key file {shown}: {exc}"))
+                loader.issues.append(ConfigIssue(*where, _("key file {file}: {problem}").format(
+                    file=shown, problem=exc)))
                 continue
             update[part] = spec.model_copy(update={"key": Secret(key, f"file {file}")})
         out[name] = auth.model_copy(update=update) if update else auth
@@ -278,8 +293,8 @@ def _profile_dirs(root: YDict, settings: AgentConfig | None, config_dir: Path, l
         path = Path(folder) if Path(folder).is_absolute() else config_dir / folder
         if not path.is_dir():
             line = raw.item_lines[i] if isinstance(raw, YList) and i < len(raw.item_lines) else root.line
-            loader.issues.append(ConfigIssue(root.file, line, f"profiles[{i}]", f"folder "
-                                             f"{loader.display(path)} does not exist; create it or remove "
-                                             "the entry"))
+            loader.issues.append(ConfigIssue(root.file, line, f"profiles[{i}]", _(
+                "folder {folder} does not exist; create it or remove the entry").format(
+                    folder=loader.display(path))))
         dirs.append(path)
-    return [*dirs, *(folder for _, folder in default_profile_dirs(environ))]
+    return [*dirs, *(folder for _source, folder in default_profile_dirs(environ))]

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from netmon.config.values import parse_duration, to_secret
+from netmon.i18n import _
 from netmon.model import Secret
 
 _CHANNEL_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
@@ -33,7 +34,8 @@ def _zone(value: str) -> str:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"{value!r} is not a known timezone; write e.g. Asia/Ho_Chi_Minh") from None
+        raise ValueError(_("{value} is not a known timezone; write e.g. Asia/Ho_Chi_Minh").format(
+            value=repr(value))) from None
     return value
 
 
@@ -69,8 +71,8 @@ class ChannelSpec(_Strict):
     def _one_kind(self) -> ChannelSpec:
         given = [k for k in ("url", "url_file", "webhook") if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError("give exactly one of url: (an Apprise URL, e.g. mailto://..., tgram://..., "
-                             "json://...), url_file: or webhook:")
+            raise ValueError(_("give exactly one of url: (an Apprise URL, e.g. mailto://..., tgram://..., "
+                               "json://...), url_file: or webhook:"))
         return self
 
 
@@ -99,7 +101,8 @@ class RouteSpec(_Strict):
     def _known_severity(cls, values: list[str]) -> list[str]:
         bad = [v for v in values if v not in SEVERITIES]
         if bad:
-            raise ValueError(f"unknown severity {bad[0]!r}; use {', '.join(SEVERITIES)}")
+            raise ValueError(_("unknown severity {value}; use {allowed}").format(value=repr(bad[0]),
+                                                                                 allowed=", ".join(SEVERITIES)))
         return values
 
 
@@ -116,9 +119,10 @@ def _local_start(value: str) -> str:
     try:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError:
-        raise ValueError(f"{value!r} is not a date and time; write e.g. 2026-12-05 22:00") from None
+        raise ValueError(_("{value} is not a date and time; write e.g. 2026-12-05 22:00").format(
+            value=repr(value))) from None
     if parsed.tzinfo is not None:
-        raise ValueError("write the local time without an offset; the timezone: key says which zone")
+        raise ValueError(_("write the local time without an offset; the timezone: key says which zone"))
     return value.strip()
 
 
@@ -161,9 +165,9 @@ class MaintenanceSpec(_Strict):
     @model_validator(mode="after")
     def _one_recurrence(self) -> MaintenanceSpec:
         if self.cron is not None and (self.rrule is not None or self.frames):
-            raise ValueError("cron: stands alone; give rrule: (with frames:) or cron:, and one window per frame")
+            raise ValueError(_("cron: stands alone; give rrule: (with frames:) or cron:, and one window per frame"))
         if self.cron is None and self.start is None:
-            raise ValueError("start: is required (local time, e.g. 2026-12-05 22:00) unless cron: is given")
+            raise ValueError(_("start: is required (local time, e.g. 2026-12-05 22:00) unless cron: is given"))
         return self
 
     @field_validator("rrule")
@@ -176,7 +180,8 @@ class MaintenanceSpec(_Strict):
         try:
             rrulestr(value, dtstart=datetime(2026, 1, 1))
         except (ValueError, TypeError) as exc:
-            raise ValueError(f"{value!r} is not an RFC 5545 RRULE ({exc}); write e.g. FREQ=WEEKLY;BYDAY=SA") from None
+            raise ValueError(_("{value} is not an RFC 5545 RRULE ({problem}); write e.g. FREQ=WEEKLY;BYDAY=SA").format(
+                value=repr(value), problem=exc)) from None
         return value
 
 
@@ -196,7 +201,7 @@ class DigestSpec(_Strict):
     @classmethod
     def _time_of_day(cls, value: str) -> str:
         if not re.match(r"^([01]\d|2[0-3]):[0-5]\d$", value.strip()):
-            raise ValueError(f"{value!r} is not a time of day; write e.g. 07:30")
+            raise ValueError(_("{value} is not a time of day; write e.g. 07:30").format(value=repr(value)))
         return value.strip()
 
 
@@ -242,7 +247,7 @@ class NotifySettings(_Strict):
     def _channel_names(cls, channels: dict[str, ChannelSpec]) -> dict[str, ChannelSpec]:
         for name in channels:
             if not _CHANNEL_NAME.match(name):
-                raise ValueError(f"channel name {name!r}: use letters, digits, '-', '_' or '.'")
+                raise ValueError(_("channel name {name}: use letters, digits, '-', '_' or '.'").format(name=repr(name)))
         return channels
 
     @model_validator(mode="after")
@@ -253,5 +258,6 @@ class NotifySettings(_Strict):
             for name in channels:
                 if name not in self.channels:
                     known = ", ".join(sorted(self.channels)) or "none defined"
-                    raise ValueError(f"{where} names channel {name!r}, which is not under channels: ({known})")
+                    raise ValueError(_("{where} names channel {name}, which is not under channels: ({known})").format(
+                        where=where, name=repr(name), known=known))
         return self

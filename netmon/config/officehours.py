@@ -22,18 +22,20 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from netmon.i18n import _
+
 _NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _DAYS = {d: i for i, d in enumerate(_NAMES)}
 
 
 def _minutes(hhmm: str) -> int:
-    hours, _, minutes = str(hhmm).strip().partition(":")
+    hours, _sep, minutes = str(hhmm).strip().partition(":")
     try:
         value = int(hours) * 60 + int(minutes or 0)
     except ValueError:
-        raise ValueError(f"{hhmm!r} is not a time of day; write HH:MM") from None
+        raise ValueError(_("{value} is not a time of day; write HH:MM").format(value=repr(hhmm))) from None
     if not 0 <= value <= 24 * 60 or not 0 <= int(minutes or 0) < 60:
-        raise ValueError(f"{hhmm!r} is not a time of day; write HH:MM")
+        raise ValueError(_("{value} is not a time of day; write HH:MM").format(value=repr(hhmm)))
     return value
 
 
@@ -45,21 +47,21 @@ def parse_days(text: Any) -> set[int]:
     """`Mon-Fri`, `Sat`, `Fri-Mon` or a list of those -> weekday numbers (Monday = 0)."""
     if isinstance(text, list | tuple):
         return set().union(*(parse_days(t) for t in text)) if text else set()
-    first, _, last = str(text).strip().lower().partition("-")
+    first, _sep, last = str(text).strip().lower().partition("-")
     try:
         lo, hi = _DAYS[first[:3]], _DAYS[(last or first)[:3]]
     except KeyError:
-        raise ValueError(f"days {text!r}: write e.g. Mon-Fri, Sat or [Mon, Wed]") from None
+        raise ValueError(_("days {days}: write e.g. Mon-Fri, Sat or [Mon, Wed]").format(days=repr(text))) from None
     return set(range(lo, hi + 1)) if lo <= hi else set(range(lo, 7)) | set(range(0, hi + 1))
 
 
 def _from_text(spec: str) -> list[tuple[set[int], int, int]]:
-    days, _, spans = spec.strip().partition(" ")
+    days, _sep, spans = spec.strip().partition(" ")
     try:
         weekdays = parse_days(days)
     except ValueError:
-        raise ValueError(f"office hours {spec!r}: days must look like Mon-Fri") from None
-    return [(weekdays, _minutes(a), _minutes(b)) for a, _, b in
+        raise ValueError(_("office hours {spec}: days must look like Mon-Fri").format(spec=repr(spec))) from None
+    return [(weekdays, _minutes(a), _minutes(b)) for a, _sep, b in
             (span.partition("-") for span in spans.split(",") if span.strip())]
 
 
@@ -76,18 +78,18 @@ def _from_entries(entries: Iterable[Any]) -> list[tuple[set[int], int, int]]:
 
 def check_spans(spans: list[tuple[set[int], int, int]]) -> None:
     """Refuse reversed and overlapping spans, saying how to write them instead."""
-    for _, start, end in spans:
+    for _days, start, end in spans:
         if start >= end:
-            raise ValueError(f"span {_hhmm(start)}-{_hhmm(end)} ends before it starts; a span cannot cross "
-                             f"midnight: write {_hhmm(start)}-24:00 and 00:00-{_hhmm(end)} as two spans, or swap "
-                             "the times")
+            raise ValueError(_("span {start}-{end} ends before it starts; a span cannot cross midnight: write "
+                               "{start}-24:00 and 00:00-{end} as two spans, or swap the times").format(
+                                   start=_hhmm(start), end=_hhmm(end)))
     for i, (days_a, a0, a1) in enumerate(spans):
         for days_b, b0, b1 in spans[i + 1:]:
             shared = sorted(days_a & days_b)
             if shared and a0 < b1 and b0 < a1:
-                raise ValueError(f"spans {_hhmm(a0)}-{_hhmm(a1)} and {_hhmm(b0)}-{_hhmm(b1)} overlap on "
-                                 f"{_NAMES[shared[0]].title()}; merge them into {_hhmm(min(a0, b0))}-"
-                                 f"{_hhmm(max(a1, b1))}")
+                raise ValueError(_("spans {a} and {b} overlap on {day}; merge them into {merged}").format(
+                    a=f"{_hhmm(a0)}-{_hhmm(a1)}", b=f"{_hhmm(b0)}-{_hhmm(b1)}", day=_NAMES[shared[0]].title(),
+                    merged=f"{_hhmm(min(a0, b0))}-{_hhmm(max(a1, b1))}"))
 
 
 class OfficeHours:
@@ -99,8 +101,8 @@ class OfficeHours:
         self.periods = _from_text(spec) if isinstance(spec, str) else _from_entries(spec)
         check_spans(self.periods)
         self.holidays = {h if isinstance(h, date) else date.fromisoformat(str(h)) for h in holidays}
-        self.days = set().union(*(d for d, _, _ in self.periods)) if self.periods else set()
-        self.spans = sorted({(a, b) for _, a, b in self.periods})
+        self.days = set().union(*(d for d, _a, _b in self.periods)) if self.periods else set()
+        self.spans = sorted({(a, b) for _d, a, b in self.periods})
         self._cache: dict[int, bool] = {}
 
     def contains(self, ts: float) -> bool:

@@ -19,11 +19,22 @@ from netmon.config.errors import ConfigIssue
 from netmon.config.explain import did_you_mean
 from netmon.config.schema import DeviceSpec, Location, Profile, Province, SnmpAuth
 from netmon.config.yamlload import YDict, YList
+from netmon.i18n import N_, _
 from netmon.kinds.registry import KINDS
 from netmon.model import Device
 
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 _LEVELS = ("province", "commune", "village")
+_LEVEL_NAME = {"province": N_("province name '{name}' has no letter or digit to build an id from; add Latin "
+                              "letters or digits"),
+               "commune": N_("commune name '{name}' has no letter or digit to build an id from; add Latin "
+                             "letters or digits"),
+               "village": N_("village name '{name}' has no letter or digit to build an id from; add Latin "
+                             "letters or digits")}
+_SAME_ID = {"province": N_(" (province names '{first}' and '{second}' give the same id)"),
+            "commune": N_(" (commune names '{first}' and '{second}' give the same id)"),
+            "village": N_(" (village names '{first}' and '{second}' give the same id)"),
+            "device": N_(" (device names '{first}' and '{second}' give the same id)")}
 _CHILDREN = ("communes", "villages")
 
 
@@ -85,8 +96,7 @@ class _Walker:
             return  # validation has reported it
         if not slug(name):
             self.issues.append(ConfigIssue(raw.file, raw.key_lines.get("name", raw.line), f"{path}.name",
-                                           f"{_LEVELS[depth]} name '{name}' has no letter or digit to build "
-                                           "an id from; add Latin letters or digits"))
+                                           _(_LEVEL_NAME[_LEVELS[depth]]).format(name=name)))
             return
         names, scope = (*names, name), (*scope, slug(name))
         operator = _text(raw, "operator") or operator
@@ -118,9 +128,9 @@ class _Walker:
             where = f"{path}.devices[{i}]"
             if not slug(spec.name):
                 line = item.key_lines.get("name", item.line)
-                self.issues.append(ConfigIssue(item.file, line, f"{where}.name", f"device name '{spec.name}' "
-                                               "has no letter or digit to build an id from; add Latin "
-                                               "letters or digits"))
+                self.issues.append(ConfigIssue(item.file, line, f"{where}.name", _(
+                    "device name '{name}' has no letter or digit to build an id from; add Latin letters or "
+                    "digits").format(name=spec.name)))
                 continue
             village = (names[2], scope[2]) if len(names) > 2 else ("", "")
             self.entries.append(_Entry(
@@ -140,10 +150,11 @@ def _duplicates(entries: list[_Entry], issues: list[ConfigIssue]) -> None:
         why = ""
         for level, a, b in zip((*_LEVELS, "device"), mine, theirs, strict=True):
             if a != b:
-                why = f" ({level} names '{b}' and '{a}' give the same id)"
+                why = _(_SAME_ID[level]).format(first=b, second=a)
                 break
-        issues.append(entry.issue(None, f"device id '{entry.id}' is used twice, at {first.raw.file}:"
-                                  f"{first.raw.line} and {entry.raw.file}:{entry.raw.line}{why}; rename one"))
+        issues.append(entry.issue(None, _("device id '{id}' is used twice, at {first} and {second}{why}; rename "
+                                          "one").format(id=entry.id, first=f"{first.raw.file}:{first.raw.line}",
+                                                        second=f"{entry.raw.file}:{entry.raw.line}", why=why)))
 
 
 def _parents(entries: list[_Entry], issues: list[ConfigIssue], invalid: set[str]) -> None:
@@ -166,12 +177,13 @@ def _parents(entries: list[_Entry], issues: list[ConfigIssue], invalid: set[str]
             continue  # it names a device whose own error is already reported
         nearby = [e.spec.name for e in (*village.values(), *commune.values())]
         match = did_you_mean(wanted, nearby)
-        where = f"village '{entry.names[2]}' or commune '{entry.names[1]}'" if entry.names[2] \
-            else f"commune '{entry.names[1]}'"
-        hint = f"; did you mean '{match}'?" if match else \
-            "; write a device name from the same commune or a full id"
-        issues.append(entry.issue("parent", f"parent '{wanted}' matches no device in {where} and no "
-                                  f"device id{hint}"))
+        where = _("village '{village}' or commune '{commune}'").format(
+            village=entry.names[2], commune=entry.names[1]) if entry.names[2] \
+            else _("commune '{commune}'").format(commune=entry.names[1])
+        hint = _("; did you mean '{match}'?").format(match=match) if match else \
+            _("; write a device name from the same commune or a full id")
+        issues.append(entry.issue("parent", _("parent '{parent}' matches no device in {where} and no device "
+                                              "id{hint}").format(parent=wanted, where=where, hint=hint)))
     _cycles(entries, by_id, issues)
 
 
@@ -188,12 +200,13 @@ def _cycles(entries: list[_Entry], by_id: dict[str, _Entry], issues: list[Config
             continue
         cycle = chain[chain.index(node.id):]
         if len(cycle) == 1:
-            issues.append(node.issue("parent", "a device cannot be its own parent; remove parent: or "
-                                     "name the device it depends on"))
+            issues.append(node.issue("parent", _("a device cannot be its own parent; remove parent: or "
+                                                 "name the device it depends on")))
             continue
         first = min((by_id[i] for i in cycle), key=entries.index)
         loop = " -> ".join(cycle[cycle.index(first.id):] + cycle[:cycle.index(first.id)] + [first.id])
-        issues.append(first.issue("parent", f"parents form a cycle: {loop}; remove parent: from one of them"))
+        issues.append(first.issue("parent", _("parents form a cycle: {loop}; remove parent: from one of "
+                                              "them").format(loop=loop)))
 
 
 def _needs(entry: _Entry, name: str, profile: Profile, auths: Mapping[str, SnmpAuth]) -> list[ConfigIssue]:
@@ -202,27 +215,32 @@ def _needs(entry: _Entry, name: str, profile: Profile, auths: Mapping[str, SnmpA
     probers = {c.prober for c in profile.checks}
     if spec.auth is not None and spec.auth not in auths:
         match = did_you_mean(spec.auth, auths)
-        hint = f"did you mean '{match}'? " if match else ""
-        known = f"defined: {', '.join(auths)}" if auths else "auths: is empty; define it there"
-        out.append(entry.issue("auth", f"auth '{spec.auth}' is not defined under auths:; {hint}{known}"))
+        hint = _("did you mean '{match}'? ").format(match=match) if match else ""
+        known = _("defined: {names}").format(names=", ".join(auths)) if auths else \
+            _("auths: is empty; define it there")
+        out.append(entry.issue("auth", _("auth '{auth}' is not defined under auths:; {hint}{known}").format(
+            auth=spec.auth, hint=hint, known=known)))
     elif spec.auth is None and "snmp" in probers:
         snmp = ", ".join(c.name for c in profile.checks if c.prober == "snmp")
-        known = f"one of: {', '.join(auths)}" if auths else "define one under auths: first"
-        out.append(entry.issue(None, f"profile '{name}' has snmp checks ({snmp}), so the device needs "
-                               f"auth: ({known})"))
+        known = _("one of: {names}").format(names=", ".join(auths)) if auths else \
+            _("define one under auths: first")
+        out.append(entry.issue(None, _("profile '{profile}' has snmp checks ({checks}), so the device needs "
+                                       "auth: ({known})").format(profile=name, checks=snmp, known=known)))
     for prober in sorted(probers & KINDS.keys()):
         # "host+port" (tcp) takes the host from url: too, and its port is checked per check below.
         key = KINDS[prober].target.removesuffix("+port")
         if getattr(spec, key) is None and not (key == "host" and KINDS[prober].target == "host+port"
                                                 and spec.url is not None):
-            what = "an IP address or host name" if key == "host" else "http:// or https:// address"
-            out.append(entry.issue(None, f"profile '{name}' has {prober} checks, so the device needs "
-                                   f"{key}: ({what})"))
+            what = _("an IP address or host name") if key == "host" else _("http:// or https:// address")
+            out.append(entry.issue(None, _("profile '{profile}' has {prober} checks, so the device needs "
+                                           "{key}: ({what})").format(profile=name, prober=prober, key=key,
+                                                                     what=what)))
     for check in profile.checks:
         kind = KINDS.get(check.prober)
         if kind is not None and kind.target == "host+port" and check.port is None and spec.port is None:
-            out.append(entry.issue(None, f"check '{check.name}' ({check.prober}) of profile '{name}' has no "
-                                   "port; add port: to the device"))
+            out.append(entry.issue(None, _("check '{check}' ({prober}) of profile '{profile}' has no port; add "
+                                           "port: to the device").format(check=check.name, prober=check.prober,
+                                                                         profile=name)))
     return out
 
 
@@ -239,12 +257,14 @@ def _profiles(entries: list[_Entry], profiles: Mapping[str, Profile], broken: se
         if name in broken:
             continue
         match = did_you_mean(name, {*profiles, *broken})
-        hint = f"did you mean '{match}'? " if match else ""
+        hint = _("did you mean '{match}'? ").format(match=match) if match else ""
         if spec.profile is not None:
-            issues.append(entry.issue("profile", f"profile '{name}' is not known; {hint}known: {known}"))
+            issues.append(entry.issue("profile", _("profile '{profile}' is not known; {hint}known: {known}").format(
+                profile=name, hint=hint, known=known)))
         else:
-            issues.append(entry.issue("kind", f"kind '{name}' has no profile (probes/{name}.yaml); {hint}"
-                                      f"set profile: to one of: {known}"))
+            issues.append(entry.issue("kind", _("kind '{kind}' has no profile (probes/{kind}.yaml); {hint}set "
+                                                "profile: to one of: {known}").format(kind=name, hint=hint,
+                                                                                      known=known)))
 
 
 def _device(entry: _Entry, parent: str | None) -> Device:

@@ -66,6 +66,7 @@ from netmon.config.values import (
     parse_duration,
     to_secret,
 )
+from netmon.i18n import _
 from netmon.kinds.registry import check_union
 
 # The check models moved to checks.py (so probe kinds can build on them); importers keep this path.
@@ -103,7 +104,7 @@ class DeviceSpec(Strict):
     @model_validator(mode="after")
     def _has_target(self) -> DeviceSpec:
         if self.host is None and self.url is None:
-            raise ValueError("needs host: (an IP address or host name) or url:")
+            raise ValueError(_("needs host: (an IP address or host name) or url:"))
         return self
 
 
@@ -156,8 +157,8 @@ class AgentConfig(Strict):
     def _retention_covers_analysis(self) -> AgentConfig:
         keep, a = self.store.retention, self.analysis
         if keep.rollups_fine < a.window_trend:
-            raise ValueError(f"store.retention.rollups_fine ({keep.rollups_fine / 3600:g} h) must cover "
-                             f"analysis.window_trend ({a.window_trend / 3600:g} h)")
+            raise ValueError(_("store.retention.rollups_fine ({fine} h) must cover analysis.window_trend ({trend} h)")
+                             .format(fine=f"{keep.rollups_fine / 3600:g}", trend=f"{a.window_trend / 3600:g}"))
         return self
 
 
@@ -200,5 +201,5 @@ class Profile(Strict):
         names = [c.name for c in self.checks]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
-            raise ValueError(f"check names must be unique; {', '.join(dupes)} appears twice")
+            raise ValueError(_("check names must be unique; {names} appears twice").format(names=", ".join(dupes)))
         return self

@@ -18,6 +18,7 @@ from pydantic import BaseModel, BeforeValidator, Field, field_validator, model_v
 from netmon.config.checks import Duration, Name, SecretValue, Strict
 from netmon.config.officehours import OfficeHours, _minutes, check_spans, parse_days
 from netmon.config.values import check_v3_key, check_web_url, parse_duration
+from netmon.i18n import _
 
 # ---------------------------------------------------------------- agent-level settings
 
@@ -34,15 +35,15 @@ class Shard(Strict):
     def _one_form(self) -> Shard:
         if self.agents is not None:
             if self.index is not None or self.count is not None:
-                raise ValueError("give either agents: [names] or index:/count:, not both")
+                raise ValueError(_("give either agents: [names] or index:/count:, not both"))
             dupes = sorted({a for a in self.agents if self.agents.count(a) > 1})
             if dupes:
-                raise ValueError(f"agent names must be unique; {', '.join(dupes)} appears twice")
+                raise ValueError(_("agent names must be unique; {names} appears twice").format(names=", ".join(dupes)))
             return self
         if self.index is None or self.count is None:
-            raise ValueError("needs agents: [every agent of the province] (or index: and count:)")
+            raise ValueError(_("needs agents: [every agent of the province] (or index: and count:)"))
         if self.index >= self.count:
-            raise ValueError(f"index {self.index} must be below count {self.count}")
+            raise ValueError(_("index {index} must be below count {count}").format(index=self.index, count=self.count))
         return self
 
 
@@ -76,8 +77,8 @@ class AgentSettings(Strict):
     @model_validator(mode="after")
     def _listed(self) -> AgentSettings:
         if self.shard is not None and self.shard.agents is not None and self.name not in self.shard.agents:
-            raise ValueError(f"name '{self.name}' is not in shard.agents ({', '.join(self.shard.agents)}); "
-                             "add it there, or set name: to one of them")
+            raise ValueError(_("name '{name}' is not in shard.agents ({agents}); add it there, or set name: to one "
+                               "of them").format(name=self.name, agents=", ".join(self.shard.agents)))
         return self
 
     @field_validator("timezone")
@@ -86,7 +87,8 @@ class AgentSettings(Strict):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"{value!r} is not a known timezone; write e.g. Asia/Ho_Chi_Minh") from None
+            raise ValueError(_("{value} is not a known timezone; write e.g. Asia/Ho_Chi_Minh").format(
+                value=repr(value))) from None
         return value
 
     @field_validator("office_hours")
@@ -97,7 +99,7 @@ class AgentSettings(Strict):
         except ValueError as exc:
             example = "'Mon-Fri 07:30-11:30,13:30-17:00'" if isinstance(value, str) else \
                 "- {days: Mon-Fri, from: '07:30', to: '11:30'}"
-            raise ValueError(f"{exc} (e.g. {example})") from None
+            raise ValueError(_("{problem} (e.g. {example})").format(problem=exc, example=example)) from None
         return value
 
 
@@ -138,8 +140,8 @@ class RetentionSettings(Strict):
     @model_validator(mode="after")
     def _tiers_in_order(self) -> RetentionSettings:
         if not self.rollups_fine <= self.device_hourly <= self.rollups:
-            raise ValueError("rollups_fine <= device_hourly <= rollups must hold (a row is merged before it is"
-                             " deleted)")
+            raise ValueError(_("rollups_fine <= device_hourly <= rollups must hold (a row is merged before it is "
+                               "deleted)"))
         return self
 
 
@@ -177,9 +179,9 @@ class InfluxOutput(Strict):
     @model_validator(mode="after")
     def _api_keys(self) -> InfluxOutput:
         if self.api == "v2" and not self.bucket:
-            raise ValueError("api v2 needs bucket: (and org:, token: for InfluxDB 2.x/Cloud)")
+            raise ValueError(_("api v2 needs bucket: (and org:, token: for InfluxDB 2.x/Cloud)"))
         if self.api == "v1" and not self.database:
-            raise ValueError("api v1 needs database: (and username:/password: if auth is on)")
+            raise ValueError(_("api v1 needs database: (and username:/password: if auth is on)"))
         return self
 
 
@@ -205,7 +207,7 @@ class KeySpec(Strict):
     @model_validator(mode="after")
     def _one_source(self) -> KeySpec:
         if (self.key is None) == (self.key_file is None):
-            raise ValueError("give exactly one of key: or key_file:")
+            raise ValueError(_("give exactly one of key: or key_file:"))
         if self.key is not None:
             check_v3_key(self.key.reveal())
         return self
@@ -225,17 +227,18 @@ class SnmpAuth(Strict):
     @model_validator(mode="after")
     def _version_keys(self) -> SnmpAuth:
         if self.version in ("1", "2c") and self.community is None:
-            raise ValueError(f"SNMP v{self.version} needs community:")
+            raise ValueError(_("SNMP v{version} needs community:").format(version=self.version))
         if self.version == "3" and not self.user:
-            raise ValueError("SNMP v3 needs user:")
+            raise ValueError(_("SNMP v3 needs user:"))
         if self.priv is not None and self.auth is None:
-            raise ValueError("priv: needs auth: too (SNMPv3 has no privacy without authentication)")
+            raise ValueError(_("priv: needs auth: too (SNMPv3 has no privacy without authentication)"))
         if self.auth is not None and self.auth.protocol not in _AUTH_PROTOCOLS:
-            raise ValueError(f"auth.protocol {self.auth.protocol!r} is a privacy protocol; use one of "
-                             + ", ".join(sorted(_AUTH_PROTOCOLS)))
+            raise ValueError(_("auth.protocol {protocol} is a privacy protocol; use one of {allowed}").format(
+                protocol=repr(self.auth.protocol), allowed=", ".join(sorted(_AUTH_PROTOCOLS))))
         if self.priv is not None and self.priv.protocol in _AUTH_PROTOCOLS:
-            raise ValueError(f"priv.protocol {self.priv.protocol!r} is an authentication protocol; use one of "
-                             "des, aes, aes192, aes256, aes192-blumenthal, aes256-blumenthal")
+            raise ValueError(_("priv.protocol {protocol} is an authentication protocol; use one of des, aes, aes192, "
+                               "aes256, aes192-blumenthal, aes256-blumenthal").format(
+                                   protocol=repr(self.priv.protocol)))
         return self
 
 

@@ -28,6 +28,7 @@ from netmon.config.explain import did_you_mean
 from netmon.config.resolve import slug
 from netmon.config.schema import AgentSettings
 from netmon.config.yamlload import YDict, YList
+from netmon.i18n import _
 from netmon.model import Device
 
 
@@ -101,11 +102,13 @@ def _explicit(raw_inventory: YList, issues: list[ConfigIssue], members: Sequence
         text, line = str(value), raw.key_lines.get("agent", raw.line)
         if text not in members:
             close = did_you_mean(text, members)
-            fix = (f"did you mean '{close}'?" if close else "list it in agent.shard.agents, or write one of "
-                   + ", ".join(members)) if shard_configured else \
-                "add agent.shard.agents: [...] listing every agent of the province, this one included"
-            issues.append(ConfigIssue(raw.file, line, f"{path}.agent",
-                                      f"'{text}' is not one of the agents ({', '.join(members)}); {fix}"))
+            fix = (_("did you mean '{match}'?").format(match=close) if close else _(
+                "list it in agent.shard.agents, or write one of {agents}").format(agents=", ".join(members))) \
+                if shard_configured else \
+                _("add agent.shard.agents: [...] listing every agent of the province, this one included")
+            issues.append(ConfigIssue(raw.file, line, f"{path}.agent", _(
+                "'{agent}' is not one of the agents ({agents}); {fix}").format(
+                    agent=text, agents=", ".join(members), fix=fix)))
             return None
         return _Written(text, raw.file, line, f"{path}.agent")
 
@@ -193,14 +196,17 @@ def assign(devices: Sequence[Device], agent: AgentSettings, raw_inventory: YList
         if mine == theirs or out.get(mine) == out.get(theirs) or (mine, theirs) in reported:
             continue
         reported.add((mine, theirs))  # one message per pair of communes, at its first device
-        linked = "linked by parents to communes on agents " + ", ".join(
-            sorted({placed[c].agent for c in groups[group_of[mine]] if c in placed}))
-        on = {c: f"on agent '{out[c]}'" if out[c] else linked for c in (mine, theirs)}
-        fix = f"write agent: {out[theirs]} on commune '{d.commune}' (or remove the agent: of one of them)" \
-            if out[theirs] else f"write the same agent: on '{mine}', '{theirs}' and the communes linked to them"
+        linked = _("linked by parents to communes on agents {agents}").format(agents=", ".join(
+            sorted({placed[c].agent for c in groups[group_of[mine]] if c in placed})))
+        on = {c: _("on agent '{agent}'").format(agent=out[c]) if out[c] else linked for c in (mine, theirs)}
+        fix = _("write agent: {agent} on commune '{commune}' (or remove the agent: of one of them)").format(
+            agent=out[theirs], commune=d.commune) if out[theirs] else \
+            _("write the same agent: on '{mine}', '{theirs}' and the communes linked to them").format(
+                mine=mine, theirs=theirs)
         file, line, path = where.get(d.id, (raw_inventory.file, 0, d.id))
-        issues.append(ConfigIssue(file, line, path, (
-            f"parent '{d.parent}' is in commune '{theirs}' {on[theirs]}, but this device's commune '{mine}' is "
-            f"{on[mine]}; a commune and the parents its devices name must be on one agent: {fix}, or name a "
-            f"parent in '{d.commune}'")))
+        issues.append(ConfigIssue(file, line, path, _(
+            "parent '{parent}' is in commune '{theirs}' {their_agent}, but this device's commune '{mine}' is "
+            "{my_agent}; a commune and the parents its devices name must be on one agent: {fix}, or name a "
+            "parent in '{commune}'").format(parent=d.parent, theirs=theirs, their_agent=on[theirs], mine=mine,
+                                            my_agent=on[mine], fix=fix, commune=d.commune)))
     return Assignment(members, me, MappingProxyType(out), MappingProxyType(how))

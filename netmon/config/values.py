@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from netmon.config.errors import yaml_float
+from netmon.i18n import _
 from netmon.model import Secret
 
 MAX_DURATION_S = 3650 * 86400.0
@@ -28,20 +29,22 @@ _OID = re.compile(r"^\.?\d+(\.\d+)+$")
 def parse_duration(value: Any) -> float:
     """Turn `60s`, `5m`, `1.5h`, `250ms` or a bare number of seconds into seconds (> 0)."""
     if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not a duration; write e.g. 60s, 5m, 1h")
+        raise ValueError(_("{value} is not a duration; write e.g. 60s, 5m, 1h").format(value=repr(value)))
     if isinstance(value, int | float):
         seconds = float(value)
     else:
         match = _DURATION.match(str(value))
         if not match:
-            raise ValueError(f"{_shown(value)} is not a duration; write e.g. 500ms, 60s, 5m, 1h, 1d")
+            raise ValueError(_("{value} is not a duration; write e.g. 500ms, 60s, 5m, 1h, 1d").format(
+                value=_shown(value)))
         seconds = float(match.group(1)) * _UNIT_S[match.group(2)]
     if not math.isfinite(seconds):
-        raise ValueError(f"{_shown(value)} is not a finite duration; write e.g. 60s, 5m, 1h")
+        raise ValueError(_("{value} is not a finite duration; write e.g. 60s, 5m, 1h").format(value=_shown(value)))
     if seconds <= 0:
-        raise ValueError(f"{_shown(value)} must be longer than zero; write e.g. 60s")
+        raise ValueError(_("{value} must be longer than zero; write e.g. 60s").format(value=_shown(value)))
     if seconds > MAX_DURATION_S:
-        raise ValueError(f"{_shown(value)} is longer than {MAX_DURATION_S // 86400:.0f} days; write e.g. 30d")
+        raise ValueError(_("{value} is longer than {days} days; write e.g. 30d").format(
+            value=_shown(value), days=f"{MAX_DURATION_S // 86400:.0f}"))
     return seconds
 
 
@@ -66,7 +69,7 @@ def check_host(value: str) -> str:
     looks_numeric = all(part.isdigit() for part in text.split(".") if part)
     if looks_numeric or not _HOSTNAME.match(text):
         shown = _shown(value) if getattr(value, "source", None) else repr(text)
-        raise ValueError(f"{shown} is not an IP address or host name")
+        raise ValueError(_("{value} is not an IP address or host name").format(value=shown))
     return text
 
 
@@ -79,7 +82,7 @@ def check_oid(value: str) -> str:
     """Numeric OIDs only at runtime (no MIB lookups); names live next to them as keys."""
     text = str(value).strip()
     if not _OID.match(text):
-        raise ValueError(f"{text!r} is not a numeric OID; write it like 1.3.6.1.2.1.1.3.0")
+        raise ValueError(_("{value} is not a numeric OID; write it like 1.3.6.1.2.1.1.3.0").format(value=repr(text)))
     return text.lstrip(".")
 
 
@@ -88,7 +91,8 @@ def compile_or_explain(pattern: str) -> None:
     try:
         re.compile(pattern)
     except re.error as exc:
-        raise ValueError(f"{pattern!r} is not a valid regular expression: {exc}") from None
+        raise ValueError(_("{pattern} is not a valid regular expression: {problem}").format(
+            pattern=repr(pattern), problem=exc)) from None
 
 
 def check_web_url(value: Any) -> Any:
@@ -96,19 +100,21 @@ def check_web_url(value: Any) -> Any:
     if not isinstance(value, str):
         return value
     if not re.match(r"^https?://", value):
-        raise ValueError(f"{_shown(value)} is not a web address; write it with http:// or https://")
+        raise ValueError(_("{value} is not a web address; write it with http:// or https://").format(
+            value=_shown(value)))
     if any(c.isspace() or ord(c) < 32 for c in value):
-        raise ValueError(f"{_shown(value)} contains spaces or control characters; write %20 for a space")
+        raise ValueError(_("{value} contains spaces or control characters; write %20 for a space").format(
+            value=_shown(value)))
     try:
         parts = urlsplit(value)
         port = parts.port
     except ValueError as exc:
-        raise ValueError(f"{_shown(value)} is not a valid URL ({exc}); write e.g. https://portal.example.vn/"
-                         ) from None
+        raise ValueError(_("{value} is not a valid URL ({problem}); write e.g. https://portal.example.vn/").format(
+            value=_shown(value), problem=exc)) from None
     if not parts.hostname:
-        raise ValueError(f"{_shown(value)} has no host; write e.g. https://portal.example.vn/")
+        raise ValueError(_("{value} has no host; write e.g. https://portal.example.vn/").format(value=_shown(value)))
     if port == 0:
-        raise ValueError(f"{_shown(value)} has port 0; use a port from 1 to 65535")
+        raise ValueError(_("{value} has port 0; use a port from 1 to 65535").format(value=_shown(value)))
     return value
 
 
@@ -122,19 +128,20 @@ def check_url_has_no_credentials(value: Any) -> Any:
         return value
     parts = urlsplit(value)
     if parts.username is not None or parts.password is not None:
-        raise ValueError("must not contain a user name or password (URLs are shown in logs and sent as tags); "
-                         "put credentials elsewhere")
-    for name, _ in parse_qsl(parts.query, keep_blank_values=True):
+        raise ValueError(_("must not contain a user name or password (URLs are shown in logs and sent as tags); "
+                           "put credentials elsewhere"))
+    for name, _value in parse_qsl(parts.query, keep_blank_values=True):
         if _CREDENTIAL_PARAM.search(re.sub(r"[^a-z]", "", name.lower())):
-            raise ValueError(f"query parameter '{name[:40]}' looks like a credential (URLs are shown in logs "
-                             "and reports and sent as the server tag); netmon does not send secrets in URLs, "
-                             "remove it")
+            raise ValueError(_("query parameter '{name}' looks like a credential (URLs are shown in logs and "
+                               "reports and sent as the server tag); netmon does not send secrets in URLs, "
+                               "remove it").format(name=name[:40]))
     taken = getattr(value, "taken", {})
     query = (parts.query or "") + (parts.fragment or "")
     for env_name, piece in taken.items():
         if piece and piece in query:
-            raise ValueError(f"takes ${{{env_name}}} into the URL's query; values from the environment are "
-                             "treated as secrets and never ride in a URL (URLs are shown and sent as tags)")
+            raise ValueError(_("takes ${{{name}}} into the URL's query; values from the environment are treated "
+                               "as secrets and never ride in a URL (URLs are shown and sent as tags)").format(
+                                   name=env_name))
     return value
 
 
@@ -143,10 +150,11 @@ def to_secret(value: Any) -> Secret:
     if isinstance(value, Secret):
         return value
     if not isinstance(value, str) or not value:
-        raise ValueError("must be a non-empty string; put the value in an environment variable and write ${NAME}")
+        raise ValueError(_("must be a non-empty string; put the value in an environment variable and write "
+                           "${NAME}"))
     if any(ord(c) < 32 or ord(c) == 127 for c in value):
-        raise ValueError("contains a line break or another control character; remove it (a value exported "
-                         "from a file often keeps its trailing newline)")
+        raise ValueError(_("contains a line break or another control character; remove it (a value exported "
+                           "from a file often keeps its trailing newline)"))
     return Secret(value, getattr(value, "source", "config file"))
 
 
@@ -156,7 +164,7 @@ MIN_V3_KEY = 8
 def check_v3_key(key: str) -> None:
     """RFC 3414 keys are at least 8 characters; pysnmp would otherwise raise with the key in its message."""
     if len(key) < MIN_V3_KEY:
-        raise ValueError(f"the key is {len(key)} characters long; SNMPv3 keys need at least {MIN_V3_KEY} "
-                         "(RFC 3414), use the one configured on the agent")
+        raise ValueError(_("the key is {n} characters long; SNMPv3 keys need at least {min} (RFC 3414), use the "
+                           "one configured on the agent").format(n=len(key), min=MIN_V3_KEY))
     if any(ord(c) < 32 for c in key):
-        raise ValueError("the key contains control characters or several lines; put only the key there")
+        raise ValueError(_("the key contains control characters or several lines; put only the key there"))

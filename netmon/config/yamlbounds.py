@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import yaml
 
+from netmon.i18n import _
+
 MAX_DEPTH = 64
 """Deepest nesting of mappings and lists; netmon's own deepest (a device's location) is ~12."""
 MAX_ALIAS_NODES = 1_000_000
@@ -65,8 +67,8 @@ def measure(root: yaml.Node, budget: Budget | None = None) -> tuple[int, str] | 
             continue
         seen.add(id(node))
         if depth > MAX_DEPTH:
-            return node.start_mark.line + 1, (f"nested more than {MAX_DEPTH} levels deep; a netmon config "
-                                              "needs about 12")
+            return node.start_mark.line + 1, _("nested more than {depth} levels deep; a netmon config needs "
+                                               "about 12").format(depth=MAX_DEPTH)
         children = node.value if isinstance(node, yaml.SequenceNode) else [c for pair in node.value for c in pair]
         written += len(children)
         stack.extend((c, depth + 1) for c in children if not isinstance(c, yaml.ScalarNode))
@@ -91,15 +93,15 @@ def _expansion(root: yaml.Node, budget: Budget) -> tuple[int, str] | None:
             sizes[key] = min(10**15, 1 + sum(sizes.get(id(c), 1) for c in _children(node)))
             continue
         if key in on_path:
-            return node.start_mark.line + 1, ("an alias refers to a mapping or list that contains it; "
-                                              "YAML recursion is not allowed in a config")
-        count, _ = refs.get(key, (0, node))
+            return node.start_mark.line + 1, _("an alias refers to a mapping or list that contains it; "
+                                               "YAML recursion is not allowed in a config")
+        count, _node = refs.get(key, (0, node))
         refs[key] = (count + 1, node)
         if key in sizes:
             continue
         if depth > MAX_DEPTH:
-            return node.start_mark.line + 1, (f"nested more than {MAX_DEPTH} levels deep; a netmon config "
-                                              "needs about 12")
+            return node.start_mark.line + 1, _("nested more than {depth} levels deep; a netmon config needs "
+                                               "about 12").format(depth=MAX_DEPTH)
         on_path.add(key)
         stack.append((node, depth, True))
         for child in _children(node):
@@ -113,11 +115,12 @@ def _expansion(root: yaml.Node, budget: Budget) -> tuple[int, str] | None:
         budget.written += written
         return None
     count, worst = max(refs.values(), key=lambda r: (r[0] - 1) * sizes.get(id(r[1]), 1) if r[0] > 1 else 0)
-    times = "once" if count == 2 else f"{count - 1:,} times"
-    together = f"; with the config's other files that makes {budget.extra + extra:,}, over {allowed:,}" \
-        if budget.extra else ""
-    return worst.start_mark.line + 1, (f"YAML aliases expand this file by {extra:,} values ({written:,} "
-                                       f"written; the anchor here is aliased {times}){together}; "
-                                       "netmon refuses such alias bombs: write the repeated parts out")
+    times = _("once") if count == 2 else _("{n} times").format(n=f"{count - 1:,}")
+    together = _("; with the config's other files that makes {total}, over {allowed}").format(
+        total=f"{budget.extra + extra:,}", allowed=f"{allowed:,}") if budget.extra else ""
+    return worst.start_mark.line + 1, _(
+        "YAML aliases expand this file by {extra} values ({written} written; the anchor here is aliased "
+        "{times}){together}; netmon refuses such alias bombs: write the repeated parts out").format(
+            extra=f"{extra:,}", written=f"{written:,}", times=times, together=together)
 
 

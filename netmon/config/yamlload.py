@@ -31,13 +31,14 @@ from netmon.config.errors import ConfigIssue, render_path
 from netmon.config.files import FileProblem, read_text
 from netmon.config.secrets import label_env
 from netmon.config.yamlbounds import MAX_DEPTH, Budget, measure
+from netmon.i18n import N_, _
 
 _Base: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _ENV = re.compile(r"\$\$|\$\{([^}]*)(\}?)|\$([A-Za-z_][A-Za-z0-9_]*)")
 _REF = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])(.*))?", re.S)
 MAX_INT = 2**63 - 1
-_UNSET = ("environment variable {name} is not set; export it (e.g. in /etc/netmon/env for the systemd "
-          "unit) or write the value here")
+_UNSET = N_("environment variable {name} is not set; export it (e.g. in /etc/netmon/env for the systemd "
+            "unit) or write the value here")
 _STR = "tag:yaml.org,2002:str"
 _MAP = "tag:yaml.org,2002:map"
 _MERGE = "tag:yaml.org,2002:merge"
@@ -139,8 +140,8 @@ class _Reader:
         if done is not None:
             return done
         if len(self.where) >= MAX_DEPTH:  # measure() checks this only for files with anchors
-            self.issues.append(ConfigIssue(self.file, node.start_mark.line + 1, "", f"nested more than "
-                                           f"{MAX_DEPTH} levels deep; a netmon config needs about 12"))
+            self.issues.append(ConfigIssue(self.file, node.start_mark.line + 1, "", _(
+                "nested more than {depth} levels deep; a netmon config needs about 12").format(depth=MAX_DEPTH)))
             return MissingEnv("", "nesting")
         if isinstance(node, yaml.SequenceNode):
             out: Any = YList(self.file, node.start_mark.line + 1)
@@ -162,20 +163,22 @@ class _Reader:
         build = _SCALARS.get(node.tag)
         if build is None:
             self.issues.append(ConfigIssue(
-                self.file, line, render_path(self.where), f"unknown YAML tag '{_clip(node.tag, 80)}'; netmon "
-                "takes plain values (use ${NAME} for values from the environment)"))
+                self.file, line, render_path(self.where), _(
+                    "unknown YAML tag '{tag}'; netmon takes plain values (use ${{NAME}} for values from the "
+                    "environment)").format(tag=_clip(node.tag, 80))))
             return MissingEnv("", f"tag {node.tag}")
         try:
             value = build(self.constructor, node)
         except Exception:  # pyyaml raises ValueError, KeyError, TypeError... for bad text
             kind = node.tag.rsplit(":", 1)[-1]
-            self.issues.append(ConfigIssue(self.file, line, render_path(self.where), f"'{_clip(node.value)}' "
-                                           f"is not a valid {kind}; fix the value or quote it as text"))
+            self.issues.append(ConfigIssue(self.file, line, render_path(self.where), _(
+                "'{value}' is not a valid {kind}; fix the value or quote it as text").format(
+                    value=_clip(node.value), kind=kind)))
             return MissingEnv("", f"tag {node.tag}")
         if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
-            self.issues.append(ConfigIssue(self.file, line, render_path(self.where), f"the number "
-                                           f"{_clip(node.value)} is too large; netmon takes whole numbers "
-                                           f"up to {MAX_INT}"))
+            self.issues.append(ConfigIssue(self.file, line, render_path(self.where), _(
+                "the number {value} is too large; netmon takes whole numbers up to {max}").format(
+                    value=_clip(node.value), max=MAX_INT)))
             return MissingEnv("", "a huge number")
         return value
 
@@ -189,8 +192,8 @@ class _Reader:
             line = key_node.start_mark.line + 1
             if key in out.key_lines and key in out:
                 self.issues.append(ConfigIssue(
-                    self.file, line, "", f"key '{key}' appears twice in this mapping (first on line "
-                    f"{out.key_lines[key]}); keep one"))
+                    self.file, line, "", _("key '{key}' appears twice in this mapping (first on line {line}); "
+                                           "keep one").format(key=key, line=out.key_lines[key])))
             out.key_lines[key] = line
             self.where.append(key)
             out[key] = self.value(value_node)
@@ -203,7 +206,7 @@ class _Reader:
             merged = self.value(source)
             if not isinstance(merged, YDict):
                 line = node.start_mark.line + 1
-                self.issues.append(ConfigIssue(self.file, line, "", "'<<:' must name a mapping anchor"))
+                self.issues.append(ConfigIssue(self.file, line, "", _("'<<:' must name a mapping anchor")))
                 continue
             for key, value in merged.items():
                 if key not in out:
@@ -214,7 +217,7 @@ class _Reader:
         """Return the scalar's text with environment references replaced (see the module docstring)."""
         raw = node.value
         if "\0" in raw:
-            self.issue(node, "the text contains a NUL character (\\0); remove it")
+            self.issue(node, _("the text contains a NUL character (\\0); remove it"))
             return MissingEnv("", "a NUL character")
         if "$" not in raw:
             return raw
@@ -236,30 +239,32 @@ class _Reader:
             return "$"
         bare = match.group(3)
         if bare is not None:
-            problems.append(f"'${bare}' is not substituted; write ${{{bare}}} for an environment variable "
-                            "or $$ for a literal $")
+            problems.append(_("'${name}' is not substituted; write ${{{name}}} for an environment variable "
+                              "or $$ for a literal $").format(name=bare))
             return ""
         body, closed = match.group(1), match.group(2)
         ref = _REF.fullmatch(body) if closed else None
         if ref is None:
-            problems.append(f"'${{{_clip(body)}{closed}' is not a variable reference; write ${{NAME}}, "
-                            "${NAME:-default} or ${NAME:?message} (NAME: letters, digits, _), or $$ for a $")
+            problems.append(_("'${{{body}' is not a variable reference; write ${{NAME}}, ${{NAME:-default}} or "
+                              "${{NAME:?message}} (NAME: letters, digits, _), or $$ for a $").format(
+                                  body=_clip(body) + closed))
             return ""
         name, op, arg = ref.groups()
         if arg is not None and "$" in arg:
-            problems.append(f"the default or message of ${{{name}...}} contains '$'; nested references "
-                            "are not supported")
+            problems.append(_("the default or message of ${{{name}...}} contains '$'; nested references "
+                              "are not supported").format(name=name))
             return ""
         value = _lookup(self.environ, name, default=op in (":-", "-"))
         empty = value is None or (value == "" and op is not None and op.startswith(":"))
         if op is None and value is None:
-            problems.append(_UNSET.format(name=name))
+            problems.append(_(_UNSET).format(name=name))
             return ""
         if op in (":-", "-") and empty:
             return arg
         if op in (":?", "?") and empty:
-            state = "is not set" if value is None else "is empty"
-            problems.append(f"environment variable {name} {state}: {arg or 'it is required'}")
+            text = _("environment variable {name} is not set: {message}") if value is None else \
+                _("environment variable {name} is empty: {message}")
+            problems.append(text.format(name=name, message=arg or _("it is required")))
             return ""
         assert value is not None
         taken[name] = value
@@ -299,21 +304,22 @@ def load_yaml(path: Path, display: Display, environ: Mapping[str, str], issues: 
     budget = Budget() if budget is None else budget
     limit = f"{budget.total_bytes // 1048576} MB"
     if budget.read_left <= 0:
-        issues.append(ConfigIssue(file, 1, "", f"not read: netmon has read {4 * budget.total_bytes // 1048576} "
-                                  "MB of files for this config already; include fewer or smaller files"))
+        issues.append(ConfigIssue(file, 1, "", _("not read: netmon has read {mb} MB of files for this config "
+                                                 "already; include fewer or smaller files").format(
+                                                     mb=4 * budget.total_bytes // 1048576)))
         return None
     try:
         text = read_text(path)
     except FileNotFoundError:
-        issues.append(ConfigIssue(file, 0, "", "file not found; check the path"))
+        issues.append(ConfigIssue(file, 0, "", _("file not found; check the path")))
         return None
     except FileProblem as exc:
-        issues.append(ConfigIssue(file, exc.line, "", f"the file {exc}"))
+        issues.append(ConfigIssue(file, exc.line, "", _("the file {problem}").format(problem=exc)))
         return None
     budget.read_left -= len(text)
     if len(text) > budget.bytes_left:
-        issues.append(ConfigIssue(file, 1, "", f"with this file the config's files add up to more than {limit}; "
-                                  "include fewer or smaller files"))
+        issues.append(ConfigIssue(file, 1, "", _("with this file the config's files add up to more than {limit}; "
+                                                 "include fewer or smaller files").format(limit=limit)))
         return None
     budget.bytes_left -= len(text)
     try:
@@ -321,17 +327,19 @@ def load_yaml(path: Path, display: Display, environ: Mapping[str, str], issues: 
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
-        what = exc.problem or "not valid YAML"
+        what = exc.problem or _("not valid YAML")
         context = f" {exc.context}" if exc.context else ""
-        issues.append(ConfigIssue(file, line, "", f"YAML syntax error: {what}{context}; check the "
-                                  "indentation and quote values that contain ': ', '#', '{' or '['"))
+        issues.append(ConfigIssue(file, line, "", _(
+            "YAML syntax error: {problem}; check the indentation and quote values that contain ': ', '#', "
+            "'{{' or '['").format(problem=what + context)))
         return None
     except yaml.YAMLError as exc:
         position = getattr(exc, "position", None)
         line = text.count("\n", 0, position) + 1 if isinstance(position, int) else 1
-        what = getattr(exc, "reason", None) or "not valid YAML"
-        issues.append(ConfigIssue(file, line, "", f"YAML error: {what}; YAML files may not contain control "
-                                  "characters (write \\0 or \\t escapes inside double quotes instead)"))
+        what = getattr(exc, "reason", None) or _("not valid YAML")
+        issues.append(ConfigIssue(file, line, "", _(
+            "YAML error: {problem}; YAML files may not contain control characters (write \\0 or \\t escapes "
+            "inside double quotes instead)").format(problem=what)))
         return None
     if node is None:
         return None

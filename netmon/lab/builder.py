@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import netmon
+from netmon.i18n import _
 from netmon.lab import configgen, netns, snmpd
 from netmon.lab.netns import LabError
 from netmon.lab.plan import PREFIX, LabPlan, build_plan, ns_prefix
@@ -35,14 +36,14 @@ _OWNED_DIRS = ("snmpd", "probes", "state")
 def require_root() -> None:
     """Refuse clearly unless we are root on Linux with iproute2 and nft."""
     if not sys.platform.startswith("linux"):
-        raise LabError("the lab needs Linux network namespaces; use `netmon run -c config/demo.yaml` "
-                       "for the loopback demo")
+        raise LabError(_("the lab needs Linux network namespaces; use `netmon run -c config/demo.yaml` "
+                         "for the loopback demo"))
     if os.geteuid() != 0:
-        raise LabError("the lab creates network namespaces and needs root; run it with sudo, or use "
-                       "`netmon run -c config/demo.yaml` for the loopback demo")
+        raise LabError(_("the lab creates network namespaces and needs root; run it with sudo, or use "
+                         "`netmon run -c config/demo.yaml` for the loopback demo"))
     for tool in ("ip", "nft"):
         if shutil.which(tool) is None:
-            raise LabError(f"{tool} not found; apt-get install iproute2 nftables")
+            raise LabError(_("{tool} not found; apt-get install iproute2 nftables").format(tool=tool))
 
 
 def _netns_lines(plan: LabPlan) -> dict[str, list[str]]:
@@ -131,9 +132,10 @@ def up(scenario: str | Path, name: str = "lab", run_dir: str | Path | None = Non
     scn = load_scenario(scenario)
     plan = build_plan(scn, name)
     if shutil.which(snmpd_path) is None:
-        raise LabError(f"{snmpd_path} not found; apt-get install snmpd")
+        raise LabError(_("{path} not found; apt-get install snmpd").format(path=snmpd_path))
     if LabState.load(name) is not None or netns.namespaces(ns_prefix(name)):
-        raise LabError(f"lab '{name}' is already up (or left over); run `netmon lab down {name}` first")
+        raise LabError(_("lab '{name}' is already up (or left over); run `netmon lab down {name}` first").format(
+            name=name))
     folder = Path(run_dir) if run_dir else LAB_ROOT / name
     _prepare_run_dir(folder, Path(scenario))
     state = LabState(name, str(folder.resolve()), scenario=str(Path(scenario).resolve()), snmpd=snmpd_path,
@@ -167,12 +169,14 @@ def _stop_recorded(state: LabState | None, actions: list[str]) -> None:
     extra = read_json(Path(state.run_dir) / "supervisor.json") if state.run_dir else None
     for proc in ordered:
         if stop(proc):
-            actions.append(f"stopped {proc.role} {proc.key} (pid {proc.pid})".replace("  ", " "))
+            actions.append(_("stopped {role} {key} (pid {pid})").format(role=proc.role, key=proc.key, pid=proc.pid)
+                           .replace("  ", " "))
     if isinstance(extra, dict):
         for raw in extra.get("snmpd", []):
             proc = Proc(**raw)
             if stop(proc):
-                actions.append(f"stopped snmpd {proc.key} (pid {proc.pid}, restarted by the supervisor)")
+                actions.append(_("stopped snmpd {key} (pid {pid}, restarted by the supervisor)").format(
+                    key=proc.key, pid=proc.pid))
 
 
 def _remove_namespaces(names: list[str], actions: list[str]) -> None:
@@ -181,9 +185,9 @@ def _remove_namespaces(names: list[str], actions: list[str]) -> None:
             continue
         for pid in netns.pids(ns):
             if stop(track(pid, "leftover")):
-                actions.append(f"stopped leftover process {pid} in {ns}")
+                actions.append(_("stopped leftover process {pid} in {namespace}").format(pid=pid, namespace=ns))
         netns.delete(ns)
-        actions.append(f"deleted namespace {ns} (with its veths and nft table)")
+        actions.append(_("deleted namespace {namespace} (with its veths and nft table)").format(namespace=ns))
 
 
 def down(name: str, purge: bool = False) -> list[str]:
@@ -202,14 +206,14 @@ def down(name: str, purge: bool = False) -> list[str]:
     _remove_namespaces([n for n in names if n != agent], actions)
     for argv in netns.root_leftovers():
         netns.run(argv)
-        actions.append("removed root-namespace leftover: " + " ".join(argv[:4]))
+        actions.append(_("removed root-namespace leftover: {command}").format(command=" ".join(argv[:4])))
     left = netns.namespaces(ns_prefix(name))
     if left:
-        raise LabError(f"namespaces still present after down: {', '.join(left)}")
+        raise LabError(_("namespaces still present after down: {names}").format(names=", ".join(left)))
     LabState.path_for(name).unlink(missing_ok=True)
     if purge and state is not None and (Path(state.run_dir) / "scenario.yaml").exists():
         shutil.rmtree(state.run_dir, ignore_errors=True)
-        actions.append(f"removed {state.run_dir}")
+        actions.append(_("removed {path}").format(path=state.run_dir))
     return actions
 
 

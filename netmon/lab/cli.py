@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from netmon.config.errors import ConfigError
 from netmon.config.schema import parse_duration
+from netmon.i18n import N_, _, pgettext
 from netmon.lab import builder
 from netmon.lab.netns import LabError
 
@@ -17,41 +18,63 @@ log = logging.getLogger("netmon.lab")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="netmon lab", description="A virtual province in network namespaces "
-                                     "(root, Linux). Nothing it builds can reach beyond the machine.")
+    parser = argparse.ArgumentParser(prog="netmon lab", description=_(
+        "A virtual province in network namespaces (root, Linux). Nothing it builds can reach beyond the machine."))
     sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
-    up = sub.add_parser("up", help="build the lab from a scenario and start its trouble schedule")
-    up.add_argument("scenario", help="scenario YAML, e.g. config/lab.yaml")
-    up.add_argument("--name", default="lab", help="lab name: 1-10 lower-case letters/digits (default: lab)")
-    up.add_argument("--run-dir", help="where config, logs and state go (default: /run/netmon-lab/NAME)")
-    up.add_argument("--lifetime", type=parse_duration, help="how long trouble runs, e.g. 30m (default: scenario's)")
-    up.add_argument("--snmpd", default="snmpd", help="snmpd binary (default: snmpd on PATH)")
-    down = sub.add_parser("down", help="remove every namespace, veth, nft table and process of a lab")
+    up = sub.add_parser("up", help=_("build the lab from a scenario and start its trouble schedule"))
+    up.add_argument("scenario", help=_("scenario YAML, e.g. config/lab.yaml"))
+    up.add_argument("--name", default="lab", help=_("lab name: 1-10 lower-case letters/digits (default: lab)"))
+    up.add_argument("--run-dir", help=_("where config, logs and state go (default: /run/netmon-lab/NAME)"))
+    up.add_argument("--lifetime", type=parse_duration,
+                    help=_("how long trouble runs, e.g. 30m (default: scenario's)"))
+    up.add_argument("--snmpd", default="snmpd", help=_("snmpd binary (default: snmpd on PATH)"))
+    down = sub.add_parser("down", help=_("remove every namespace, veth, nft table and process of a lab"))
     down.add_argument("name", nargs="?", default="lab")
-    down.add_argument("--all", action="store_true", help="every lab on this machine (prefix nmlab-)")
-    down.add_argument("--purge", action="store_true", help="also delete the run dir (config, logs, store)")
-    status = sub.add_parser("status", help="what runs and which trouble is active now")
+    down.add_argument("--all", action="store_true", help=_("every lab on this machine (prefix nmlab-)"))
+    down.add_argument("--purge", action="store_true", help=_("also delete the run dir (config, logs, store)"))
+    status = sub.add_parser("status", help=_("what runs and which trouble is active now"))
     status.add_argument("name", nargs="?", default="lab")
     status.add_argument("--format", choices=["text", "json"], default="text")
     return parser
 
 
 def _print_up(state: builder.LabState) -> None:
-    print(f"lab '{state.name}' is up: {len(state.namespaces)} namespaces, "
-          f"{sum(1 for p in state.procs if p.role == 'snmpd')} snmpd, trouble for {state.lifetime_s:.0f} s")
-    print(f"  config:       {state.config}")
-    print(f"  ground truth: {state.run_dir}/ground-truth.json")
-    print(f"  trouble log:  {state.run_dir}/supervisor.log")
-    print("run the daemon inside the agent namespace (it has no route out of the lab):")
+    print(_("lab '{name}' is up: {namespaces} namespaces, {snmpd} snmpd, trouble for {seconds} s").format(
+        name=state.name, namespaces=len(state.namespaces), snmpd=sum(1 for p in state.procs if p.role == "snmpd"),
+        seconds=f"{state.lifetime_s:.0f}"))
+    print(_("  config:       {path}").format(path=state.config))
+    print(_("  ground truth: {path}").format(path=f"{state.run_dir}/ground-truth.json"))
+    print(_("  trouble log:  {path}").format(path=f"{state.run_dir}/supervisor.log"))
+    print(_("run the daemon inside the agent namespace (it has no route out of the lab):"))
     print(f"  ip netns exec {state.agent_ns} {sys.executable} -m netmon run -c {state.config}")
-    print(f"watch it:  {sys.executable} -m netmon status -c {state.config}")
-    print(f"remove it: netmon lab down {state.name}")
+    print(_("watch it:  {command}").format(command=f"{sys.executable} -m netmon status -c {state.config}"))
+    print(_("remove it: {command}").format(command=f"netmon lab down {state.name}"))
+
+
+_STATUS_KEYS = {"name": N_("name"), "phase": N_("phase"), "run_dir": N_("run dir"), "config": N_("config"),
+                "agent_ns": N_("agent namespace"), "elapsed_s": N_("elapsed (s)"), "lifetime_s": N_("lifetime (s)"),
+                "namespaces": N_("namespaces"), "namespaces_missing": N_("namespaces missing"),
+                "supervisor": N_("supervisor"), "snmpd_running": N_("snmpd running"), "active": N_("active trouble")}
+"""The text view's words; `--format json` keeps the English keys and values for scripts."""
+
+
+def _phase(phase: str) -> str:
+    """A lab's phase in the language in use ("down" here is not a device's "down")."""
+    words = {"up": pgettext("lab phase", "up"), "down": pgettext("lab phase", "down"),
+             "leftover": pgettext("lab phase", "leftover")}
+    return words.get(phase, phase)
 
 
 def _print_status(info: dict) -> None:
+    labels = {key: _(_STATUS_KEYS.get(key, key)) for key in info}
+    width = max([20, *(len(label) for label in labels.values())])
     for key, value in info.items():
         shown = ", ".join(value) if isinstance(value, list) else value
-        print(f"{key:>20}: {shown if shown != '' else '-'}")
+        if isinstance(shown, bool):
+            shown = _("yes") if shown else _("no")
+        elif key == "phase":
+            shown = _phase(str(shown))
+        print(f"{labels[key]:>{width}}: {shown if shown != '' else '-'}")
 
 
 def lab_main(argv: Sequence[str]) -> int:
@@ -66,7 +89,8 @@ def lab_main(argv: Sequence[str]) -> int:
             names = builder.all_labs() if args.all else [args.name]
             for name in names:
                 actions = builder.down(name, purge=args.purge)
-                print(f"lab '{name}': " + (f"removed ({len(actions)} steps)" if actions else "nothing to remove"))
+                print(_("lab '{name}': removed ({n} steps)").format(name=name, n=len(actions)) if actions else
+                      _("lab '{name}': nothing to remove").format(name=name))
                 for action in actions:
                     print(f"  {action}")
         else:
@@ -77,7 +101,8 @@ def lab_main(argv: Sequence[str]) -> int:
                 _print_status(info)
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
-        print(f"netmon lab: {len(exc.issues)} problem(s) in the scenario; nothing was built.", file=sys.stderr)
+        print(_("netmon lab: {n} problem(s) in the scenario; nothing was built.").format(n=len(exc.issues)),
+              file=sys.stderr)
         return 2
     except (LabError, ValueError) as exc:
         print(f"netmon lab: {exc}", file=sys.stderr)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from netmon.config.errors import ConfigError
 from netmon.config.search import bundled_demo, write_demo
+from netmon.i18n import _
 from netmon.lab import builder, rootless
 from netmon.lab.netns import LabError, in_ns
 from netmon.lab.state import LabState, Proc, track
@@ -26,14 +27,15 @@ DEFAULT_RUN_DIR = "netmon-demo-lab"
 
 
 def _offer_loopback(why: str) -> int:
-    demo, _ = write_demo(Path("netmon-demo").absolute())
-    print(f"netmon demo builds a virtual province in network namespaces, and here it cannot: {why}.\n"
-          "Run it as root (sudo netmon demo), or try the loopback demo (every village stays good):\n"
-          f"  netmon run -c {demo}\n  netmon status -c {demo}    (in a second terminal)")
+    demo, _written = write_demo(Path("netmon-demo").absolute())
+    print(_("netmon demo builds a virtual province in network namespaces, and here it cannot: {why}.\n"
+            "Run it as root (sudo netmon demo), or try the loopback demo (every village stays good):\n"
+            "  netmon run -c {demo}\n  netmon status -c {demo}    (in a second terminal)").format(why=why, demo=demo))
     if not sys.stdin.isatty():
         return 1
-    answer = input("Start the loopback demo now? [y/N] ").strip().lower()
-    if answer not in ("y", "yes"):
+    answer = input(_("Start the loopback demo now? [y/N] ")).strip().lower()
+    # TRANSLATORS: the answers that mean yes to "[y/N]", comma-separated, lower case
+    if answer not in ("y", "yes", *(a.strip() for a in _("y,yes").split(","))):
         return 1
     return subprocess.call([sys.executable, "-m", "netmon", "run", "-c", str(demo)], env=builder.python_env())
 
@@ -52,7 +54,7 @@ def _start_daemon(state: LabState) -> Proc:
 
 def _tail(path: Path, daemon: Proc, until: float) -> None:
     """Print the daemon's log as it grows, until it exits or the lab's lifetime ends."""
-    print(f"(showing {path}; Ctrl-C to stop)")
+    print(_("(showing {path}; Ctrl-C to stop)").format(path=path))
     offset = 0
     while time.time() < until:
         try:
@@ -65,7 +67,7 @@ def _tail(path: Path, daemon: Proc, until: float) -> None:
         if chunk:
             print(chunk, end="", flush=True)
         if not daemon.alive():
-            print("the daemon exited; see the log above")
+            print(_("the daemon exited; see the log above"))
             return
         time.sleep(0.5)
 
@@ -80,7 +82,7 @@ def _show(state: LabState, daemon: Proc) -> None:
         rc = subprocess.call(status_cmd, env=builder.python_env())
         if rc in (0, 130) or not daemon.alive():
             return
-        print(f"the status view exited with {rc}; falling back to the daemon's log")
+        print(_("the status view exited with {rc}; falling back to the daemon's log").format(rc=rc))
     _tail(Path(state.run_dir) / "daemon.log", daemon, state.t0 + state.lifetime_s)
 
 
@@ -90,22 +92,22 @@ def _outer(args: argparse.Namespace) -> int:
     if why:
         return _offer_loopback(why)
     run_dir = Path(args.run_dir or DEFAULT_RUN_DIR).absolute()
-    print(f"no root needed: the lab runs in a user namespace of your own; its config, store and logs "
-          f"are in {run_dir}")
+    print(_("no root needed: the lab runs in a user namespace of your own; its config, store and logs are in "
+            "{path}").format(path=run_dir))
     argv = ["--scenario", str(Path(args.scenario).absolute()), "--name", args.name, "--run-dir", str(run_dir)]
     return rootless.reexec([*argv, *(["--no-view"] if args.no_view else [])], builder.python_env())
 
 
 def run_demo(argv: Sequence[str]) -> int:
     """Entry point of `netmon demo`; returns the exit code."""
-    parser = argparse.ArgumentParser(prog="netmon demo", description="Lab + daemon + live view; Ctrl-C ends it.")
+    parser = argparse.ArgumentParser(prog="netmon demo", description=_("Lab + daemon + live view; Ctrl-C ends it."))
     parser.add_argument("--scenario", default=str(bundled_demo() / "demo-lab.yaml"),
-                        help="scenario (default: the shipped demo-lab.yaml: four kinds of trouble in two minutes)")
-    parser.add_argument("--name", default="demo", help="lab name (default: demo)")
-    parser.add_argument("--run-dir", help=f"config, store and logs (default: /run/netmon-lab/NAME as root, "
-                        f"./{DEFAULT_RUN_DIR} without root)")
-    parser.add_argument("--rootless", action="store_true", help="use a user namespace even when root")
-    parser.add_argument("--no-view", action="store_true", help="show the daemon's log instead of the live view")
+                        help=_("scenario (default: the shipped demo-lab.yaml: four kinds of trouble in two minutes)"))
+    parser.add_argument("--name", default="demo", help=_("lab name (default: demo)"))
+    parser.add_argument("--run-dir", help=_("config, store and logs (default: /run/netmon-lab/NAME as root, "
+                                            "./{folder} without root)").format(folder=DEFAULT_RUN_DIR))
+    parser.add_argument("--rootless", action="store_true", help=_("use a user namespace even when root"))
+    parser.add_argument("--no-view", action="store_true", help=_("show the daemon's log instead of the live view"))
     args = parser.parse_args(list(argv))
     if rootless.inside():
         rootless.private_run()
@@ -119,9 +121,10 @@ def run_demo(argv: Sequence[str]) -> int:
     except LabError as exc:
         print(f"netmon demo: {exc}", file=sys.stderr)
         return 1
-    print(f"lab '{state.name}' is up; daemon starting in {state.agent_ns}; ground truth in "
-          f"{state.run_dir}/ground-truth.json. Ctrl-C ends the demo and removes the lab.\n"
-          f"In another terminal: netmon status -c {state.config}   (or report villages --format md)")
+    print(_("lab '{name}' is up; daemon starting in {namespace}; ground truth in {truth}. Ctrl-C ends the demo "
+            "and removes the lab.\nIn another terminal: netmon status -c {config}   (or report villages --format md)")
+          .format(name=state.name, namespace=state.agent_ns, truth=f"{state.run_dir}/ground-truth.json",
+                  config=state.config))
     try:
         daemon = _start_daemon(state)
         if args.no_view:
@@ -134,5 +137,5 @@ def run_demo(argv: Sequence[str]) -> int:
         for action in builder.down(state.name):
             if "daemon" in action:
                 print(action)
-        print(f"lab '{state.name}' removed")
+        print(_("lab '{name}' removed").format(name=state.name))
     return 0

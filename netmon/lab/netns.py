@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from netmon.errors import LabError
+from netmon.i18n import _
 
 log = logging.getLogger("netmon.lab")
 
@@ -36,13 +37,14 @@ def run(args: Sequence[str], stdin: str | None = None) -> str:
         done = subprocess.run(list(args), input=stdin, capture_output=True, text=True,
                               timeout=COMMAND_TIMEOUT_S, check=False)
     except FileNotFoundError as exc:
-        raise LabError(f"{args[0]}: command not found; install it (apt-get install iproute2 nftables "
-                       "snmpd)") from exc
+        raise LabError(_("{command}: command not found; install it (apt-get install iproute2 nftables snmpd)")
+                       .format(command=args[0])) from exc
     except subprocess.TimeoutExpired as exc:
-        raise LabError(f"{' '.join(args)}: no answer after {COMMAND_TIMEOUT_S:.0f} s") from exc
+        raise LabError(_("{command}: no answer after {seconds} s").format(
+            command=" ".join(args), seconds=f"{COMMAND_TIMEOUT_S:.0f}")) from exc
     if done.returncode != 0:
         detail = (done.stderr or done.stdout).strip().replace("\n", " | ")
-        raise LabError(f"{' '.join(args)}: {detail or f'exit status {done.returncode}'}")
+        raise LabError(f"{' '.join(args)}: " + (detail or _("exit status {code}").format(code=done.returncode)))
     return done.stdout
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from netmon.i18n import _
 from netmon.lab.scenario import LabDevice, Scenario
 
 PREFIX = "nmlab-"
@@ -129,7 +130,7 @@ def _device(c: int, ci: int, vi: int | None, host: int, spec: LabDevice, ns: str
 def build_plan(scn: Scenario, name: str) -> LabPlan:
     """Derive the whole topology of lab `name` from a validated scenario."""
     if not NAME_RE.match(name):
-        raise ValueError(f"lab name {name!r} must be 1-10 lower-case letters or digits")
+        raise ValueError(_("lab name {name} must be 1-10 lower-case letters or digits").format(name=repr(name)))
     pre = ns_prefix(name)
     agent = f"{pre}agent"
     namespaces, routers, links, sites = [agent], [], [], []

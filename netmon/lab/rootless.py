@@ -16,6 +16,7 @@ import subprocess
 import sys
 from collections.abc import Sequence
 
+from netmon.i18n import _
 from netmon.lab.netns import in_user_namespace
 
 INSIDE_ENV = "NETMON_ROOTLESS_INSIDE"
@@ -31,16 +32,17 @@ def inside() -> bool:
 def unavailable() -> str | None:
     """Why a user namespace cannot be had here (None: it can)."""
     if not sys.platform.startswith("linux"):
-        return "user namespaces need Linux"
+        return _("user namespaces need Linux")
     if shutil.which("unshare") is None:
-        return "unshare is missing (Debian package util-linux)"
+        return _("unshare is missing (Debian package util-linux)")
     try:
         probe = subprocess.run([*_UNSHARE, "true"], capture_output=True, text=True, timeout=20, check=False)
     except subprocess.TimeoutExpired:
-        return "unshare did not answer within 20 s"
+        return _("unshare did not answer within 20 s")
     if probe.returncode != 0:
-        return (f"this system refuses user namespaces to ordinary users ({probe.stderr.strip()}); on Ubuntu "
-                "24.04 see kernel.apparmor_restrict_unprivileged_userns, elsewhere user.max_user_namespaces")
+        return _("this system refuses user namespaces to ordinary users ({error}); on Ubuntu 24.04 see "
+                 "kernel.apparmor_restrict_unprivileged_userns, elsewhere user.max_user_namespaces").format(
+                     error=probe.stderr.strip())
     return None
 
 

@@ -18,6 +18,7 @@ from netmon.config.errors import ConfigError, ConfigIssue
 from netmon.config.explain import did_you_mean, explain
 from netmon.config.schema import Duration, Name, Strict, parse_duration
 from netmon.config.yamlload import YDict, YList, load_yaml
+from netmon.i18n import _
 
 MAX_COMMUNES = 250
 MAX_VILLAGES = 15
@@ -108,21 +109,22 @@ class Trouble(Strict):
     @model_validator(mode="after")
     def _shape(self) -> Trouble:
         if self.kind == "loss" and self.loss_pct is None:
-            raise ValueError("a loss trouble needs loss_pct: (percent of packets dropped, e.g. 20)")
+            raise ValueError(_("a loss trouble needs loss_pct: (percent of packets dropped, e.g. 20)"))
         if self.kind != "loss" and self.loss_pct is not None:
-            raise ValueError(f"loss_pct: only applies to kind loss, not {self.kind}")
+            raise ValueError(_("loss_pct: only applies to kind loss, not {kind}").format(kind=self.kind))
         if self.every is not None and (self.duration is None or self.duration >= self.every):
-            raise ValueError("every: needs a duration: shorter than the period (e.g. every: 120s, duration: 30s)")
+            raise ValueError(_("every: needs a duration: shorter than the period (e.g. every: 120s, duration: 30s)"))
         if self.kind == "upstream" and (self.village or self.device or not self.commune):
-            raise ValueError("an upstream trouble takes commune: only (its router's uplink goes down)")
+            raise ValueError(_("an upstream trouble takes commune: only (its router's uplink goes down)"))
         if self.kind in ("outage", "power") and self.device:
-            raise ValueError(f"a {self.kind} trouble takes village: (or commune: for power), not device:")
+            raise ValueError(_("a {kind} trouble takes village: (or commune: for power), not device:").format(
+                kind=self.kind))
         if self.kind == "outage" and not self.village:
-            raise ValueError("an outage trouble needs village: (use kind upstream for a commune's uplink)")
+            raise ValueError(_("an outage trouble needs village: (use kind upstream for a commune's uplink)"))
         if self.kind == "loss" and not (self.village or self.device):
-            raise ValueError("a loss trouble needs village: or device:")
+            raise ValueError(_("a loss trouble needs village: or device:"))
         if self.kind == "power" and not (self.village or self.commune):
-            raise ValueError("a power trouble needs village: or commune:")
+            raise ValueError(_("a power trouble needs village: or commune:"))
         return self
 
     def active(self, t_s: float) -> bool:
@@ -155,20 +157,22 @@ def _site_issues(scn: Scenario) -> list[tuple[tuple[Any, ...], str]]:
     for ci, com in enumerate(scn.communes):
         loc = ("communes", ci)
         if com.name in seen_communes:
-            out.append(((*loc, "name"), f"commune '{com.name}' appears twice; names must be unique"))
+            out.append(((*loc, "name"), _("commune '{name}' appears twice; names must be unique").format(
+                name=com.name)))
         seen_communes.add(com.name)
         routers = [d for d in com.devices if d.kind == "router"]
         if len(routers) != 1:
-            out.append(((*loc, "devices"), f"needs exactly one device of kind router (the commune "
-                        f"office router), found {len(routers)}"))
+            out.append(((*loc, "devices"), _("needs exactly one device of kind router (the commune office router), "
+                                             "found {n}").format(n=len(routers))))
         for di, dev in enumerate(com.devices):
             if dev.kind not in ("router", "pc"):
-                out.append(((*loc, "devices", di, "kind"), f"a commune office holds a router and pcs; "
-                            f"put the {dev.kind} '{dev.name}' in a village"))
+                out.append(((*loc, "devices", di, "kind"), _("a commune office holds a router and pcs; put the "
+                                                             "{kind} '{name}' in a village").format(
+                                                                 kind=dev.kind, name=dev.name)))
         if len(com.devices) > MAX_DEVICES_PER_SITE:
-            out.append(((*loc, "devices"), f"at most {MAX_DEVICES_PER_SITE} devices per site"))
+            out.append(((*loc, "devices"), _("at most {n} devices per site").format(n=MAX_DEVICES_PER_SITE)))
         if len(com.villages) > MAX_VILLAGES:
-            out.append(((*loc, "villages"), f"at most {MAX_VILLAGES} villages per commune in the lab"))
+            out.append(((*loc, "villages"), _("at most {n} villages per commune in the lab").format(n=MAX_VILLAGES)))
         out += _name_issues(com, loc, routers[0].name if routers else None)
     return out
 
@@ -178,22 +182,25 @@ def _name_issues(com: LabCommune, loc: tuple[Any, ...], router: str | None) -> l
     names = [d.name for d in com.devices]
     for di, name in enumerate(names):
         if names.index(name) != di:
-            out.append(((*loc, "devices", di, "name"), f"device '{name}' appears twice in this site"))
+            out.append(((*loc, "devices", di, "name"), _("device '{name}' appears twice in this site").format(
+                name=name)))
     seen: set[str] = set()
     for vi, vil in enumerate(com.villages):
         if vil.name in seen:
-            out.append(((*loc, "villages", vi, "name"), f"village '{vil.name}' appears twice in this commune"))
+            out.append(((*loc, "villages", vi, "name"), _("village '{name}' appears twice in this commune").format(
+                name=vil.name)))
         seen.add(vil.name)
         if len(vil.devices) > MAX_DEVICES_PER_SITE:
-            out.append(((*loc, "villages", vi, "devices"), f"at most {MAX_DEVICES_PER_SITE} devices per site"))
+            out.append(((*loc, "villages", vi, "devices"), _("at most {n} devices per site").format(
+                n=MAX_DEVICES_PER_SITE)))
         vnames = [d.name for d in vil.devices]
         for di, name in enumerate(vnames):
             dloc = (*loc, "villages", vi, "devices", di, "name")
             if vnames.index(name) != di:
-                out.append((dloc, f"device '{name}' appears twice in this site"))
+                out.append((dloc, _("device '{name}' appears twice in this site").format(name=name)))
             elif name == router:
-                out.append((dloc, f"'{name}' is the commune router's name; a village device needs its own "
-                            "name so that parent: finds the router"))
+                out.append((dloc, _("'{name}' is the commune router's name; a village device needs its own name so "
+                                    "that parent: finds the router").format(name=name)))
     return out
 
 
@@ -201,26 +208,30 @@ def resolve_target(scn: Scenario, t: Trouble) -> tuple[int, int | None, str | No
     """(commune index, village index or None, device name or None) for a trouble, or an error text."""
     communes = [ci for ci, c in enumerate(scn.communes) if t.commune in (None, c.name)]
     if not communes:
-        return f"no commune named '{t.commune}'"
+        return _("no commune named '{name}'").format(name=t.commune)
     if t.village is None:
         if len(communes) != 1:
-            return "name the commune: (commune-level trouble)"
+            return _("name the commune: (commune-level trouble)")
         com = scn.communes[communes[0]]
         if t.device is not None and t.device not in [d.name for d in com.devices]:
-            return f"commune '{com.name}' has no office device named '{t.device}'"
+            return _("commune '{commune}' has no office device named '{device}'").format(commune=com.name,
+                                                                                       device=t.device)
         return (communes[0], None, t.device)
     hits = [(ci, vi) for ci in communes for vi, v in enumerate(scn.communes[ci].villages) if v.name == t.village]
     if not hits:
-        where = f" in commune '{t.commune}'" if t.commune else ""
+        text = _("no village named '{village}' in commune '{commune}'") if t.commune else \
+            _("no village named '{village}'")
         close = did_you_mean(t.village, [v.name for ci in communes for v in scn.communes[ci].villages])
-        return f"no village named '{t.village}'{where}" + (f"; did you mean '{close}'?" if close else "")
+        return text.format(village=t.village, commune=t.commune) + (
+            _("; did you mean '{match}'?").format(match=close) if close else "")
     if len(hits) > 1:
-        names = ", ".join(scn.communes[ci].name for ci, _ in hits)
-        return f"village '{t.village}' exists in several communes ({names}); add commune:"
+        names = ", ".join(scn.communes[ci].name for ci, _vi in hits)
+        return _("village '{village}' exists in several communes ({names}); add commune:").format(
+            village=t.village, names=names)
     ci, vi = hits[0]
     village = scn.communes[ci].villages[vi]
     if t.device is not None and t.device not in [d.name for d in village.devices]:
-        return f"village '{t.village}' has no device named '{t.device}'"
+        return _("village '{village}' has no device named '{device}'").format(village=t.village, device=t.device)
     return (ci, vi, t.device)
 
 
@@ -232,8 +243,8 @@ def _trouble_issues(scn: Scenario) -> list[tuple[tuple[Any, ...], str]]:
             key = "village" if t.village else "device" if t.device else "commune"
             out.append((("trouble", ti, key), target))
         elif t.kind == "loss" and target[2] is not None and target[1] is None:
-            out.append((("trouble", ti, "device"), "loss on an office device is not supported; "
-                        "target a village or a village device"))
+            out.append((("trouble", ti, "device"), _("loss on an office device is not supported; target a village "
+                                                     "or a village device")))
     return out
 
 
@@ -267,8 +278,8 @@ def load_scenario(path: str | Path) -> Scenario:
     if issues:
         raise ConfigError(issues)
     if not isinstance(raw, YDict):
-        raise ConfigError([ConfigIssue(_display(Path(path)), 1, "", "a scenario is a mapping; start with "
-                                       "lab: 1 and communes:")])
+        raise ConfigError([ConfigIssue(_display(Path(path)), 1, "", _("a scenario is a mapping; start with "
+                                                                       "lab: 1 and communes:"))])
     try:
         scn = Scenario.model_validate(raw)
     except ValidationError as exc:

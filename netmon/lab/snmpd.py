@@ -17,6 +17,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from netmon.i18n import _
 from netmon.lab.netns import LabError, in_ns
 from netmon.lab.plan import DevicePlan
 from netmon.lab.scenario import Scenario
@@ -99,7 +100,7 @@ def _why(run_dir: Path, dev: DevicePlan) -> str:
         except FileNotFoundError:
             continue
     lines = [ln for ln in text.splitlines() if ln.strip()]
-    return " | ".join(lines[-3:]) if lines else "no output"
+    return " | ".join(lines[-3:]) if lines else _("no output")
 
 
 def wait_ready(run_dir: Path, started: Sequence[tuple[DevicePlan, Proc]], timeout_s: float = READY_TIMEOUT_S) -> None:
@@ -109,13 +110,14 @@ def wait_ready(run_dir: Path, started: Sequence[tuple[DevicePlan, Proc]], timeou
     while pending:
         for dev, proc in list(pending):
             if proc_start(proc.pid) != proc.start:
-                raise LabError(f"snmpd for {dev.spec.name} ({dev.address}) exited at start: {_why(run_dir, dev)}")
+                raise LabError(_("snmpd for {device} ({address}) exited at start: {why}").format(
+                    device=dev.spec.name, address=dev.address, why=_why(run_dir, dev)))
             if bound(proc, dev.address):
                 pending.remove((dev, proc))
         if not pending:
             return
         if time.monotonic() > deadline:
-            dev, _ = pending[0]
-            raise LabError(f"snmpd for {dev.spec.name} ({dev.address}) did not listen within {timeout_s:.0f} s: "
-                           f"{_why(run_dir, dev)}")
+            dev, _proc = pending[0]
+            raise LabError(_("snmpd for {device} ({address}) did not listen within {seconds} s: {why}").format(
+                device=dev.spec.name, address=dev.address, seconds=f"{timeout_s:.0f}", why=_why(run_dir, dev)))
         time.sleep(0.05)

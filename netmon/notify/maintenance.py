@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 
 from netmon.config.resolve import slug
 from netmon.errors import ConfigurationError
+from netmon.i18n import _
 from netmon.model import Device
 
 
@@ -39,10 +40,12 @@ def resolve_target(target: str, devices: Sequence[Device]) -> dict[str, str]:
             if name and (target == ident or want == slug(name)):
                 found.setdefault(f"{level}:{json.dumps(scope, ensure_ascii=False)}", scope)
     if not found:
-        raise TargetError(f"{target!r} names no device, village, commune or province of this config")
+        raise TargetError(_("{target} names no device, village, commune or province of this config").format(
+            target=repr(target)))
     if len(found) > 1:
         options = "; ".join(" / ".join(v.values()) for v in found.values())
-        raise TargetError(f"{target!r} is ambiguous: {options}; give the id (e.g. province/commune/village)")
+        raise TargetError(_("{target} is ambiguous: {options}; give the id (e.g. province/commune/village)").format(
+            target=repr(target), options=options))
     return next(iter(found.values()))
 
 

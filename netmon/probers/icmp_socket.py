@@ -19,6 +19,7 @@ import socket
 import struct
 
 from netmon.errors import ProbeError
+from netmon.i18n import _
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +37,6 @@ ECHO_REPLY = {socket.AF_INET: 0, socket.AF_INET6: 129}
 ERROR_TYPES = {socket.AF_INET: (3, 11), socket.AF_INET6: (1, 3)}
 UNREACH_TYPES = {socket.AF_INET: 3, socket.AF_INET6: 1}
 
-_FIX = ("Fix one: sysctl -w net.ipv4.ping_group_range='0 2147483647' "
-        "(persist with deploy/sysctl.d/60-netmon-ping.conf), or run with AmbientCapabilities=CAP_NET_RAW")
 
 
 class IcmpMode(enum.StrEnum):
@@ -70,8 +69,10 @@ def _proto(family: int) -> int:
 
 def permission_message() -> str:
     """The start-up error text naming the two ways to grant ICMP access."""
-    return (f"cannot open an ICMP socket: this process (gid {os.getegid()}) is outside "
-            f"net.ipv4.ping_group_range (currently '{ping_group_range()}') and lacks CAP_NET_RAW. {_FIX}")
+    return _("cannot open an ICMP socket: this process (gid {gid}) is outside net.ipv4.ping_group_range (currently "
+             "'{range}') and lacks CAP_NET_RAW. Fix one: sysctl -w net.ipv4.ping_group_range='0 2147483647' (persist "
+             "with deploy/sysctl.d/60-netmon-ping.conf), or run with AmbientCapabilities=CAP_NET_RAW").format(
+                 gid=os.getegid(), range=ping_group_range())
 
 
 def check_icmp_permission() -> str:

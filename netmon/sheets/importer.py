@@ -231,10 +231,11 @@ def _column_of(path: str) -> str | None:
 
 def _column_named_in(message: str) -> str | None:
     """Device-level issues ("... so the device needs auth: ...") name the missing key in their text."""
-    if message.startswith("device id "):
+    # The loader wrote them in the language in use: English or Vietnamese (netmon/config/resolve.py).
+    if message.startswith(("device id ", "mã thiết bị ")):
         return "device"  # two rows make the same id: the name is what to change
-    match = re.search(r"needs (auth|host|url):|has no (port)", message)
-    return (match.group(1) or match.group(2)) if match else None
+    match = re.search(r"(?:needs|cần) (auth|host|url):|has no (port)|không có (cổng)", message)
+    return (match.group(1) or match.group(2) or (match.group(3) and "port")) if match else None
 
 
 def _check_config(context: Config | None, inventory: Path, folder: Path) -> Path:
@@ -263,7 +264,7 @@ def _loader_issues(exc: ConfigError, sheet: Sheet, inventory: Path, origin: dict
 
     out = []
     for issue in exc.issues:
-        message = where.sub(lambda m: f"row {row_of(int(m.group(1)))}", issue.message)
+        message = where.sub(lambda m: _("row {row}").format(row=row_of(int(m.group(1)))), issue.message)
         if Path(issue.file).resolve() != inventory.resolve():
             out.append(RowIssue(sheet.file, 0, "", message))
             continue

@@ -20,6 +20,7 @@ from typing import Any
 from rich.console import Console, Group
 from rich.text import Text
 
+from netmon.i18n import N_, _, localise
 from netmon.sinks import deadletters
 from netmon.sinks.deadletters import Letter
 from netmon.store import Store
@@ -40,7 +41,8 @@ def parse_ids(values: list[str]) -> list[int]:
         for part in str(value).split(","):
             if part.strip():
                 if not part.strip().isdigit():
-                    raise SystemExit(f"netmon deadletters: --id takes letter numbers, not {part.strip()!r}")
+                    raise SystemExit(_("netmon deadletters: --id takes letter numbers, not {value}").format(
+                        value=repr(part.strip())))
                 ids.append(int(part))
     return ids
 
@@ -70,10 +72,11 @@ def _list(config: Any, args: Any, ids: list[int], console: Console) -> int:
         console.print_json(json.dumps([x.as_dict() for x in found], ensure_ascii=False))
         return 0
     if not found:
-        console.print("no dead letters" + ("" if args.all else " waiting (--all shows replayed ones too)"))
+        console.print(_("no dead letters") if args.all else
+                      _("no dead letters waiting (--all shows replayed ones too)"))
         return 0
     console.print(letters_table(found, time.time()))
-    console.print(f"{len(found)} letter(s); `netmon deadletters replay` sends transient ones again")
+    console.print(_("{n} letter(s); `netmon deadletters replay` sends transient ones again").format(n=len(found)))
     return 0
 
 
@@ -81,27 +84,33 @@ def letters_table(found: list[Letter], now: float) -> Group:
     """Three lines per letter (fits an 80-column terminal): what, the server's words, the point."""
     parts = []
     for x in found:
-        state = "replayed" if x.replayed_ts else ("retry in " + _age(x.next_ts - now) if x.kind == "transient"
-                                                   and x.next_ts > now else "")
+        state = _("replayed") if x.replayed_ts else (_("retry in {age}").format(age=_age(x.next_ts - now))
+                                                     if x.kind == "transient" and x.next_ts > now else "")
         head = Text(f"#{x.id}  {x.output}  ", style="bold")
-        head.append(x.kind + (f" ({state})" if state else ""),
+        kind = _(_KINDS[x.kind]) if x.kind in _KINDS else x.kind
+        head.append(kind + (f" ({state})" if state else ""),
                     style="green" if x.replayed_ts else ("yellow" if x.kind == "transient" else "red"))
-        head.append(f"  set aside {_age(now - x.created_ts)} ago  tries {x.attempts}  result #{x.seq}")
+        head.append(_("  set aside {age} ago  tries {tries}  result #{seq}").format(
+            age=_age(now - x.created_ts), tries=x.attempts, seq=x.seq))
         said = Text("    " + (f"HTTP {x.status}: " if x.status else "") + x.message[:300])
         point = Text("    " + x.line[:400], style="dim", no_wrap=True, overflow="ellipsis")
         parts += [head, said, point]
     return Group(*parts)
 
 
+_KINDS = {"transient": N_("transient"), "data": N_("data"), "undecodable": N_("undecodable")}
+"""A letter's kind as shown (the stored and JSON value stays English)."""
+
+
 def _age(seconds: float) -> str:
     seconds = max(0, int(seconds))
     if seconds < 120:
-        return f"{seconds} s"
+        return _("{n} s").format(n=seconds)
     if seconds < 7200:
-        return f"{seconds // 60} min"
+        return _("{n} min").format(n=seconds // 60)
     if seconds < 172800:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.1f} d"
+        return _("{n} h").format(n=localise(f"{seconds / 3600:.1f}"))
+    return _("{n} d").format(n=localise(f"{seconds / 86400:.1f}"))
 
 
 def _replay(config: Any, args: Any, ids: list[int], console: Console) -> int:
@@ -110,8 +119,8 @@ def _replay(config: Any, args: Any, ids: list[int], console: Console) -> int:
 
     outputs = {o.name: o for o in config.settings.outputs.influxdb}
     if args.output and args.output not in outputs:
-        raise SystemExit(f"netmon deadletters: no output named {args.output!r} in the config"
-                         f" (outputs: {', '.join(outputs) or 'none'})")
+        raise SystemExit(_("netmon deadletters: no output named {name} in the config (outputs: {outputs})").format(
+            name=repr(args.output), outputs=", ".join(outputs) or _("none")))
     kinds = [] if ids or args.all else [deadletters.TRANSIENT]
     store = _open_current(config, readonly=False)
     resolver = TagResolver(config.settings.agent.name, config.all_devices)
@@ -119,8 +128,8 @@ def _replay(config: Any, args: Any, ids: list[int], console: Console) -> int:
     try:
         found = deadletters.letters(store, args.output, ids, kinds=kinds)
         if not found:
-            console.print("nothing to replay" + ("" if ids or args.all else
-                                                 " (only transient refusals by default; --all adds data ones)"))
+            console.print(_("nothing to replay") if ids or args.all else
+                          _("nothing to replay (only transient refusals by default; --all adds data ones)"))
             return 0
         by_output: dict[str, list[Letter]] = {}
         for x in found:
@@ -128,10 +137,12 @@ def _replay(config: Any, args: Any, ids: list[int], console: Console) -> int:
         for name, chosen in by_output.items():
             sendable = [x for x in chosen if x.kind != deadletters.UNDECODABLE]
             if len(sendable) < len(chosen):
-                console.print(f"{name}: {len(chosen) - len(sendable)} unreadable stored rows cannot be sent")
+                console.print(_("{output}: {n} unreadable stored rows cannot be sent").format(
+                    output=name, n=len(chosen) - len(sendable)))
                 failed = True
             if name not in outputs:
-                console.print(f"{name}: not an output in this config; {len(sendable)} letters left as they are")
+                console.print(_("{output}: not an output in this config; {n} letters left as they are").format(
+                    output=name, n=len(sendable)))
                 failed = True
                 continue
             if not sendable:
@@ -139,8 +150,9 @@ def _replay(config: Any, args: Any, ids: list[int], console: Console) -> int:
             accepted, again, why = asyncio.run(_send(Forwarder(outputs[name], store, resolver, patient=False),
                                                      sendable))
             left = len(sendable) - accepted - again
-            console.print(f"{name}: {accepted} of {len(sendable)} accepted, {again} refused again"
-                          + (f", {left} not tried ({why})" if left else ""))
+            console.print(_("{output}: {accepted} of {n} accepted, {again} refused again").format(
+                output=name, accepted=accepted, n=len(sendable), again=again)
+                + (_(", {left} not tried ({why})").format(left=left, why=why) if left else ""))
             failed = failed or accepted < len(sendable)
     finally:
         store.close()

@@ -10,6 +10,7 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from netmon.i18n import _
 from netmon.sinks import deadletters
 
 if TYPE_CHECKING:
@@ -31,9 +32,10 @@ async def replay_letters(forwarder: Forwarder, letters: Sequence[deadletters.Let
         try:
             refused = await forwarder.settle([x.line for x in chunk])
         except Halt as halt:
-            return accepted, refused_again, f"stopped: {halt.answer.message or halt.answer.status}"
+            return accepted, refused_again, _("stopped: {reason}").format(
+                reason=halt.answer.message or halt.answer.status)
         if refused is None:
-            return accepted, refused_again, "stopped"
+            return accepted, refused_again, _("stopped")
         bad = dict(refused)
         with store.transaction():
             deadletters.mark_replayed(store, [x.id for i, x in enumerate(chunk) if i not in bad])

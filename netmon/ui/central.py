@@ -23,6 +23,7 @@ from netmon.central.influxql import CentralError, InfluxQL
 from netmon.central.province import HEARTBEAT_S, LOOKBACK_S, Picture, province_picture
 from netmon.central.services import ServiceVerdict, service_verdicts
 from netmon.config.resolve import slug
+from netmon.i18n import _
 from netmon.ui.status_layout import body_lines
 from netmon.ui.status_render import (
     Columns,
@@ -38,12 +39,14 @@ def client_for(config: Any, name: str | None) -> InfluxQL:
     """The InfluxQL client of the configured output `name` (default: the first)."""
     outputs = config.settings.outputs.influxdb
     if not outputs:
-        raise CentralError("no outputs.influxdb in the config: the central view reads the InfluxDB the agents "
-                           "forward to; add it (the same url, database/bucket and credentials, read access is enough)")
+        raise CentralError(_("no outputs.influxdb in the config: the central view reads the InfluxDB the agents "
+                             "forward to; add it (the same url, database/bucket and credentials, read access is "
+                             "enough)"))
     for out in outputs:
         if name is None or out.name == name:
             return InfluxQL(out)
-    raise CentralError(f"no InfluxDB output named {name!r}; configured: {', '.join(o.name for o in outputs)}")
+    raise CentralError(_("no InfluxDB output named {name}; configured: {names}").format(
+        name=repr(name), names=", ".join(o.name for o in outputs)))
 
 
 def picture(config: Any, args: Any, now: float | None = None) -> Picture:
@@ -94,7 +97,7 @@ def run_status_central(config: Any, args: Any, console: Console) -> int:
         add_service_problems(pic, client, _service_window(config))
         snap.worst_pcs = worst_pcs(client, snap.taken_ts, pic)
     except CentralError as exc:
-        print(f"netmon status: services and PCs not read: {exc}", file=sys.stderr)
+        print(_("netmon status: services and PCs not read: {error}").format(error=exc), file=sys.stderr)
     shown = [r for r in snap.villages if flt.matches(r)]
     if args.format == "json":
         doc = json.loads(snapshot_json(snap, flt, shown))
@@ -168,7 +171,7 @@ def run_report_central(kind: str, config: Any, args: Any, console: Console) -> i
     except CentralError as exc:
         print(f"netmon report: {exc}", file=sys.stderr)
         return 1
-    print(f"netmon report: unknown report {kind!r}", file=sys.stderr)
+    print(_("netmon report: unknown report {kind}").format(kind=repr(kind)), file=sys.stderr)
     return 2
 
 

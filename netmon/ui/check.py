@@ -19,7 +19,7 @@ from rich.table import Table
 from netmon.config.load import Config
 from netmon.config.secrets import mask
 from netmon.config.shard import commune_id
-from netmon.i18n import N_, _, display, ngettext, number
+from netmon.i18n import N_, _, display, ngettext, number, pgettext
 from netmon.i18n import localise as loc
 from netmon.model import Device
 from netmon.storesize import human_bytes, project
@@ -89,16 +89,19 @@ def _assignment_table(config: Config) -> Table:
     assignment = config.assignment
     assert assignment is not None
     villages = Counter(commune_id(v) for v in {d.id.rsplit("/", 1)[0] for d in config.all_devices if d.village})
-    table = Table(box=box.SIMPLE, pad_edge=False, title="communes per agent", title_justify="left")
-    for name, justify in (("agent", "left"), ("communes", "right"), ("villages", "right"),
-                          ("placed", "left"), ("", "left")):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    table = Table(box=box.SIMPLE, pad_edge=False, title=_("communes per agent"), title_justify="left")
+    for name, justify in ((N_("agent"), "left"), (N_("communes"), "right"), (N_("villages"), "right"),
+                          (N_("placed"), "left"), ("", "left")):
+        table.add_column(_(name) if name else "", justify=justify)  # type: ignore[arg-type]
+    # How a commune was placed (config.shard): written `agent:`, following a parent, or hashed.
+    hows = {"explicit": pgettext("placement", "explicit"), "parent": pgettext("placement", "parent"),
+            "hashed": pgettext("placement", "hashed")}
     for agent in assignment.agents:
         communes = assignment.communes_of(agent)
         how = Counter(assignment.how[c] for c in communes)
-        placed = ", ".join(f"{n:,} {k}" for k, n in sorted(how.items())) or "-"
-        table.add_row(mask(agent), f"{len(communes):,}", f"{sum(villages[c] for c in communes):,}", placed,
-                      "(this agent)" if agent == assignment.me else "")
+        placed = ", ".join(f"{number(n)} {hows.get(k, k)}" for k, n in sorted(how.items())) or "-"
+        table.add_row(mask(agent), number(len(communes)), number(sum(villages[c] for c in communes)), placed,
+                      _("(this agent)") if agent == assignment.me else "")
     return table
 
 
@@ -188,12 +191,14 @@ def _store_line(config: Config) -> str:
     p = project(config)
     keep, cap = config.settings.store.retention, config.settings.store.max_disk_mb
     raw = sum(p.results.values())
-    text = (f"store at steady state: ~{human_bytes(p.total)} (raw results {human_bytes(raw)}: icmp "
-            f"{format_duration(keep.results_icmp)}, others {format_duration(keep.results)}; rollups "
-            f"{human_bytes(p.rollup_device + p.rollup_village)} for {format_duration(keep.rollups)}; "
-            f"outages and flags {human_bytes(p.events)}); docs/storage.md")
+    text = _("store at steady state: ~{total} (raw results {raw}: icmp {icmp_days}, others {other_days}; rollups "
+             "{rollups} for {rollup_days}; outages and flags {events}); docs/storage.md").format(
+        total=loc(human_bytes(p.total)), raw=loc(human_bytes(raw)), icmp_days=format_duration(keep.results_icmp),
+        other_days=format_duration(keep.results), rollups=loc(human_bytes(p.rollup_device + p.rollup_village)),
+        rollup_days=format_duration(keep.rollups), events=loc(human_bytes(p.events)))
     if cap is not None:
         fits = p.total <= cap * 1e6 * 1.048576
-        text += (f"\nmax_disk_mb {cap:,}: " + ("fits" if fits else
-                 "[bold]too small[/bold]: past it the oldest analysis rows go first, then unsent results"))
+        text += "\n" + (_("max_disk_mb {cap}: fits") if fits else _(
+            "max_disk_mb {cap}: [bold]too small[/bold]: past it the oldest analysis rows go first, then unsent "
+            "results")).format(cap=number(cap))
     return text

@@ -71,4 +71,6 @@ def test_config_refuses_reversed_span_with_line_and_fix(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         load_config(path)
     text = str(err.value)
-    assert "netmon.yaml:4" in text and "00:00-07:30 as two spans" in text, text
+    # The span's own line and index; not also "expected text" from the one-line form of the union.
+    assert "netmon.yaml:5: agent.office_hours[0]: span 17:00-07:30" in text and "00:00-07:30 as two spans" in text, text
+    assert len(err.value.issues) == 1, text

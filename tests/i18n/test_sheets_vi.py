@@ -39,3 +39,26 @@ def test_bad_rows_are_explained_in_vietnamese_and_nothing_is_written(tmp_path: P
     english = _import(tmp_path, "en")
     assert "is not a port; write a whole number from 1 to 65535" in english.stderr
     assert "4 problems in" in english.stderr
+
+
+def test_problems_the_config_loader_finds_land_on_the_right_column_in_both_languages(tmp_path: Path) -> None:
+    # Two rows that make one device id, and a router whose profile needs an SNMP auth: found by
+    # the config loader, whose message (now in the language in use) names the column to fix.
+    sheet = tmp_path / "trung.csv"
+    sheet.write_text("Tỉnh,Xã,Thôn/Bản,Thiết bị,Loại,Địa chỉ IP\nLai Châu,Sìn Hồ,Tả Phìn,CPE 1,ping,127.0.11.2\n"
+                     "Lai Châu,Sìn Hồ,Tả Phìn,cpe-1,ping,127.0.11.3\nLai Châu,Sìn Hồ,Tả Phìn,r,router,127.0.11.4\n",
+                     encoding="utf-8")
+    found = {}
+    for lang in ("vi", "en"):
+        env = {**os.environ, "PYTHONPATH": str(REPO), "NETMON_LANG": lang}
+        found[lang] = subprocess.run([sys.executable, "-m", "netmon", "inventory", "import", str(sheet), "-o",
+                                      str(tmp_path / "inventory.yaml")], capture_output=True, text=True, env=env,
+                                     timeout=60, check=False).stderr.splitlines()
+    assert found["vi"][0] == (f"{sheet}:3: Thiết bị: mã thiết bị 'lai-chau/sin-ho/ta-phin/cpe-1' bị dùng hai lần, "
+                              "tại dòng 2 và dòng 3 (tên thiết bị 'CPE 1' và 'cpe-1' cho cùng một mã); hãy đổi tên "
+                              "một thiết bị")
+    assert found["vi"][1].startswith(f"{sheet}:4: Xác thực SNMP: hồ sơ đo 'router' có phép kiểm tra snmp")
+    assert found["en"][0].startswith(f"{sheet}:3: Thiết bị: device id 'lai-chau/sin-ho/ta-phin/cpe-1' is used "
+                                     "twice, at row 2 and row 3")
+    assert found["en"][1].startswith(f"{sheet}:4: Xác thực SNMP: profile 'router' has snmp checks")
+    assert not (tmp_path / "inventory.yaml").exists()
