@@ -292,6 +292,7 @@ def run(args: argparse.Namespace) -> list[str]:
         eval_day1 = timed_eval(evaluator, SIM0 + DAY)
         retention = Retention(store, policy, ["influxdb"])
         longest_step, prune_total, sampled, sizes = 0.0, 0.0, 0, {}
+        longest_task, step_stats = "", {}
         t_year = time.perf_counter()
         for day in range(1, args.days + 1):
             start = SIM0 + (day - 1) * DAY
@@ -305,17 +306,29 @@ def run(args: argparse.Namespace) -> list[str]:
                 t0 = time.perf_counter()
                 more = retention.prune_step(now, 10_000)
                 step = time.perf_counter() - t0
+                if step > longest_step:
+                    longest_task = f"{retention.last_task} (day {day})"
                 longest_step, prune_total = max(longest_step, step), prune_total + step
+                task = retention.last_task
+                n_steps, total_s, worst_s = step_stats.get(task, (0, 0.0, 0.0))
+                step_stats[task] = (n_steps + 1, total_s + step, max(worst_s, step))
                 if not more:
                     break
             if day in (1, 7, 35, 60, 100, 200, 300, args.days):
                 sizes[day] = retention.disk_bytes()
-                print(f"  day {day:>3}: store {sizes[day] / GB:.2f} GB, {time.perf_counter() - t_year:.0f} s",
-                      file=sys.stderr)
+                print(f"  day {day:>3}: store {sizes[day] / GB:.2f} GB, {time.perf_counter() - t_year:.0f} s,"
+                      f" evaluation {timed_eval(evaluator, now, 1):.3f} s", file=sys.stderr)
         year_s = time.perf_counter() - t_year
         now = SIM0 + args.days * DAY
         eval_last = timed_eval(evaluator, now)
         tables = dbstat(store)
+        print("  table: bytes, rows, bytes/row", file=sys.stderr)
+        for name, size in sorted(tables.items(), key=lambda kv: -kv[1]):
+            rows = store.conn.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0] if name.isidentifier() else 0
+            print(f"  {name}: {size:,} B, {rows:,} rows, {size / max(1, rows):.1f} B/row", file=sys.stderr)
+        print("  retention steps: task: count, total s, longest s", file=sys.stderr)
+        for task, (count, total_s, worst_s) in sorted(step_stats.items(), key=lambda kv: -kv[1][2]):
+            print(f"  {task}: {count}, {total_s:.1f}, {worst_s:.3f}", file=sys.stderr)
         file_bytes = retention.disk_bytes()
         store.close()
         start_s = startup(tmp / "netmon.db", devices, settings, now)
@@ -326,11 +339,11 @@ def run(args: argparse.Namespace) -> list[str]:
         conn.close()
         upgrade_s = startup(tmp / "netmon.db", devices, settings, now)
     return report(args, devices, pcs, per_result, n_real, real_s, eval_day1, eval_last, tables, file_bytes, sizes,
-                  start_s, upgrade_s, longest_step, prune_total, year_s, sampled, catalog, policy)
+                  start_s, upgrade_s, (longest_step, longest_task), prune_total, year_s, sampled, catalog, policy)
 
 
 def report(args, devices, pcs, per_result, n_real, real_s, eval_day1, eval_last, tables, file_bytes, sizes,
-           start_s, upgrade_s, longest_step, prune_total, year_s, sampled, catalog, policy) -> list[str]:
+           start_s, upgrade_s, longest, prune_total, year_s, sampled, catalog, policy) -> list[str]:
     """Markdown lines: measurements, extrapolation, goals."""
     n, v = len(devices), len(catalog.villages)
     raw_full = (n * 1440 * policy.results_icmp_s / DAY * per_result["icmp"]
@@ -370,7 +383,7 @@ def report(args, devices, pcs, per_result, n_real, real_s, eval_day1, eval_last,
         f"{tables.get('rollup_device', 0) / GB:.2f} / {tables.get('rollup_village', 0) / GB:.2f} / "
         f"{measured_raw / GB:.3f} / {growing / GB:.3f} / {fixed / GB:.3f} GB |",
         f"| retention: total / longest single step (10,000 rows) | {prune_total:.1f} s / "
-        f"{longest_step * 1000:.0f} ms |",
+        f"{longest[0] * 1000:.0f} ms ({longest[1]}) |",
         f"| evaluation day 1 / day {args.days} | {eval_day1:.3f} s / {eval_last:.3f} s ({ratio:.2f}x) |",
         f"| start-up: open + migrate + catalog + rollup state + first evaluation | {start_s:.2f} s |",
         f"| start-up after stepping the store back to schema v1 (upgrade) | {upgrade_s:.2f} s |",

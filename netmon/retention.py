@@ -78,6 +78,9 @@ class Retention:
         self.outputs = list(outputs)
         self._stuck_logged = False
         self._cap_since: dict[str, int] | None = None
+        self.last_task = ""
+        """What the last step did ("cap", "vacuum" or an age task such as "merge rollup_device 1d"):
+        benches and logs attribute a slow step to its task."""
 
     # ------------------------------------------------------------ measuring
 
@@ -110,12 +113,15 @@ class Retention:
                 self._cap_since = self.store.counters()
                 log.warning("store is %.1f MB, over its %g MB cap: deleting the least valuable rows, oldest"
                             " first", self.disk_bytes() / MB, round((self.policy.max_disk_bytes or 0) / MB, 1))
+            self.last_task = "cap"
             return self._cap_step(now, max_rows)
         if self._cap_since is not None:
             self._log_cap_episode()
-        for task in self._age_tasks(now):
+        for name, task in self._age_tasks(now):
+            self.last_task = name
             if task(max_rows):
                 return True
+        self.last_task = "vacuum"
         pages = self.conn.execute("PRAGMA page_count").fetchone()[0]
         return self._vacuum(reserve=max(VACUUM_RESERVE_PAGES, pages // 8), max_pages=max_rows)
 
@@ -137,25 +143,28 @@ class Retention:
         level = logging.WARNING if gone.get("dropped_unsent") else logging.INFO
         log.log(level, "store back under its cap after deleting %s", text or "nothing")
 
-    def _age_tasks(self, now: float) -> list[Callable[[int], bool]]:
+    def _age_tasks(self, now: float) -> list[tuple[str, Callable[[int], bool]]]:
         p = self.policy
-        tasks: list[Callable[[int], bool]] = [
-            lambda n: self._results(now - p.results_icmp_s, n, icmp=True),
-            lambda n: self._results(now - p.results_s, n, icmp=False),
+        tasks: list[tuple[str, Callable[[int], bool]]] = [
+            ("results icmp", lambda n: self._results(now - p.results_icmp_s, n, icmp=True)),
+            ("results other", lambda n: self._results(now - p.results_s, n, icmp=False)),
         ]
         for table in ROLLUP_TABLES:
-            tasks.append(lambda n, t=table: self._delete_by(t, "bucket_ts", now - p.rollups_s, n, "retention"))
+            tasks.append((f"delete {table}",
+                          lambda n, t=table: self._delete_by(t, "bucket_ts", now - p.rollups_s, n, "retention")))
             if p.bucket_s < HOUR_S:
-                tasks.append(lambda n, t=table: self._merge(t, HOUR_S, now - p.rollups_fine_s))
-        tasks.append(lambda n: self._merge("rollup_device", DAY_S, now - p.device_hourly_s))
-        tasks += [
-            lambda n: self._delete_by("analysis_outages", "end_ts", now - p.outages_s, n, "retention"),
-            lambda n: self._delete_by("flags", "cleared_ts", now - p.flags_s, n, "retention", _OPEN_FLAG),
-            lambda n: self._delete_by("dead_letters", "created_ts", now - p.dead_letters_s, n, "retention"),
-            lambda n: self._delete_by("agent_runs", "last_seen_ts", now - p.agent_runs_s, n, "retention"),
-            lambda n: self._delete_by("village_status", "ts", now - p.rollups_s, n, "retention"),
-            lambda n: self._delete_by("analysis_device_state", "last_ts", now - p.rollups_s, n, "retention"),
-        ]
+                tasks.append((f"merge {table} 1h", lambda n, t=table: self._merge(t, HOUR_S, now - p.rollups_fine_s)))
+        tasks.append(("merge rollup_device 1d", lambda n: self._merge("rollup_device", DAY_S, now - p.device_hourly_s)))
+        for table, column, keep, extra in (
+            ("analysis_outages", "end_ts", p.outages_s, ""),
+            ("flags", "cleared_ts", p.flags_s, _OPEN_FLAG),
+            ("dead_letters", "created_ts", p.dead_letters_s, ""),
+            ("agent_runs", "last_seen_ts", p.agent_runs_s, ""),
+            ("village_status", "ts", p.rollups_s, ""),
+            ("analysis_device_state", "last_ts", p.rollups_s, ""),
+        ):
+            tasks.append((f"delete {table}", lambda n, t=table, c=column, k=keep, x=extra:
+                          self._delete_by(t, c, now - k, n, "retention", x)))
         return tasks
 
     # ------------------------------------------------------------ the cap
