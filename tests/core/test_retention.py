@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -241,3 +242,15 @@ def test_prune_store_is_a_plain_function_a_worker_can_call_until_done(store: Sto
         calls += 1
         assert calls < 1000
     assert calls > 5 and count(store, "results") == 0
+
+
+def test_a_step_deletes_at_most_max_rows_results(store: Store) -> None:
+    # Only ICMP results: every sequence number of a step's scan window is a row to delete.
+    store.append([ping("d", T0 + k) for k in range(1000)])
+    retention = Retention(store, policy(results_icmp_s=DAY_S), [])
+    left = [count(store, "results")]
+    while retention.prune_step(T0 + 2 * DAY_S, 100):
+        left.append(count(store, "results"))
+    assert left[-1] == 0
+    assert max(a - b for a, b in pairwise(left)) == 100  # not 100 * SCAN_FACTOR
+    assert store.counters()["retention:results"] == 1000
