@@ -154,8 +154,10 @@ class Retention:
             tasks.append((f"delete {table}",
                           lambda n, t=table: self._delete_by(t, "bucket_ts", now - p.rollups_s, n, "retention")))
             if p.bucket_s < HOUR_S:
-                tasks.append((f"merge {table} 1h", lambda n, t=table: self._merge(t, HOUR_S, now - p.rollups_fine_s)))
-        tasks.append(("merge rollup_device 1d", lambda n: self._merge("rollup_device", DAY_S, now - p.device_hourly_s)))
+                tasks.append((f"merge {table} 1h",
+                              lambda n, t=table: self._merge(t, HOUR_S, now - p.rollups_fine_s, n)))
+        tasks.append(("merge rollup_device 1d",
+                      lambda n: self._merge("rollup_device", DAY_S, now - p.device_hourly_s, n)))
         for table, column, keep, extra in (
             ("analysis_outages", "end_ts", p.outages_s, ""),
             ("flags", "cleared_ts", p.flags_s, _OPEN_FLAG),
@@ -318,12 +320,16 @@ class Retention:
                         round((self.policy.max_disk_bytes or 0) / MB, 1), deleted, table)
         return deleted > 0
 
-    def _merge(self, table: str, width: float, before: float) -> bool:
-        """Merge one source bucket older than `before` into its `width`-wide bucket; True if work was done.
+    def _merge(self, table: str, width: float, before: float, max_rows: int) -> bool:
+        """Merge up to `max_rows` rows of one source bucket older than `before` into its `width`-wide
+        bucket; True if work was done.
 
         Counters and packed histograms are additive, so a bucket merged into a row that already
-        holds earlier buckets of the same period just adds. Progress is kept in analysis_meta in
-        the same transaction, so a crash never merges a bucket twice.
+        holds earlier buckets of the same period just adds. Each slice's rows are added and deleted
+        in one transaction, so what is left of the source bucket is exactly what is not merged yet
+        (a crash never merges a row twice); progress past whole buckets is kept in analysis_meta.
+        A bucket holds one row per device: at 100,000 devices merging it whole held the write
+        lock for seconds.
         """
         meta_key = f"merged_upto:{table}:{width:g}"
         counter = f"merged:{table}"
@@ -335,16 +341,23 @@ class Retention:
             return False
         target = nxt - nxt % width
         with self.store.transaction() as conn:
+            done = True
             if nxt != target:
+                last = conn.execute(f"SELECT {key} FROM {table} WHERE bucket_ts = ? ORDER BY {key}"
+                                    " LIMIT 1 OFFSET ?", (nxt, max(1, max_rows) - 1)).fetchone()
+                upto = last[0] if last is not None else 1 << 62
                 cols = ", ".join(_COLS)
                 conn.execute(
                     f"INSERT INTO {table} (bucket_ts, {key}, {cols}) SELECT ?, {key}, {cols} FROM {table}"
-                    f" WHERE bucket_ts = ? ON CONFLICT (bucket_ts, {key}) DO UPDATE SET "
-                    + ", ".join(f"{c} = {c} + excluded.{c}" for c in _COLS), (target, nxt))
-                merged = conn.execute(f"DELETE FROM {table} WHERE bucket_ts = ?", (nxt,)).rowcount
+                    f" WHERE bucket_ts = ? AND {key} <= ? ON CONFLICT (bucket_ts, {key}) DO UPDATE SET "
+                    + ", ".join(f"{c} = {c} + excluded.{c}" for c in _COLS), (target, nxt, upto))
+                merged = conn.execute(f"DELETE FROM {table} WHERE bucket_ts = ? AND {key} <= ?",
+                                      (nxt, upto)).rowcount
                 self.store.add_counter(counter, merged)
+                done = conn.execute(f"SELECT 1 FROM {table} WHERE bucket_ts = ? LIMIT 1", (nxt,)).fetchone() is None
+            # Part of the bucket left: the next step resumes at it (not at the earlier target bucket).
             conn.execute("INSERT INTO analysis_meta (key, value) VALUES (?, ?)"
-                         " ON CONFLICT(key) DO UPDATE SET value = excluded.value", (meta_key, nxt + 1e-3))
+                         " ON CONFLICT(key) DO UPDATE SET value = excluded.value", (meta_key, nxt + 1e-3 * done))
         return True
 
     def _vacuum(self, reserve: int, max_pages: int) -> bool:
