@@ -17,9 +17,11 @@ BYTES_PER_RESULT = {"icmp": 240, "snmp": 418, "tcp": 192, "http": 187}
 scalars, 4 storage rows, 4 processors); a poll with an interface table of many ports is larger."""
 BYTES_PER_RESULT_OTHER = 400
 """A prober without a measured figure (a new one) is assumed to cost this much."""
-ROLLUP_DEVICE_ROW = 79
-ROLLUP_VILLAGE_ROW = 119
-"""A village row is larger: the table has a second index (village_id, bucket_ts) for per-village reads."""
+ROLLUP_DEVICE_ROW = 50
+ROLLUP_VILLAGE_ROW = 72
+"""Schema v5 rows, keyed by an integer per device/village (79 and 121 bytes with text ids before).
+A village row is larger: the table has a second index (village_key, bucket_ts) for per-village reads,
+and its counters and histogram hold a whole village's rounds (larger numbers)."""
 OUTAGE_ROW, FLAG_ROW = 80, 400
 OUTAGES_PER_DEVICE_DAY = 0.01
 FLAGS_PER_VILLAGE_DAY = 0.01

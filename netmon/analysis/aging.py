@@ -17,6 +17,12 @@ missing (no answer in office hours, an agent without hrMemorySize) says "not ass
 of passing silently. A PC that never answered SNMP in the window is `pending`: not scored at
 all, so a fresh daemon does not rank every PC 0 before its first poll.
 
+Office-hours reachability is read from the device rollups (`office_rounds`/`office_up` per
+bucket, `office_rollups`): raw ICMP results are kept one day by default, the rollups for
+months, so the rule sees the whole week. Only a PC without rollups in the window (analysis not
+running, a device the catalog does not know) is judged from its raw pings, as before. The
+rollups leave out rounds the agent failed to probe (status `error`); raw pings count them down.
+
 `score_pc` is a pure function over ProbeResults (tests feed it directly); `score_from_store`
 pulls the last week of one device's results from the store.
 """
@@ -165,7 +171,8 @@ def _hardware_rules(snmp: Sequence[tuple[ProbeResult, Sample]], results: Sequenc
 
 
 def _usage_rules(snmp: Sequence[tuple[ProbeResult, Sample]], results: Sequence[ProbeResult],
-                 rules: AgingRules, since: float, office: OfficeHours, v: _Verdict) -> None:
+                 rules: AgingRules, since: float, office: OfficeHours, v: _Verdict,
+                 reach: tuple[int, int] | None = None) -> None:
     """CPU load and reachability in office hours, and unexpected restarts, over the window."""
     loads = [s.fields["cpu_load_avg_pct"] for r, s in snmp
              if isinstance(s.fields.get("cpu_load_avg_pct"), float) and office.contains(r.ts)]
@@ -188,9 +195,13 @@ def _usage_rules(snmp: Sequence[tuple[ProbeResult, Sample]], results: Sequence[P
                              f"{len(boots)} boots in all, switching off for the night not counted)")
     else:
         v.unknown.append("restarts (no uptime)")
-    office_pings = [r for r in results if r.prober == "icmp" and office.contains(r.ts)]
-    if office_pings:
-        pct = 100.0 * sum(r.up for r in office_pings) / len(office_pings)
+    if reach is not None and reach[0] > 0:
+        rounds, up = reach
+    else:
+        office_pings = [r for r in results if r.prober == "icmp" and office.contains(r.ts)]
+        rounds, up = len(office_pings), sum(r.up for r in office_pings)
+    if rounds:
+        pct = 100.0 * up / rounds
         v.metrics["office_reachability_pct"] = pct
         if pct < rules.office_reachability_pct:
             v.add("reachability", f"reachable {pct:.0f}% of office hours")
@@ -199,8 +210,12 @@ def _usage_rules(snmp: Sequence[tuple[ProbeResult, Sample]], results: Sequence[P
 
 
 def score_pc(device_id: str, results: Sequence[ProbeResult], rules: AgingRules, now: float,
-             office: OfficeHours) -> PcHealth:
-    """Score one PC from its results of the last week (any order, any probers)."""
+             office: OfficeHours, reach: tuple[int, int] | None = None) -> PcHealth:
+    """Score one PC from its results of the last week (any order, any probers).
+
+    `reach`: (office-hours rounds, of which up) of the week from the rollups; without it (or
+    with no round) office reachability is counted from the ICMP results given.
+    """
     results = sorted(results, key=lambda r: r.ts)
     snmp = _snmp_fields(results, "snmp")
     if not snmp:
@@ -209,13 +224,31 @@ def score_pc(device_id: str, results: Sequence[ProbeResult], rules: AgingRules, 
         return PcHealth(device_id, 0, (), {}, (why,), pending=True)
     verdict = _Verdict()
     _hardware_rules(snmp, results, rules, now, verdict)
-    _usage_rules(snmp, results, rules, now - WINDOW_S, office, verdict)
+    _usage_rules(snmp, results, rules, now - WINDOW_S, office, verdict, reach)
     return PcHealth(device_id, min(verdict.score, 100), tuple(verdict.reasons), verdict.metrics,
                     tuple(verdict.unknown))
 
 
+def office_rollups(store: Any, now: float) -> dict[str, tuple[int, int]]:
+    """(office-hours rounds, of which up) per device over the week before `now`, from `rollup_device`.
+
+    One range scan of the week for every device at once: the table's key is (bucket, device),
+    and a lookup per PC would scan the same week once per PC. Buckets are counted by their
+    start (an hourly, fine or daily row that starts in the window counts whole).
+    """
+    conn = getattr(store, "conn", None)
+    if conn is None:
+        return {}
+    return {device: (int(rounds), int(up)) for device, rounds, up in conn.execute(
+        "SELECT device_id, sum(office_rounds), sum(office_up) FROM rollup_device"
+        " WHERE bucket_ts >= ? AND bucket_ts < ? GROUP BY device_id", (now - WINDOW_S, now))}
+
+
 def score_from_store(store: Any, device_id: str, rules: AgingRules, now: float,
-                     office: OfficeHours) -> PcHealth:
-    """Pull the last week of one device's results from a `netmon.store.Store` and score them."""
+                     office: OfficeHours, reach: tuple[int, int] | None = None) -> PcHealth:
+    """Pull the last week of one device's results from a `netmon.store.Store` and score them.
+
+    `reach` is the device's entry of `office_rollups` (read once for every PC by the caller).
+    """
     results = list(store.iter_results(device_id=device_id, since_ts=now - WINDOW_S, until_ts=now))
-    return score_pc(device_id, results, rules, now, office)
+    return score_pc(device_id, results, rules, now, office, reach)

@@ -17,6 +17,7 @@ from netmon.schema import (  # noqa: F401  (re-exported: analysis code imports t
     PACKED,
     PER_COLUMN,
     ROLLUP_COUNTERS,
+    ROLLUP_STORAGE,
     migrate,
 )
 from netmon.store import Store
@@ -55,3 +56,37 @@ def set_meta(store: Store, key: str, value: Any) -> None:
     """Persist an analysis number; call inside the transaction that made it true."""
     store.conn.execute("INSERT INTO analysis_meta (key, value) VALUES (?, ?)"
                        " ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, float(value)))
+
+
+class RollupKeys:
+    """The integer keys that stand for device and village ids in the rollup tables, cached.
+
+    A key, once given, never changes nor goes (`device_keys`/`village_keys`), so a cache is
+    only wrong after a rolled-back transaction gave one: `forget()` then.
+    """
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        self._keys: dict[str, dict[str, int]] = {view: {} for view in ROLLUP_STORAGE}
+
+    def key(self, view: str, ident: str) -> int:
+        """The key of `ident` in rollup view `view` ("rollup_device"), given now if it has none."""
+        cache = self._keys[view]
+        found = cache.get(ident)
+        if found is None:
+            st = ROLLUP_STORAGE[view]
+            self.conn.execute(f"INSERT INTO {st.keys} ({st.id}) VALUES (?) ON CONFLICT DO NOTHING", (ident,))
+            found = cache[ident] = int(self.conn.execute(
+                f"SELECT key FROM {st.keys} WHERE {st.id} = ?", (ident,)).fetchone()[0])
+        return found
+
+    def forget(self) -> None:
+        """Drop the cache (after a rollback)."""
+        for cache in self._keys.values():
+            cache.clear()
+
+
+def rollup_names(conn: Any, view: str) -> dict[int, str]:
+    """key -> text id of every device or village of a rollup view (one small table read)."""
+    st = ROLLUP_STORAGE[view]
+    return {int(k): name for k, name in conn.execute(f"SELECT key, {st.id} FROM {st.keys}")}

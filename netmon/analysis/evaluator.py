@@ -118,6 +118,28 @@ class Evaluation:
     """Grounds and doubts of each window's state."""
 
 
+@dataclass(slots=True)
+class _Plan:
+    """One village judged, before its flag change is written."""
+
+    village: VillageInfo
+    streaks: flagmod.Streaks
+    action: flagmod.Action
+    cause: Cause
+    judgement: Judgement
+    m: WindowMetrics
+    trend: WindowMetrics
+    undecided: bool
+    evidence: dict[str, Any] | None
+    evaluation: Evaluation
+
+
+EVAL_BATCH = 50
+"""Villages written per transaction. Judging is done before the transaction, so one batch holds
+the write lock for a few milliseconds; the writer's busy wait is bounded by that, not by the
+number of villages (5,000 villages in one transaction held it for the whole evaluation)."""
+
+
 class Evaluator:
     """Evaluates every village of a catalog against its thresholds; keeps flags in the store."""
 
@@ -151,68 +173,93 @@ class Evaluator:
         return out
 
     def evaluate(self, now: float | None = None) -> tuple[list[ProbeResult], list[Evaluation]]:
-        """Run one evaluation; returns the village-status results to emit and the evaluations."""
+        """Run one evaluation; returns the village-status results to emit and the evaluations.
+
+        Writes go in one short transaction per `EVAL_BATCH` villages (flag changes, streaks and
+        status of those villages together), with everything that only reads done before it: the
+        writer's commit waits for one batch at most, never for the whole evaluation.
+        """
         now = time.time() if now is None else now
         a = self.settings.analysis
         per_window = self.metrics(now)
-        tag_now, tag_trend = window_tag(a.window_now), window_tag(a.window_trend)
+        tag_now = window_tag(a.window_now)
         results, evals = [], []
         seconds_of = {window_tag(x): x for x in (a.window_now, a.window_trend)}
         undecided = undecided_villages(self.store, self._all_down, now - a.window_now, now, a.window_trend)
         with self.store.transaction() as conn:
             flagmod.close_removed(conn, set(self.catalog.villages), now)
-            streaks = flagmod.load_streaks(conn)
-            held = holding_windows(conn, self.settings, now, a.window_now)
+        streaks = flagmod.load_streaks(self.store.conn)
+        held = holding_windows(self.store.conn, self.settings, now, a.window_now)
+        villages = list(self.catalog.villages.items())
+        for i in range(0, len(villages), EVAL_BATCH):
+            plans = [self._plan(vid, v, per_window, streaks, held, vid in undecided, now)
+                     for vid, v in villages[i:i + EVAL_BATCH]]
+            with self.store.transaction() as conn:
+                for plan in plans:
+                    self._apply(conn, plan, now)
+                flagmod.save_streaks(conn, {p.village.id: p.streaks for p in plans})
+                batch = [p.evaluation for p in plans]
             status_rows = []
-            for vid, v in self.catalog.villages.items():
-                th = v.thresholds or a.thresholds
-                windows, judged = {}, {}
-                for tag in per_window:
-                    m = per_window[tag][vid]
-                    judgement, cause = attribute(m, th, a.evaluate_every, a.confidence)
-                    if cause is Cause.LINK and vid in undecided:
-                        cause = Cause.PENDING
-                    windows[tag], judged[tag] = (judgement.state, cause, m), judgement
-                s = streaks.setdefault(vid, flagmod.Streaks())
-                state, cause, m_now = windows[tag_now]
-                # in a maintenance window (issue 18), and while one is inside the judged window, measurement
-                # goes on but the flag neither rises nor clears
-                in_window = held and village_hold(held, v.province, v.commune, v.village, v.devices) is not None
-                action = flagmod.step(s, State.UNKNOWN if in_window else state, a.raise_after, a.clear_after)
-                self._apply(conn, v, s, action, (judged[tag_now], cause, m_now, tag_now),
-                            windows[tag_trend][2], vid in undecided, now)
-                since = None
-                if s.flag_id is not None:
-                    row = conn.execute("SELECT raised_ts FROM flags WHERE id = ?", (s.flag_id,)).fetchone()
-                    since = float(row[0]) if row else None
-                ev = Evaluation(v, windows, s.flag_id is not None, action, since, judged)
+            for ev in batch:
                 evals.append(ev)
                 result, fields_by_tag = self._result(ev, tag_now, now, seconds_of[tag_now])
                 results.append(result)
-                status_rows.append((vid, now, state.value, cause.value, int(ev.flagged), result.reason,
+                state, cause, _ = ev.windows[tag_now]
+                v = ev.village
+                status_rows.append((v.id, now, state.value, cause.value, int(ev.flagged), result.reason,
                                     v.province, v.commune, v.village, v.operator,
                                     json.dumps(fields_by_tag, ensure_ascii=False)))
-            flagmod.save_streaks(conn, streaks)
-            conn.executemany("INSERT OR REPLACE INTO village_status VALUES (?,?,?,?,?,?,?,?,?,?,?)", status_rows)
+            with self.store.transaction() as conn:
+                conn.executemany("INSERT OR REPLACE INTO village_status VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                                 status_rows)
         return results, evals
 
-    def _apply(self, conn, v: VillageInfo, s: flagmod.Streaks, action: flagmod.Action,
-               now_window: tuple[Judgement, Cause, WindowMetrics, str], trend: WindowMetrics,
-               undecided: bool, now: float) -> None:
-        judgement, cause, m, tag = now_window
-        if action is flagmod.Action.RAISE:
-            s.flag_id = flagmod.raise_flag(conn, v, cause, self.evidence(v, judgement, m, tag, trend, now, cause),
-                                           now)
-        elif action is flagmod.Action.CLEAR and s.flag_id is not None:
-            flagmod.clear_flag(conn, v, s.flag_id, now)
+    def _plan(self, vid: str, v: VillageInfo, per_window: dict[str, dict[str, WindowMetrics]],
+              streaks: dict[str, flagmod.Streaks], held: list, undecided: bool, now: float) -> _Plan:
+        """Judge one village and step its streaks; read the evidence its flag needs (no write)."""
+        a = self.settings.analysis
+        tag_now, tag_trend = window_tag(a.window_now), window_tag(a.window_trend)
+        th = v.thresholds or a.thresholds
+        windows, judged = {}, {}
+        for tag in per_window:
+            m = per_window[tag][vid]
+            judgement, cause = attribute(m, th, a.evaluate_every, a.confidence)
+            if cause is Cause.LINK and undecided:
+                cause = Cause.PENDING
+            windows[tag], judged[tag] = (judgement.state, cause, m), judgement
+        s = streaks.setdefault(vid, flagmod.Streaks())
+        state, cause, m_now = windows[tag_now]
+        # in a maintenance window (issue 18), and while one is inside the judged window, measurement
+        # goes on but the flag neither rises nor clears
+        in_window = held and village_hold(held, v.province, v.commune, v.village, v.devices) is not None
+        action = flagmod.step(s, State.UNKNOWN if in_window else state, a.raise_after, a.clear_after)
+        trend = windows[tag_trend][2]
+        evidence = None
+        if action is flagmod.Action.RAISE or (
+                action is not flagmod.Action.CLEAR and s.flag_id is not None and judged[tag_now].state.bad):
+            evidence = self.evidence(v, judged[tag_now], m_now, tag_now, trend, now, cause)
+        return _Plan(v, s, action, cause, judged[tag_now], m_now, trend, undecided, evidence,
+                     Evaluation(v, windows, False, action, None, judged))
+
+    def _apply(self, conn, p: _Plan, now: float) -> None:
+        """Write one village's flag change (inside its batch's transaction) and complete its evaluation."""
+        s, ev = p.streaks, p.evaluation
+        if p.action is flagmod.Action.RAISE:
+            s.flag_id = flagmod.raise_flag(conn, p.village, p.cause, p.evidence or {}, now)
+        elif p.action is flagmod.Action.CLEAR and s.flag_id is not None:
+            flagmod.clear_flag(conn, p.village, s.flag_id, now)
             s.flag_id = None
-        elif s.flag_id is not None and judgement.state.bad:
+        elif s.flag_id is not None and p.judgement.state.bad:
             # Only an evaluation that still meets the flag's condition may refresh its evidence.
-            flagmod.update_flag(conn, s.flag_id, cause, self.evidence(v, judgement, m, tag, trend, now, cause), now)
-        elif s.flag_id is not None and not undecided and flagmod.flag_cause(conn, s.flag_id) is Cause.PENDING:
-            decided = decided_cause(m) or decided_cause(trend)
+            flagmod.update_flag(conn, s.flag_id, p.cause, p.evidence or {}, now)
+        elif s.flag_id is not None and not p.undecided and flagmod.flag_cause(conn, s.flag_id) is Cause.PENDING:
+            decided = decided_cause(p.m) or decided_cause(p.trend)
             if decided is not None:
                 flagmod.settle_cause(conn, s.flag_id, decided, now)
+        ev.flagged = s.flag_id is not None
+        if s.flag_id is not None:
+            row = conn.execute("SELECT raised_ts FROM flags WHERE id = ?", (s.flag_id,)).fetchone()
+            ev.flagged_since = float(row[0]) if row else None
 
     def evidence(self, v: VillageInfo, j: Judgement, m: WindowMetrics, tag: str, trend: WindowMetrics,
                  now: float, cause: Cause) -> dict[str, Any]:
@@ -298,8 +345,9 @@ class AnalysisComponent:
     """
 
     name = "analysis"
-    tables = ("rollup_device", "rollup_village", "analysis_device_state", "analysis_outages", "analysis_meta",
-              "flags", "village_eval", "village_status")
+    tables = ("rollup_device_k", "rollup_village_k", "device_keys", "village_keys", "analysis_device_state",
+              "analysis_outages", "analysis_meta", "flags", "village_eval", "village_status")
+    """The rollups are stored keyed by integers (schema v5); `rollup_device`/`rollup_village` are views on them."""
 
     def __init__(self, config: Any) -> None:
         self.config = config

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from netmon.analysis.aging import PcHealth, score_from_store
+from netmon.analysis.aging import PcHealth, office_rollups, score_from_store
 from netmon.config.officehours import OfficeHours
 from netmon.model import Device
 
@@ -58,11 +58,14 @@ def pc_rows(config: Any, store: Any, now: float, pending: bool = False) -> list[
     agent = config.settings.agent
     office = OfficeHours(agent.office_hours, agent.timezone, getattr(agent, "public_holidays", ()))
     rows = []
+    reach: dict[str, tuple[int, int]] | None = None
     for device in config.devices:
         profile = config.profiles.get(device.profile)
         if profile is None or profile.aging is None:
             continue
-        health = score_from_store(store, device.id, profile.aging, now, office)
+        if reach is None:
+            reach = office_rollups(store, now)  # the week of every device at once, only if a PC is there
+        health = score_from_store(store, device.id, profile.aging, now, office, reach.get(device.id))
         if health.pending and not pending:
             continue
         latest = store.latest(device.id, _snmp_check(profile)) if hasattr(store, "latest") else None

@@ -17,7 +17,16 @@ from dataclasses import dataclass
 
 from netmon.analysis.attribution import HISTORY_S, POWER_SLACK_S, RecentRounds, rebooted_during
 from netmon.analysis.catalog import Catalog
-from netmon.analysis.db import HIST_BUCKETS, HIST_COLUMNS, ROLLUP_COUNTERS, meta, pack_hist, set_meta
+from netmon.analysis.db import (
+    HIST_BUCKETS,
+    HIST_COLUMNS,
+    ROLLUP_COUNTERS,
+    ROLLUP_STORAGE,
+    RollupKeys,
+    meta,
+    pack_hist,
+    set_meta,
+)
 from netmon.analysis.officehours import OfficeHours
 from netmon.analysis.power import booted_inside, sentence
 from netmon.analysis.stability import hist_bucket
@@ -68,15 +77,15 @@ _IDX = {name: i for i, name in enumerate(ROLLUP_COUNTERS)}
 _H0 = len(ROLLUP_COUNTERS)
 
 
-def _upsert_sql(table: str, key: str) -> str:
+def _upsert_sql(view: str) -> str:
+    table, key = ROLLUP_STORAGE[view].table, ROLLUP_STORAGE[view].key
     cols = [*ROLLUP_COUNTERS, *HIST_COLUMNS.split(", ")]
     sets = ", ".join(f"{c} = {c} + excluded.{c}" for c in cols)
     return (f"INSERT INTO {table} (bucket_ts, {key}, {', '.join(cols)}) VALUES (?, ?, {', '.join('?' * len(cols))})"
             f" ON CONFLICT(bucket_ts, {key}) DO UPDATE SET {sets}")
 
 
-_SQL = {"rollup_device": _upsert_sql("rollup_device", "device_id"),
-        "rollup_village": _upsert_sql("rollup_village", "village_id")}
+_SQL = {view: _upsert_sql(view) for view in ROLLUP_STORAGE}
 
 
 def _ping(result: ProbeResult) -> tuple[int, int, float | None]:
@@ -110,6 +119,7 @@ class RollupEngine:
         self.settle_s = settle_s
         self.office = office
         self.recent = RecentRounds(catalog)
+        self.keys = RollupKeys(store.conn)
         self.states = self._load_states()
         self.rejected = 0
         self._cursor = self._initial_cursor(start_lookback_s)
@@ -200,6 +210,15 @@ class RollupEngine:
     # ------------------------------------------------------------ one step
 
     def _apply(self, batch: list[ProbeResult], last_seq: int, now: float) -> None:
+        try:
+            self._apply_in_transaction(batch, last_seq, now)
+        except BaseException:
+            self.keys.forget()  # keys given in the rolled-back transaction do not exist
+            raise
+        self._cursor = last_seq
+        self.rejected = 0
+
+    def _apply_in_transaction(self, batch: list[ProbeResult], last_seq: int, now: float) -> None:
         acc = _Acc()
         touched: set[str] = set()
         with self.store.transaction() as conn:
@@ -217,7 +236,8 @@ class RollupEngine:
                     self._snmp(conn, r)
                 touched.add(r.device_id)
             for (table, bucket, key), values in acc.rows.items():
-                conn.execute(_SQL[table], (bucket, key, *values[:_H0], *pack_hist(values[_H0:])))
+                conn.execute(_SQL[table], (bucket, self.keys.key(table, key), *values[:_H0],
+                                           *pack_hist(values[_H0:])))
             conn.executemany(
                 "INSERT INTO analysis_device_state VALUES (?,?,?,?,?,?,?) ON CONFLICT(device_id) DO UPDATE SET"
                 " up=excluded.up, since_ts=excluded.since_ts, last_ts=excluded.last_ts,"
@@ -227,8 +247,6 @@ class RollupEngine:
             set_meta(self.store, CURSOR_KEY, last_seq)
             if self.rejected:
                 self.store.add_counter("analysis_rejected_ts", self.rejected)
-        self._cursor = last_seq
-        self.rejected = 0
 
     def _reject(self, r: ProbeResult, now: float) -> None:
         if not self.rejected:

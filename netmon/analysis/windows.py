@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from netmon.analysis.db import HIST_COLUMNS, PACKED, unpack_hist
+from netmon.analysis.db import HIST_COLUMNS, PACKED, rollup_names, unpack_hist
 from netmon.analysis.stability import WindowMetrics
 from netmon.store import Store
 
@@ -37,12 +37,13 @@ def rollup_sums(store: Store, start_ts: float, end_ts: float, bucket_s: float) -
     """Village rollups of buckets mostly inside [start, end), summed per village."""
     lo = start_ts - bucket_s / 2
     out: dict[str, WindowMetrics] = {}
+    names = rollup_names(store.conn, "rollup_village")  # the stored table is keyed by integers (schema v5)
     for row in store.conn.execute(
-            f"SELECT village_id, {_SUMS}, {_HSUMS} FROM rollup_village WHERE bucket_ts >= ? AND bucket_ts < ?"
-            " GROUP BY village_id", (lo, end_ts)):
+            f"SELECT village_key, {_SUMS}, {_HSUMS} FROM rollup_village_k WHERE bucket_ts >= ? AND bucket_ts < ?"
+            " GROUP BY village_key", (lo, end_ts)):
         m = WindowMetrics(*(int(x) for x in row[1:8]))
         m.hist = unpack_hist(row[8:8 + PACKED])
-        out[row[0]] = m
+        out[names[row[0]]] = m
     return out
 
 
@@ -104,8 +105,9 @@ def worst_hours(store: Store, village_id: str, start_ts: float, end_ts: float, h
     """Local hours of day with the most lost rounds, worst first (only hours that lost any)."""
     lost: dict[int, int] = defaultdict(int)
     for bucket, rounds, up in store.conn.execute(
-            "SELECT bucket_ts, rounds, rounds_up FROM rollup_village WHERE village_id = ? AND bucket_ts >= ?"
-            " AND bucket_ts < ?", (village_id, start_ts, end_ts)):
+            "SELECT bucket_ts, rounds, rounds_up FROM rollup_village_k WHERE bucket_ts >= ? AND bucket_ts < ?"
+            " AND village_key = (SELECT key FROM village_keys WHERE village_id = ?)",
+            (start_ts, end_ts, village_id)):
         if rounds > up:
             lost[hour_of(bucket)] += rounds - up
     return [h for h, _ in sorted(lost.items(), key=lambda kv: (-kv[1], kv[0]))[:top]]

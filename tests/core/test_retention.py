@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -121,7 +122,15 @@ def test_rollups_downsample_and_analysis_reads_the_same_totals(store: Store) -> 
         {v: (m.rounds, m.rounds_up, m.sent, m.received, m.hist) for v, m in window.items()}
     assert {v: worst_hours(store, v, T0, end, lambda ts: int((ts - T0) // 3600)) for v in window} == hours
     # Past device_hourly, device rollups become one row per UTC day; village rollups stay hourly.
-    drain(Retention(store, p, []), end + 40 * DAY_S, max_rows=7)
+    # Two rows a step: each hour of the three devices is merged in two slices.
+    retention = Retention(store, p, [])
+    first = store.conn.execute("SELECT min(bucket_ts) FROM rollup_device").fetchone()[0]
+    assert first % DAY_S != 0 and count(store, "rollup_device", f"bucket_ts = {first}") == len(devices)
+    assert retention.prune_step(end + 40 * DAY_S, 2) and retention.last_task == "merge rollup_device 1d"
+    assert count(store, "rollup_device", f"bucket_ts = {first}") == 1  # two of three merged in this step
+    assert retention.prune_step(end + 40 * DAY_S, 2)
+    assert count(store, "rollup_device", f"bucket_ts = {first}") == 0
+    drain(retention, end + 40 * DAY_S, max_rows=2)
     days = {row[0] for row in store.conn.execute("SELECT bucket_ts FROM rollup_device")}
     assert days and all(ts % DAY_S == 0 for ts in days)
     assert count(store, "rollup_device") == len(days) * len(devices)
@@ -241,3 +250,15 @@ def test_prune_store_is_a_plain_function_a_worker_can_call_until_done(store: Sto
         calls += 1
         assert calls < 1000
     assert calls > 5 and count(store, "results") == 0
+
+
+def test_a_step_deletes_at_most_max_rows_results(store: Store) -> None:
+    # Only ICMP results: every sequence number of a step's scan window is a row to delete.
+    store.append([ping("d", T0 + k) for k in range(1000)])
+    retention = Retention(store, policy(results_icmp_s=DAY_S), [])
+    left = [count(store, "results")]
+    while retention.prune_step(T0 + 2 * DAY_S, 100):
+        left.append(count(store, "results"))
+    assert left[-1] == 0
+    assert max(a - b for a, b in pairwise(left)) == 100  # not 100 * SCAN_FACTOR
+    assert store.counters()["retention:results"] == 1000

@@ -18,10 +18,13 @@ FIXTURE = Path(__file__).resolve().parents[1] / "testdata" / "stores" / "store_8
 
 
 def dump(path: Path) -> dict[str, list[tuple]]:
-    """Every row of every table (sorted), read with plain sqlite3, not through netmon."""
+    """Every row of every table and view (sorted), read with plain sqlite3, not through netmon.
+
+    Views count: since version 5 `rollup_device`/`rollup_village` are views of keyed tables.
+    """
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'"
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')"
                                              " AND name NOT LIKE 'sqlite_%' ORDER BY name")]
         return {t: sorted(conn.execute(f"SELECT * FROM {t}").fetchall(), key=repr) for t in tables}
     finally:
@@ -129,3 +132,32 @@ def test_the_command_line_says_why_it_refuses(tmp_path: Path, capsys) -> None:
     conn.close()
     assert main(["report", "villages", "-c", str(config)]) == 2
     assert "written by a newer netmon" in capsys.readouterr().err
+
+
+def test_a_version_4_store_gets_integer_rollup_keys_and_keeps_every_row(old_store: Path, monkeypatch) -> None:
+    import netmon.schema as schema
+
+    conn = sqlite3.connect(old_store, isolation_level=None)
+    with monkeypatch.context() as m:  # the code of version 4: migrations 1-4 only
+        m.setattr(schema, "SCHEMA_VERSION", 4)
+        schema.migrate(conn)
+    assert schema.version(conn) == 4
+    # More rollups as version 4 held them: text ids, a fine bucket, a histogram in every column.
+    hist = [(1 << 59) + k for k in range(8)]
+    conn.executemany("INSERT INTO rollup_device (bucket_ts, device_id, rounds, rounds_up, down_s, p0, p1, p2, p3, p4,"
+                     " p5, p6, p7) VALUES (?, ?, 60, 59, 12.5, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     [(1_800_000_000.0 + h * 300, f"lai-chau/phong-thổ/bản-{k}/cpe", *hist)
+                      for h in range(3) for k in range(5)])
+    conn.execute("INSERT INTO rollup_village (bucket_ts, village_id, rounds, office_up) VALUES (1.5e9, 'x/ý', 7, 3)")
+    conn.close()
+    before = dump(old_store)
+    assert len(before["rollup_device"]) > 15 and len(before["rollup_village"]) > 1
+
+    Store.open(old_store).close()
+    after = dump(old_store)
+    assert sqlite3.connect(old_store).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    for table, rows in before.items():
+        assert after[table] == rows, table  # rollups read through the views exactly as before
+    assert len(after["rollup_device_k"]) == len(before["rollup_device"])
+    assert len(after["device_keys"]) == len({r[1] for r in before["rollup_device"]})
+    assert all(isinstance(r[1], int) for r in after["rollup_village_k"])
