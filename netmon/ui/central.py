@@ -46,11 +46,16 @@ def client_for(config: Any, name: str | None) -> InfluxQL:
     raise CentralError(f"no InfluxDB output named {name!r}; configured: {', '.join(o.name for o in outputs)}")
 
 
+def heartbeat_s(config: Any, args: Any) -> float:
+    """The agents' heartbeat interval: `--heartbeat`, else the config's `agent.heartbeat` (agents configured alike)."""
+    return getattr(args, "heartbeat", None) or getattr(config.settings.agent, "heartbeat", None) or HEARTBEAT_S
+
+
 def picture(config: Any, args: Any, now: float | None = None) -> Picture:
     """The province picture at `now` with the command line's heartbeat and lookback."""
     return province_picture(client_for(config, getattr(args, "output", None)), config,
                             time.time() if now is None else now, ZoneInfo(config.settings.agent.timezone),
-                            heartbeat_s=getattr(args, "heartbeat", None) or HEARTBEAT_S,
+                            heartbeat_s=heartbeat_s(config, args),
                             lookback_s=(getattr(args, "lookback_days", None) and args.lookback_days * 86400.0)
                             or LOOKBACK_S)
 
@@ -155,7 +160,7 @@ def run_report_central(kind: str, config: Any, args: Any, console: Console) -> i
             from netmon.ui.report_pcs import render_pcs
 
             client, now = client_for(config, getattr(args, "output", None)), time.time()
-            beats = heartbeats(client, now, LOOKBACK_S, 2.0 * (getattr(args, "heartbeat", None) or HEARTBEAT_S))
+            beats = heartbeats(client, now, LOOKBACK_S, 2.0 * heartbeat_s(config, args))
             render_pcs(pc_rows_central(client, now, beats), fmt, console)
             return 0
         if kind == "services":
