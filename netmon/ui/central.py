@@ -124,7 +124,7 @@ def add_service_problems(pic: Picture, client: InfluxQL, window_s: float) -> Non
     by_name: dict[str, list[Any]] = defaultdict(list)
     for row in pic.snapshot.communes.values():
         by_name[row.info.name].append(row)
-    for v in service_verdicts(client, now - 3 * window_s, now, window_s):
+    for v in service_verdicts(client, now - 4 * window_s, now, window_s):
         j = v.latest
         if j.verdict.value == "ok":
             continue
