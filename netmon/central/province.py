@@ -109,7 +109,9 @@ def _int(value: Any) -> int | None:
     return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-_STATUS_FIELDS = ("state", "cause", "flagged", *_FIELDS, "lat", "lon", "operator")
+_STATUS_FIELDS = ("state", "cause", "flagged", "flagged_since", *_FIELDS, "lat", "lon", "operator")
+"""`flagged_since` is the raise time of the village's open flag in its agent's store (the evaluator
+writes it with every status of a flagged village; agents older than that leave it empty)."""
 
 
 def window_tags(client: InfluxQL) -> list[str]:
@@ -197,6 +199,8 @@ def _row(key: tuple[str, str, str], st: _Status | None, operator: str, agent: st
     # A flag stays as the agent last reported it (it is held in the agent's store), whatever the state now.
     row.flagged = bool(now_fields.get("flagged") or 0)
     row.cause = str(now_fields.get("cause") or "none")
+    since = now_fields.get("flagged_since")
+    row.flag_raised_ts = float(since) if row.flagged and isinstance(since, int | float) else None
     if beat is None or beat.silent:
         row.state, row.source = State.UNKNOWN, Source.ANALYSIS
         row.reason = (f"agent {agent or '?'} silent since {_clock(beat.last_ts, tz, now)}" if beat and beat.last_ts

@@ -234,10 +234,12 @@ def _villages(config: Any, args: Any, fmt: str, console: Console, tz: ZoneInfo) 
         evidence = {k: getattr(r, k) for k in ("availability_pct", "loss_pct", "rtt_p95_ms", "outages",
                                                "longest_outage_s")}
         evidence["window"] = pic.windows.get(i.id, "")
-        flag = Flag(0, i.id, i.province, i.commune, i.name, i.operator, r.cause, r.evaluated_ts or 0.0, None,
+        raised = r.flag_raised_ts or r.evaluated_ts or 0.0
+        flag = Flag(0, i.id, i.province, i.commune, i.name, i.operator, r.cause, raised, None,
                     evidence, r.evaluated_ts or 0.0, i.lat, i.lon)
         row = _flag_row(flag, r.state.value, tz)
-        row["since"] = ""  # the raise time lives in each agent's store; InfluxDB has the current evidence
+        if r.flag_raised_ts is None:
+            row["since"] = ""  # an agent older than the flagged_since field: its store alone knows
         {"link": report.link[row["operator"]], "power": report.power}.get(r.cause, report.upstream).append(row)
     report.link = {op: _worst_first(rows) for op, rows in sorted(report.link.items())}
     report.power, report.upstream = _worst_first(report.power), _worst_first(report.upstream)

@@ -255,6 +255,13 @@ def test_status_and_report_commands(province_db, capsys: pytest.CaptureFixture[s
     flagged_central = {r["village_id"] for rows in report["link"].values() for r in rows} | {
         r["village_id"] for r in report["power"]} | {r["village_id"] for r in report["upstream"]}
     assert flagged_central == flagged_local and report["power"]
+    # "since" is the raise time each agent forwarded with the village's status (flagged_since).
+    from datetime import datetime
+
+    raised = datetime.fromtimestamp(T0["now"] - 3600, TZ).strftime("%Y-%m-%d %H:%M")
+    rows = [r for rows in report["link"].values() for r in rows] + report["power"] + report["upstream"]
+    assert {r["since"] for r in rows} == {raised}
+    assert all(abs(v["flag_raised_ts"] - (T0["now"] - 3600)) < 0.01 for v in doc["villages"] if v["flagged"])
     assert cli.main(["report", "villages", "-c", config, "--from", "influxdb", "--format", "md"]) == 0
     assert "figures over the last 1h." in capsys.readouterr().out
 

@@ -296,6 +296,11 @@ def _flagged(report: dict[str, Any]) -> set[str]:
     return {r["village_id"] for r in rows}
 
 
+def _since(report: dict[str, Any]) -> dict[str, str]:
+    rows = [r for rows in report["link"].values() for r in rows] + report["power"] + report["upstream"]
+    return {r["village_id"]: r["since"] for r in rows}
+
+
 def _logs(p: Province) -> str:
     """The agents' logs without the expected service failures."""
     def lines(agent: str) -> str:
@@ -330,6 +335,7 @@ def test_three_agents_one_province(province: Province) -> None:
     # The flagged villages of `report villages`: the same union, and "since" comes from the agents' flags.
     docs, report = _union_and_central(p, "report", "villages")
     assert _flagged(report) == set().union(*(_flagged(d) for d in docs)) and len(_flagged(report)) == 2
+    assert _since(report) == {k: v for d in docs for k, v in _since(d).items()}
 
     # 2. Services judged from the three vantage points (polled: each agent checks every 3 s).
     deadline = time.time() + 60.0
