@@ -306,3 +306,42 @@ def availability(client: InfluxQL, start_ts: float, end_ts: float) -> list[Villa
         out.append(VillageAvailability(t.get("province", ""), t.get("commune", ""), t.get("village", ""),
                                        t.get("operator", ""), v.get("a"), v.get("o"), int(v.get("n") or 0)))
     return out
+
+
+OUTAGE_LOOKBACK_S = 31 * 86400.0
+"""Outages that started this long before a period still count their down time inside it."""
+
+
+@dataclass(slots=True)
+class VillageOutages:
+    """One village's outages over a period, from the agents' `village_outage` points (upstream excluded)."""
+
+    outages: int = 0
+    """Outages that started inside the period."""
+    down_s: float = 0.0
+    """Down time inside the period, of every outage overlapping it (an open one up to its last evaluation)."""
+
+
+def outages(client: InfluxQL, start_ts: float, end_ts: float) -> dict[tuple[str, str, str], VillageOutages]:
+    """Per (province, commune, village): outages and down time in [start, end), as the local report counts them.
+
+    Streams the points (one per device outage, at its start) of the period and of the month before
+    it, so an outage that began earlier adds the part of its down time inside the period.
+    """
+    span = time_range(start_ts - OUTAGE_LOOKBACK_S, end_ts - 1e-3)
+    q = (f'SELECT "duration_s", "cause" FROM "village_outage" WHERE {span} '
+         'GROUP BY "province", "commune", "village", "device"')
+    out: dict[tuple[str, str, str], VillageOutages] = {}
+    for row in client.rows(q):
+        duration = row.values.get("duration_s")
+        if row.values.get("cause") == "upstream" or not isinstance(duration, int | float):
+            continue
+        begin = row.ts
+        inside = max(0.0, min(begin + duration, end_ts) - max(begin, start_ts))
+        if inside <= 0.0 and begin < start_ts:
+            continue
+        acc = out.setdefault((row.tags.get("province", ""), row.tags.get("commune", ""), row.tags.get("village", "")),
+                             VillageOutages())
+        acc.outages += begin >= start_ts
+        acc.down_s += inside
+    return out

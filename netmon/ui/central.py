@@ -19,7 +19,7 @@ from rich.text import Text
 
 from netmon.analysis.status import Flag
 from netmon.central.influxql import CentralError, InfluxQL
-from netmon.central.province import HEARTBEAT_S, LOOKBACK_S, Picture, province_picture
+from netmon.central.province import HEARTBEAT_S, LOOKBACK_S, Picture, VillageOutages, province_picture
 from netmon.central.services import ServiceVerdict, service_verdicts
 from netmon.config.resolve import slug
 from netmon.ui.status_model import PcScore, State
@@ -179,7 +179,7 @@ def run_report_central(kind: str, config: Any, args: Any, console: Console) -> i
 
 def _availability(config: Any, args: Any, fmt: str, console: Console) -> int:
     """Monthly availability per village, commune and operator, from every agent's village_status."""
-    from netmon.central.province import availability
+    from netmon.central.province import availability, outages
     from netmon.ui.report_villages import render_availability, requested_month
 
     try:
@@ -189,31 +189,42 @@ def _availability(config: Any, args: Any, fmt: str, console: Console) -> int:
         return 2
     end = min(end, time.time())
     expected = max(1.0, (end - start) / config.settings.analysis.evaluate_every)
-    villages = availability(client_for(config, getattr(args, "output", None)), start, end)
+    client = client_for(config, getattr(args, "output", None))
+    villages = availability(client, start, end)
+    down = outages(client, start, end)
     rows: list[dict[str, Any]] = []
     groups: dict[tuple[str, str], list[Any]] = defaultdict(list)
     for v in sorted(villages, key=lambda v: (v.province, v.commune, v.village)):
-        rows.append(_avail_row("village", f"{v.commune} / {v.village}", [v], expected)
+        rows.append(_avail_row("village", f"{v.commune} / {v.village}", [v], expected, down)
                     | {"id": "/".join(slug(x) for x in (v.province, v.commune, v.village)), "operator": v.operator})
         groups[("commune", v.commune)].append(v)
         groups[("operator", v.operator or "(no operator)")].append(v)
     for level in ("commune", "operator"):
-        rows += [_avail_row(level, name, vs, expected) for (lv, name), vs in sorted(groups.items()) if lv == level]
+        rows += [_avail_row(level, name, vs, expected, down) for (lv, name), vs in sorted(groups.items())
+                 if lv == level]
     render_availability(rows, fmt, console, month)
     return 0
 
 
-def _avail_row(level: str, name: str, villages: list[Any], expected: float) -> dict[str, Any]:
-    """A row in the local report's shape; outages are not derivable from overlapping windows: left empty."""
+def _avail_row(level: str, name: str, villages: list[Any], expected: float,
+               down: dict[tuple[str, str, str], VillageOutages]) -> dict[str, Any]:
+    """A row in the local report's shape: outages and MTTR from the agents' village_outage points."""
+    from netmon.ui.report_villages import human_s
+
     def weighted(attr: str) -> float | None:
         pairs = [(getattr(v, attr), v.evaluations) for v in villages if getattr(v, attr) is not None]
         total = sum(n for _, n in pairs)
         return round(sum(a * n for a, n in pairs) / total, 2) if total else None
 
     watched = sum(min(1.0, v.evaluations / expected) for v in villages) / len(villages)
+    seen = [down[k] for v in villages if (k := (v.province, v.commune, v.village)) in down]
+    count, down_s = sum(o.outages for o in seen), sum(o.down_s for o in seen)
+    mttr = down_s / count if count else None
     return {"level": level, "name": name, "availability_pct": weighted("availability_pct"),
-            "office_availability_pct": weighted("office_availability_pct"), "outages": None, "downtime_s": None,
-            "downtime": "", "mttr_s": None, "mttr": "", "watched_pct": round(100.0 * watched, 1)}
+            "office_availability_pct": weighted("office_availability_pct"), "outages": count,
+            "downtime_s": round(down_s, 1), "downtime": human_s(down_s),
+            "mttr_s": None if mttr is None else round(mttr, 1), "mttr": human_s(mttr),
+            "watched_pct": round(100.0 * watched, 1)}
 
 
 def _service_window(config: Any) -> float:
