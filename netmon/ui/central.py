@@ -7,6 +7,7 @@ The same formats as the local commands, computed from every agent's forwarded se
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import time
 from collections import defaultdict
@@ -80,26 +81,45 @@ def agents_line(pic: Picture, tz: ZoneInfo) -> Text:
     return text
 
 
+def full_picture(config: Any, args: Any, warn: Any = None) -> Picture:
+    """The picture with services and PCs: the fixed set of statements of one snapshot.
+
+    Raises CentralError when the villages cannot be read; services and PCs that cannot be read
+    are said through `warn` (default: stderr) and left out.
+    """
+    pic = picture(config, args)
+    try:
+        client = client_for(config, getattr(args, "output", None))
+        add_service_problems(pic, client, _service_window(config))
+        pic.snapshot.worst_pcs = worst_pcs(client, pic.snapshot.taken_ts, pic)
+    except CentralError as exc:
+        (warn or (lambda text: print(text, file=sys.stderr)))(f"netmon status: services and PCs not read: {exc}")
+    return pic
+
+
 def run_status_central(config: Any, args: Any, console: Console) -> int:
-    """Print one snapshot of the province view (text or JSON); the live loop is the agent's own."""
+    """The province view: live on a terminal (netmon.ui.central_live), one snapshot with --once, JSON or a pipe."""
     from netmon.ui.status import filter_from_args
 
     flt = filter_from_args(args)
     if flt is None:
         return 2
+    tz = ZoneInfo(config.settings.agent.timezone)
+    interactive = console.is_terminal and sys.stdin.isatty() and not console.is_dumb_terminal
     try:
-        pic = picture(config, args)
+        if not (args.once or args.format == "json" or not interactive):
+            from netmon.ui.central_live import CentralSource, LiveCentral
+            from netmon.ui.status_render import View
+
+            live_log = logging.getLogger("netmon.ui.central_live")
+            source = CentralSource(lambda: full_picture(config, args, live_log.warning), tz)
+            source.snapshot()  # an unreachable InfluxDB is said before the screen switches
+            return LiveCentral(source, View(filter=flt), console).run()
+        pic = full_picture(config, args)
     except CentralError as exc:
         print(f"netmon status: {exc}", file=sys.stderr)
         return 1
-    tz = ZoneInfo(config.settings.agent.timezone)
     snap = pic.snapshot
-    try:
-        client = client_for(config, getattr(args, "output", None))
-        add_service_problems(pic, client, _service_window(config))
-        snap.worst_pcs = worst_pcs(client, snap.taken_ts, pic)
-    except CentralError as exc:
-        print(f"netmon status: services and PCs not read: {exc}", file=sys.stderr)
     shown = [r for r in snap.villages if flt.matches(r)]
     if args.format == "json":
         doc = json.loads(snapshot_json(snap, flt, shown))
