@@ -14,6 +14,7 @@ they take depends on the number of series, not on how much history lies behind t
 
     python3 bench/bench_central.py                                  # one province: 3 agents x 1,000, 6 h
     python3 bench/bench_central.py --agents 34 --villages 3000 --hours 1   # national, 1 h of history
+    python3 bench/bench_central.py --month                          # a month: see bench_central_month.py
 """
 
 from __future__ import annotations
@@ -38,15 +39,16 @@ from tests.fixtures.influxd import InfluxServer
 STATES = ("good", "good", "good", "degraded", "unstable", "down")
 
 
-def write(server: InfluxServer, lines: list[str]) -> None:
+def write(server: InfluxServer, lines: list[str], db: str = "netmon") -> None:
     """POST one batch of line protocol (ms precision)."""
-    request = urllib.request.Request(f"{server.url}/write?db=netmon&precision=ms", data="\n".join(lines).encode(),
+    request = urllib.request.Request(f"{server.url}/write?db={db}&precision=ms", data="\n".join(lines).encode(),
                                      method="POST")
     with urllib.request.urlopen(request, timeout=120) as answer:
         assert answer.status == 204
 
 
-def fill(server: InfluxServer, agents: int, villages: int, hours: float, every_s: float, now: float) -> int:
+def fill(server: InfluxServer, agents: int, villages: int, hours: float, every_s: float, now: float,
+         db: str = "netmon") -> int:
     """Write the agents' series; returns the number of points."""
     points, batch = 0, []
     per_commune = 10
@@ -80,10 +82,10 @@ def fill(server: InfluxServer, agents: int, villages: int, hours: float, every_s
                     batch.append(line("ping", router, {"percent_packet_loss": 0.0, "result_code": 0}, int(t * 1000)))
                     t += 60
             if len(batch) >= 50_000:
-                write(server, batch)
+                write(server, batch, db)
                 points, batch = points + len(batch), []
     if batch:
-        write(server, batch)
+        write(server, batch, db)
         points += len(batch)
     return points
 
@@ -95,7 +97,15 @@ def main() -> int:
     p.add_argument("--villages", type=int, default=1000, help="villages per agent")
     p.add_argument("--hours", type=float, default=6.0, help="history written before now")
     p.add_argument("--every", type=float, default=300.0, help="seconds between evaluations (village_status)")
-    args = p.parse_args()
+    p.add_argument("--month", action="store_true", help="a month of one province plus the national set, timed "
+                   "through the real CLI (bench/bench_central_month.py; its options follow)")
+    args, rest = p.parse_known_args()
+    if args.month:
+        from bench.bench_central_month import main as month_main
+
+        return month_main(rest)
+    if rest:
+        p.error(f"unrecognized arguments: {' '.join(rest)}")
     with tempfile.TemporaryDirectory() as tmp:
         server = InfluxServer(Path(tmp)).start()
         try:

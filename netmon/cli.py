@@ -169,8 +169,8 @@ def _central_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output",
                    help=_("with --from influxdb: which outputs.influxdb entry to read (default: the first)"))
     p.add_argument("--heartbeat", type=float, default=None,
-                   help=_("with --from influxdb: agents' heartbeat interval in seconds (default 60); an agent "
-                          "silent for two intervals has its villages shown unknown"))
+                   help=_("with --from influxdb: agents' heartbeat interval in seconds (default: the config's "
+                          "agent.heartbeat, 60); an agent silent for two intervals has its villages shown unknown"))
     p.add_argument("--lookback-days", type=float, default=None,
                    help=_("with --from influxdb: how far back villages and heartbeats are looked for (default 7)"))
 

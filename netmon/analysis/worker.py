@@ -24,6 +24,8 @@ class _State:
     config: Any = None
     catalog: Any = None
     engine: RollupEngine | None = None
+    outages_after: float | None = None
+    """Outages that closed before this were already written as village_outage points."""
 
 
 def build(store: Store, config_path: str) -> int:
@@ -73,11 +75,39 @@ def _commit(store: Store, results: list[ProbeResult]) -> int:
 
 
 def evaluate(store: Store) -> int:
-    """Evaluate every village and commit its village-status result; returns how many were stored."""
+    """Evaluate every village and commit its village-status result (and its outages' points); returns how many."""
     from netmon.analysis.evaluator import Evaluator
 
     results, _ = Evaluator(store, _State.catalog, _State.config.settings).evaluate()
+    now = time.time()
+    results += outage_results(store, _State.outages_after or now - OUTAGE_RESEND_S, now)
+    _State.outages_after = now
     return _commit(store, results)
+
+
+OUTAGE_RESEND_S = 86400.0
+"""After a (re)start, outages closed in the last day are written again: a resent point overwrites itself."""
+
+
+def outage_results(store: Store, after_ts: float, now: float) -> list[ProbeResult]:
+    """A `village_outage` point per device outage of a village, open now or closed after `after_ts`.
+
+    The point's time is the outage's start and its device is a tag, so each evaluation rewrites the
+    same point with the duration so far (InfluxDB keeps one point per series and time): the central
+    availability report counts outages and MTTR from these, as the local report does from the
+    store's analysis_outages. Fields: duration_s (to the end, or to now while open), open, cause.
+    """
+    from netmon.model import Sample, Status
+
+    out = []
+    for device_id, village_id, start, end, cause in store.conn.execute(
+            "SELECT device_id, village_id, start_ts, end_ts, cause FROM analysis_outages WHERE village_id != ''"
+            " AND (end_ts IS NULL OR end_ts > ?)", (after_ts,)):
+        fields = {"duration_s": float(max(0.0, (end if end is not None else now) - start)), "open": end is None,
+                  "cause": str(cause)}
+        out.append(ProbeResult(village_id, "village-outage", "analysis", Status.OK, "", float(start), 0.0,
+                               (Sample("village_outage", fields, {"device": device_id.rsplit("/", 1)[-1]}),)))
+    return out
 
 
 def score_pcs(store: Store) -> int:

@@ -109,7 +109,9 @@ def _int(value: Any) -> int | None:
     return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-_STATUS_FIELDS = ("state", "cause", "flagged", *_FIELDS, "lat", "lon", "operator")
+_STATUS_FIELDS = ("state", "cause", "flagged", "flagged_since", *_FIELDS, "lat", "lon", "operator")
+"""`flagged_since` is the raise time of the village's open flag in its agent's store (the evaluator
+writes it with every status of a flagged village; agents older than that leave it empty)."""
 
 
 def window_tags(client: InfluxQL) -> list[str]:
@@ -197,6 +199,8 @@ def _row(key: tuple[str, str, str], st: _Status | None, operator: str, agent: st
     # A flag stays as the agent last reported it (it is held in the agent's store), whatever the state now.
     row.flagged = bool(now_fields.get("flagged") or 0)
     row.cause = str(now_fields.get("cause") or "none")
+    since = now_fields.get("flagged_since")
+    row.flag_raised_ts = float(since) if row.flagged and isinstance(since, int | float) else None
     if beat is None or beat.silent:
         row.state, row.source = State.UNKNOWN, Source.ANALYSIS
         row.reason = (f"agent {agent or '?'} silent since {_clock(beat.last_ts, tz, now)}" if beat and beat.last_ts
@@ -301,4 +305,43 @@ def availability(client: InfluxQL, start_ts: float, end_ts: float) -> list[Villa
         t, v = row.tags, row.values
         out.append(VillageAvailability(t.get("province", ""), t.get("commune", ""), t.get("village", ""),
                                        t.get("operator", ""), v.get("a"), v.get("o"), int(v.get("n") or 0)))
+    return out
+
+
+OUTAGE_LOOKBACK_S = 31 * 86400.0
+"""Outages that started this long before a period still count their down time inside it."""
+
+
+@dataclass(slots=True)
+class VillageOutages:
+    """One village's outages over a period, from the agents' `village_outage` points (upstream excluded)."""
+
+    outages: int = 0
+    """Outages that started inside the period."""
+    down_s: float = 0.0
+    """Down time inside the period, of every outage overlapping it (an open one up to its last evaluation)."""
+
+
+def outages(client: InfluxQL, start_ts: float, end_ts: float) -> dict[tuple[str, str, str], VillageOutages]:
+    """Per (province, commune, village): outages and down time in [start, end), as the local report counts them.
+
+    Streams the points (one per device outage, at its start) of the period and of the month before
+    it, so an outage that began earlier adds the part of its down time inside the period.
+    """
+    span = time_range(start_ts - OUTAGE_LOOKBACK_S, end_ts - 1e-3)
+    q = (f'SELECT "duration_s", "cause" FROM "village_outage" WHERE {span} '
+         'GROUP BY "province", "commune", "village", "device"')
+    out: dict[tuple[str, str, str], VillageOutages] = {}
+    for row in client.rows(q):
+        duration = row.values.get("duration_s")
+        if row.values.get("cause") == "upstream" or not isinstance(duration, int | float):
+            continue
+        begin = row.ts
+        inside = max(0.0, min(begin + duration, end_ts) - max(begin, start_ts))
+        if inside <= 0.0 and begin < start_ts:
+            continue
+        acc = out.setdefault((row.tags.get("province", ""), row.tags.get("commune", ""), row.tags.get("village", "")),
+                             VillageOutages())
+        acc.outages += begin >= start_ts
+        acc.down_s += inside
     return out

@@ -114,6 +114,8 @@ class ServiceVerdict:
     """Places whose link was blamed in at least one round, most often first."""
 
 
+LATEST_WINDOWS = 2.0
+"""How many check intervals an agent's newest result may lag the newest of all and still count now."""
 _QUERIES = (("http", "http_response", ('"server"',)), ("tcp", "net_response", ('"server"', '"port"')))
 
 
@@ -151,13 +153,16 @@ def service_verdicts(client: InfluxQL, start_ts: float, end_ts: float, window_s:
 
 def _latest(prober: str, service: str, by_agent: dict[str, tuple[float, bool, set[str]]],
             window_s: float) -> Judgement:
-    """The verdict now: each agent's newest result, if within one window of the newest of all.
+    """The verdict now: each agent's newest result, if within two windows of the newest of all.
 
     A sliding window, not the fixed rounds: agents' checks drift in phase, and a fixed boundary
-    falling between two agents' results would leave each round with one vantage point.
+    falling between two agents' results would leave each round with one vantage point. Two
+    windows, not one: each agent spreads its checks over the interval and runs a little late
+    under load, so the others' newest results can be just over one interval older (seen in the
+    three-agent lab test with 3 s checks); an agent that missed two checks no longer counts.
     """
     top = max(ts for ts, _ok, _c in by_agent.values())
-    seen = {a: (ok, c) for a, (ts, ok, c) in by_agent.items() if ts > top - window_s}
+    seen = {a: (ok, c) for a, (ts, ok, c) in by_agent.items() if ts > top - LATEST_WINDOWS * window_s}
     return judge(service, prober, top, seen)
 
 

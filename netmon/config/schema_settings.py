@@ -71,6 +71,9 @@ class AgentSettings(Strict):
     public_holidays: list[date] = []
     """Dates (YYYY-MM-DD) that are not office days whatever the weekday, e.g. Tết."""
     shard: Shard | None = None
+    heartbeat: Annotated[Duration, Field(ge=1.0, le=3600.0)] = 60.0
+    """How often the agent's own `netmon_agent` point is written and forwarded; the central view
+    (`--from influxdb`) calls an agent silent after two of these."""
     language: Literal["vi", "en"] | None = None
     """Language of messages and reports; `netmon --lang` and NETMON_LANG override it, None: the locale."""
 

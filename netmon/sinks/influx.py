@@ -410,5 +410,5 @@ def components_for(config: Config) -> list[Component]:
     from netmon.sinks.selfmon import SelfMonitor
 
     forwarding = Forwarding(config)
-    return [forwarding, SelfMonitor(config, forwarding)]
+    return [forwarding, SelfMonitor(config, forwarding, interval_s=config.settings.agent.heartbeat)]
 

@@ -7,6 +7,7 @@ The same formats as the local commands, computed from every agent's forwarded se
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import time
 from collections import defaultdict
@@ -20,7 +21,7 @@ from rich.text import Text
 from netmon.analysis.status import Flag
 from netmon.analysis.status_view import PcScore, State
 from netmon.central.influxql import CentralError, InfluxQL
-from netmon.central.province import HEARTBEAT_S, LOOKBACK_S, Picture, province_picture
+from netmon.central.province import HEARTBEAT_S, LOOKBACK_S, Picture, VillageOutages, province_picture
 from netmon.central.services import ServiceVerdict, service_verdicts
 from netmon.config.resolve import slug
 from netmon.i18n import _
@@ -33,6 +34,27 @@ from netmon.ui.status_render import (
     render_line,
     snapshot_json,
 )
+
+
+class PlainOut:
+    """A console whose `out` writes the text as is: JSON, CSV and Markdown of a national view.
+
+    rich's `Console.out` works per character: the JSON of 102,000 villages (20 MB) took it 34 s
+    and 1.1 GB (bench_central_month); written as is, it is a fraction of a second. Everything
+    else (tables, `print`) goes to the wrapped console.
+    """
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+
+    def out(self, *objects: Any, end: str = "\n", **_style: Any) -> None:
+        """Write the objects' text, then `end`."""
+        file = self.console.file
+        file.write(" ".join(str(o) for o in objects) + end)
+        file.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.console, name)
 
 
 def client_for(config: Any, name: str | None) -> InfluxQL:
@@ -49,11 +71,16 @@ def client_for(config: Any, name: str | None) -> InfluxQL:
         name=repr(name), names=", ".join(o.name for o in outputs)))
 
 
+def heartbeat_s(config: Any, args: Any) -> float:
+    """The agents' heartbeat interval: `--heartbeat`, else the config's `agent.heartbeat` (agents configured alike)."""
+    return getattr(args, "heartbeat", None) or getattr(config.settings.agent, "heartbeat", None) or HEARTBEAT_S
+
+
 def picture(config: Any, args: Any, now: float | None = None) -> Picture:
     """The province picture at `now` with the command line's heartbeat and lookback."""
     return province_picture(client_for(config, getattr(args, "output", None)), config,
                             time.time() if now is None else now, ZoneInfo(config.settings.agent.timezone),
-                            heartbeat_s=getattr(args, "heartbeat", None) or HEARTBEAT_S,
+                            heartbeat_s=heartbeat_s(config, args),
                             lookback_s=(getattr(args, "lookback_days", None) and args.lookback_days * 86400.0)
                             or LOOKBACK_S)
 
@@ -78,33 +105,56 @@ def agents_line(pic: Picture, tz: ZoneInfo) -> Text:
     return text
 
 
+def full_picture(config: Any, args: Any, warn: Any = None) -> Picture:
+    """The picture with services and PCs: the fixed set of statements of one snapshot.
+
+    Raises CentralError when the villages cannot be read; services and PCs that cannot be read
+    are said through `warn` (default: stderr) and left out.
+    """
+    pic = picture(config, args)
+    try:
+        client = client_for(config, getattr(args, "output", None))
+        add_service_problems(pic, client, _service_window(config))
+        pic.snapshot.worst_pcs = worst_pcs(client, pic.snapshot.taken_ts, pic)
+    except CentralError as exc:
+        say = warn or (lambda text: print(text, file=sys.stderr))
+        say(_("netmon status: services and PCs not read: {error}").format(error=exc))
+    return pic
+
+
 def run_status_central(config: Any, args: Any, console: Console) -> int:
-    """Print one snapshot of the province view (text or JSON); the live loop is the agent's own."""
+    """The province view: live on a terminal (netmon.ui.central_live), one snapshot with --once, JSON or a pipe."""
     from netmon.ui.status import filter_from_args
 
     flt = filter_from_args(args)
     if flt is None:
         return 2
+    tz = ZoneInfo(config.settings.agent.timezone)
+    interactive = console.is_terminal and sys.stdin.isatty() and not console.is_dumb_terminal
     try:
-        pic = picture(config, args)
+        if not (args.once or args.format == "json" or not interactive):
+            from netmon.ui.central_live import CentralSource, LiveCentral
+            from netmon.ui.status_layout import View
+
+            live_log = logging.getLogger("netmon.ui.central_live")
+            source = CentralSource(lambda: full_picture(config, args, live_log.warning), tz)
+            source.snapshot()  # an unreachable InfluxDB is said before the screen switches
+            return LiveCentral(source, View(filter=flt), console).run()
+        pic = full_picture(config, args)
     except CentralError as exc:
         print(f"netmon status: {exc}", file=sys.stderr)
         return 1
-    tz = ZoneInfo(config.settings.agent.timezone)
     snap = pic.snapshot
-    try:
-        client = client_for(config, getattr(args, "output", None))
-        add_service_problems(pic, client, _service_window(config))
-        snap.worst_pcs = worst_pcs(client, snap.taken_ts, pic)
-    except CentralError as exc:
-        print(_("netmon status: services and PCs not read: {error}").format(error=exc), file=sys.stderr)
     shown = [r for r in snap.villages if flt.matches(r)]
     if args.format == "json":
-        doc = json.loads(snapshot_json(snap, flt, shown))
-        doc["source"] = "influxdb"
-        doc["agents"] = [{"name": a.name, "last_heartbeat_ts": a.last_ts, "silent": a.silent,
-                          "targets": a.targets} for a in pic.agents.values()]
-        console.out(json.dumps(doc, ensure_ascii=False, indent=2), highlight=False)
+        agents = [{"name": a.name, "last_heartbeat_ts": a.last_ts, "silent": a.silent, "targets": a.targets}
+                  for a in pic.agents.values()]
+        # The local document with two more keys, spliced in as text: parsing and dumping the JSON of
+        # 100,000 villages again cost seconds and hundreds of MB (bench_central_month).
+        text = snapshot_json(snap, flt, shown)
+        head = {"source": "influxdb", "agents": agents}
+        extra = json.dumps(head, ensure_ascii=False, indent=2)[1:-2]  # `\n  "source": ..., "agents": [...]`
+        PlainOut(console).out("{" + extra + "," + text[1:])
         return 0
     width = console.width
     parts = header_text(snap, flt, tz, width, shown)
@@ -122,7 +172,7 @@ def add_service_problems(pic: Picture, client: InfluxQL, window_s: float) -> Non
     by_name: dict[str, list[Any]] = defaultdict(list)
     for row in pic.snapshot.communes.values():
         by_name[row.info.name].append(row)
-    for v in service_verdicts(client, now - 3 * window_s, now, window_s):
+    for v in service_verdicts(client, now - 4 * window_s, now, window_s):
         j = v.latest
         if j.verdict.value == "ok":
             continue
@@ -146,6 +196,8 @@ def worst_pcs(client: InfluxQL, now: float, pic: Picture, limit: int = 5) -> lis
 def run_report_central(kind: str, config: Any, args: Any, console: Console) -> int:
     """`netmon report villages|services --from influxdb`."""
     fmt = getattr(args, "format", "table") or "table"
+    if fmt != "table":
+        console = PlainOut(console)  # type: ignore[assignment]
     tz = ZoneInfo(config.settings.agent.timezone)
     try:
         if kind == "villages":
@@ -158,7 +210,7 @@ def run_report_central(kind: str, config: Any, args: Any, console: Console) -> i
             from netmon.ui.report_pcs import render_pcs
 
             client, now = client_for(config, getattr(args, "output", None)), time.time()
-            beats = heartbeats(client, now, LOOKBACK_S, 2.0 * (getattr(args, "heartbeat", None) or HEARTBEAT_S))
+            beats = heartbeats(client, now, LOOKBACK_S, 2.0 * heartbeat_s(config, args))
             render_pcs(pc_rows_central(client, now, beats), fmt, console)
             return 0
         if kind == "services":
@@ -177,7 +229,7 @@ def run_report_central(kind: str, config: Any, args: Any, console: Console) -> i
 
 def _availability(config: Any, args: Any, fmt: str, console: Console) -> int:
     """Monthly availability per village, commune and operator, from every agent's village_status."""
-    from netmon.central.province import availability
+    from netmon.central.province import availability, outages
     from netmon.ui.report_availability import render_availability
     from netmon.ui.report_villages import requested_month
 
@@ -188,31 +240,42 @@ def _availability(config: Any, args: Any, fmt: str, console: Console) -> int:
         return 2
     end = min(end, time.time())
     expected = max(1.0, (end - start) / config.settings.analysis.evaluate_every)
-    villages = availability(client_for(config, getattr(args, "output", None)), start, end)
+    client = client_for(config, getattr(args, "output", None))
+    villages = availability(client, start, end)
+    down = outages(client, start, end)
     rows: list[dict[str, Any]] = []
     groups: dict[tuple[str, str], list[Any]] = defaultdict(list)
     for v in sorted(villages, key=lambda v: (v.province, v.commune, v.village)):
-        rows.append(_avail_row("village", f"{v.commune} / {v.village}", [v], expected)
+        rows.append(_avail_row("village", f"{v.commune} / {v.village}", [v], expected, down)
                     | {"id": "/".join(slug(x) for x in (v.province, v.commune, v.village)), "operator": v.operator})
         groups[("commune", v.commune)].append(v)
         groups[("operator", v.operator or "(no operator)")].append(v)
     for level in ("commune", "operator"):
-        rows += [_avail_row(level, name, vs, expected) for (lv, name), vs in sorted(groups.items()) if lv == level]
+        rows += [_avail_row(level, name, vs, expected, down) for (lv, name), vs in sorted(groups.items())
+                 if lv == level]
     render_availability(rows, fmt, console, month)
     return 0
 
 
-def _avail_row(level: str, name: str, villages: list[Any], expected: float) -> dict[str, Any]:
-    """A row in the local report's shape; outages are not derivable from overlapping windows: left empty."""
+def _avail_row(level: str, name: str, villages: list[Any], expected: float,
+               down: dict[tuple[str, str, str], VillageOutages]) -> dict[str, Any]:
+    """A row in the local report's shape: outages and MTTR from the agents' village_outage points."""
+    from netmon.analysis.village_report import human_s
+
     def weighted(attr: str) -> float | None:
         pairs = [(getattr(v, attr), v.evaluations) for v in villages if getattr(v, attr) is not None]
         total = sum(n for _, n in pairs)
         return round(sum(a * n for a, n in pairs) / total, 2) if total else None
 
     watched = sum(min(1.0, v.evaluations / expected) for v in villages) / len(villages)
+    seen = [down[k] for v in villages if (k := (v.province, v.commune, v.village)) in down]
+    count, down_s = sum(o.outages for o in seen), sum(o.down_s for o in seen)
+    mttr = down_s / count if count else None
     return {"level": level, "name": name, "availability_pct": weighted("availability_pct"),
-            "office_availability_pct": weighted("office_availability_pct"), "outages": None, "downtime_s": None,
-            "downtime": "", "mttr_s": None, "mttr": "", "watched_pct": round(100.0 * watched, 1)}
+            "office_availability_pct": weighted("office_availability_pct"), "outages": count,
+            "downtime_s": round(down_s, 1), "downtime": human_s(down_s),
+            "mttr_s": None if mttr is None else round(mttr, 1), "mttr": human_s(mttr),
+            "watched_pct": round(100.0 * watched, 1)}
 
 
 def _service_window(config: Any) -> float:
@@ -234,10 +297,12 @@ def _villages(config: Any, args: Any, fmt: str, console: Console, tz: ZoneInfo) 
         evidence = {k: getattr(r, k) for k in ("availability_pct", "loss_pct", "rtt_p95_ms", "outages",
                                                "longest_outage_s")}
         evidence["window"] = pic.windows.get(i.id, "")
-        flag = Flag(0, i.id, i.province, i.commune, i.name, i.operator, r.cause, r.evaluated_ts or 0.0, None,
+        raised = r.flag_raised_ts or r.evaluated_ts or 0.0
+        flag = Flag(0, i.id, i.province, i.commune, i.name, i.operator, r.cause, raised, None,
                     evidence, r.evaluated_ts or 0.0, i.lat, i.lon)
         row = _flag_row(flag, r.state.value, tz)
-        row["since"] = ""  # the raise time lives in each agent's store; InfluxDB has the current evidence
+        if r.flag_raised_ts is None:
+            row["since"] = ""  # an agent older than the flagged_since field: its store alone knows
         {"link": report.link[row["operator"]], "power": report.power}.get(r.cause, report.upstream).append(row)
     report.link = {op: _worst_first(rows) for op, rows in sorted(report.link.items())}
     report.power, report.upstream = _worst_first(report.power), _worst_first(report.upstream)

@@ -88,6 +88,38 @@ def status_results(config: Any, now: float) -> list[ProbeResult]:
     return out
 
 
+def outage_results_of(store: Store, config: Any, now: float) -> list[ProbeResult]:
+    """Device outages in the agent's store (closed, open, upstream, one from before the month), and the
+    village_outage points the worker writes for them."""
+    from netmon.analysis.db import ensure_schema
+    from netmon.analysis.worker import outage_results
+
+    ensure_schema(store)
+    villages = sorted(catalog_from_config(config).villages.values(), key=lambda v: v.id)
+    month_start = _month_start(now - 600)
+    rows = []
+    for i, v in enumerate(villages):
+        cpe = next(d for d in config.devices if d.id.startswith(v.id + "/"))
+        rows += [(cpe.id, v.id, now - 7200 - 60 * i, now - 7000 - 60 * i, "link"),  # closed: 200 s
+                 (cpe.id, v.id, now - 5000, now - 4900, "upstream")]              # excused: never counted
+        if i % 2:
+            rows.append((cpe.id, v.id, now - 300, None, "power"))                  # still open
+        if i == 0:
+            rows.append((cpe.id, v.id, month_start - 100, month_start + 50, "link"))  # began last month
+    store.conn.executemany("INSERT INTO analysis_outages (device_id, village_id, start_ts, end_ts, cause) "
+                           "VALUES (?,?,?,?,?)", rows)
+    store.conn.commit()
+    # The running worker writes each outage at every evaluation while open and once more when it closes;
+    # one call covering the whole month stands for those evaluations here.
+    return outage_results(store, month_start - 3600, now)
+
+
+def _month_start(ts: float) -> float:
+    from datetime import datetime
+
+    return datetime.fromtimestamp(ts, TZ).replace(day=1, hour=0, minute=0, second=0, microsecond=0).timestamp()
+
+
 def heartbeat(ts: float, targets: int) -> ProbeResult:
     """The agent's own netmon_agent point, as selfmon writes it."""
     return ProbeResult("agent", "self", "agent", Status.OK, "self", ts, 0.0, (
@@ -169,6 +201,7 @@ async def fill(configs: dict[str, Any]) -> None:
             try:
                 store.append([*results, health.to_result(now - 60)])
                 store.append(status_results(config, now))
+                store.append(outage_results_of(store, config, now))
                 # dong beat 10 s ago; tay 50 s ago (alive now, silent 75 s later with a 60 s heartbeat).
                 last = now - (10 if me == "dong" else 50)
                 store.append([heartbeat(last - 120, len(config.devices)), heartbeat(last, len(config.devices))])
@@ -255,6 +288,13 @@ def test_status_and_report_commands(province_db, capsys: pytest.CaptureFixture[s
     flagged_central = {r["village_id"] for rows in report["link"].values() for r in rows} | {
         r["village_id"] for r in report["power"]} | {r["village_id"] for r in report["upstream"]}
     assert flagged_central == flagged_local and report["power"]
+    # "since" is the raise time each agent forwarded with the village's status (flagged_since).
+    from datetime import datetime
+
+    raised = datetime.fromtimestamp(T0["now"] - 3600, TZ).strftime("%Y-%m-%d %H:%M")
+    rows = [r for rows in report["link"].values() for r in rows] + report["power"] + report["upstream"]
+    assert {r["since"] for r in rows} == {raised}
+    assert all(abs(v["flag_raised_ts"] - (T0["now"] - 3600)) < 0.01 for v in doc["villages"] if v["flagged"])
     assert cli.main(["report", "villages", "-c", config, "--from", "influxdb", "--format", "md"]) == 0
     assert "figures over the last 1h." in capsys.readouterr().out
 
@@ -331,6 +371,26 @@ def test_availability_report_from_influxdb(province_db, capsys: pytest.CaptureFi
     union = {vid: row for c in configs.values() for vid, row in local_rows(c, T0["now"]).items()}
     assert {vid: r["availability_pct"] for vid, r in villages.items()} == {vid: row[3] for vid, row in union.items()}
     assert {r["name"] for r in doc["rows"] if r["level"] == "commune"} == {f"Xã {i}" for i in range(6)}
+    # Outages, down time and MTTR: what each agent's own availability report says from its store.
+    from netmon.analysis.availability import availability_report
+    from netmon.ui.report_villages import month_range
+
+    start, end = month_range(month, "Asia/Ho_Chi_Minh")
+    local = {}
+    for config in configs.values():
+        store = Store.open(config.state_dir, readonly=True)
+        try:
+            rows = availability_report(store, catalog_from_config(config), start, end, T0["now"])
+        finally:
+            store.close()
+        local |= {r["id"]: r for r in rows if r["level"] == "village"}
+    keys = ("outages", "downtime_s", "mttr_s")
+    central = {vid: tuple(r[k] for k in keys) for vid, r in villages.items()}
+    # An open outage counts to now locally, to its last evaluation centrally: equal here (points written at T0).
+    assert central == {vid: tuple(r[k] for k in keys) for vid, r in local.items()}
+    assert all(r["outages"] >= 1 for r in villages.values()) and any(r["mttr_s"] != 200.0 for r in villages.values())
+    communes = {r["name"]: r for r in doc["rows"] if r["level"] == "commune"}
+    assert sum(r["outages"] for r in communes.values()) == sum(r["outages"] for r in villages.values())
 
 
 def test_pcs_report_from_influxdb(province_db, capsys: pytest.CaptureFixture[str]) -> None:
