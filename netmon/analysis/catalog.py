@@ -27,6 +27,8 @@ class DeviceInfo:
     """Set only for coverage devices placed in a village."""
     interval_s: float
     """ICMP round interval: how far apart a parent's and a child's rounds can be and still coincide."""
+    pinged: bool = True
+    """False when the device's (known) profile has no ICMP check: its interval is then only a default."""
 
 
 @dataclass(slots=True)
@@ -114,6 +116,11 @@ def _interval(device: Device, profiles: Mapping[str, Profile] | None) -> float:
     return c.interval + c.count * c.packet_interval + c.timeout
 
 
+def _pinged(device: Device, profiles: Mapping[str, Profile] | None) -> bool:
+    profile = (profiles or {}).get(device.profile)
+    return profile is None or any(c.prober == "icmp" for c in profile.checks)
+
+
 def build_catalog(devices: Iterable[Device], profiles: Mapping[str, Profile] | None = None,
                   settings: AgentConfig | None = None) -> Catalog:
     """The catalog of `devices`: their villages, and each device's parent and round interval."""
@@ -127,7 +134,7 @@ def build_catalog(devices: Iterable[Device], profiles: Mapping[str, Profile] | N
     villages: dict[str, VillageInfo] = {}
     for d in devices:
         vid = village_id_of(d) if covers(d) else None
-        infos[d.id] = DeviceInfo(d.id, d.parent, vid, _interval(d, profiles))
+        infos[d.id] = DeviceInfo(d.id, d.parent, vid, _interval(d, profiles), _pinged(d, profiles))
         if vid is None:
             continue
         v = villages.get(vid)
@@ -154,7 +161,8 @@ def catalog_from_config(config: object) -> Catalog:
         parent = by_id.get(d.parent) if d.parent else None
         while parent is not None and parent.id not in catalog.devices:
             catalog.devices[parent.id] = DeviceInfo(parent.id, parent.parent, None,
-                                                    _interval(parent, config.profiles))  # type: ignore[attr-defined]
+                                                    _interval(parent, config.profiles),  # type: ignore[attr-defined]
+                                                    _pinged(parent, config.profiles))  # type: ignore[attr-defined]
             parent = by_id.get(parent.parent) if parent.parent else None
     return catalog
 

@@ -324,8 +324,11 @@ def decided_cause(m: WindowMetrics) -> Cause | None:
 
 
 def default_settle_s(catalog: Catalog) -> float:
-    """Two of the slowest ICMP round intervals: by then the parents' rounds of the moment are in."""
-    return 2 * max((d.interval_s for d in catalog.devices.values()), default=60.0)
+    """Two of the slowest ICMP round intervals: by then the parents' rounds of the moment are in.
+
+    Devices no ICMP check probes (a service URL, a port) have no rounds to wait for: counting them
+    at the default 60 s made a short-interval inventory wait 120 s before judging anything."""
+    return 2 * max((d.interval_s for d in catalog.devices.values() if d.pinged), default=60.0)
 
 
 PC_HEALTH_EVERY_S = 3600.0
