@@ -4,6 +4,13 @@ The device tags of DESIGN.md §5 are added here (contracts.md): a device's resul
 agent, province, commune, village, device, kind, operator; a village's result (analysis,
 device_id = village id) carries agent, province, commune, village, operator; the agent's own
 results carry agent only. Empty values are omitted (line protocol has no empty tag).
+
+A device's points also carry `check`, the name of the check that produced them: a device can
+have two checks of one kind (two ICMP targets, two HTTP services), and without the tag both
+would write one series. Village and agent results have one producer each and no `check` tag.
+
+Rows stored in format 2 (line protocol, codec.py) become lines by joining strings (rowlines.py);
+older JSON rows take the general path below, which decodes, sanitises and escapes each sample.
 """
 
 from __future__ import annotations
@@ -15,9 +22,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from netmon.codec import sample_rows, samples_count
+from netmon.codec import sample_rows, samples_count, stored_lines
 from netmon.model import Device
 from netmon.sinks.lineproto import join_tags, line, tag_pairs, to_ms
+from netmon.sinks.rowlines import RowLines
 
 Pairs = list[tuple[str, str]]
 
@@ -28,12 +36,16 @@ class TagResolver:
     def __init__(self, agent: str, devices: Iterable[Device]) -> None:
         self.agent_pairs: Pairs = tag_pairs({"agent": agent})
         self._by_id: dict[str, Pairs] = {}
+        self._no_check: set[str] = {"agent"}
+        """Ids of villages and the agent: their results carry no `check` tag."""
         villages: dict[str, Device] = {}
         for d in devices:
             self._by_id[d.id] = tag_pairs(d.tags(agent))
             if d.village:
                 villages.setdefault(d.id.rsplit("/", 1)[0], d)
         for village_id, d in villages.items():
+            if village_id not in self._by_id:
+                self._no_check.add(village_id)
             self._by_id.setdefault(village_id, tag_pairs({
                 "agent": agent, "province": d.province, "commune": d.commune,
                 "village": d.village, "operator": d.operator}))
@@ -51,12 +63,14 @@ class TagResolver:
         self._by_id[device_id] = found
         return found
 
-    def tags(self, device_id: str, sample_tags: dict[str, str]) -> str:
+    def tags(self, device_id: str, sample_tags: dict[str, str], check: str = "") -> str:
         """The joined `,k=v...` tag string for one point (cached: series repeat every round)."""
-        key = (device_id, *sample_tags.items()) if sample_tags else (device_id,)
+        key = (device_id, check, *sample_tags.items()) if sample_tags else (device_id, check)
         joined = self._joined.get(key)
         if joined is None:
             pairs = self.pairs(device_id)
+            if check and device_id not in self._no_check:
+                pairs = [p for p in pairs if p[0] != "check"] + tag_pairs({"check": check})
             if sample_tags:
                 own = {k for k, _ in tag_pairs(sample_tags)}
                 # A sample's own tag wins over a device tag of the same name (`agent` in selfmon...).
@@ -105,6 +119,16 @@ class BatchReader:
         self.conn.execute("PRAGMA busy_timeout=10000")
         self.resolver = resolver
 
+    @property
+    def resolver(self) -> TagResolver:
+        """Maps device ids to tags; replaced on a config reload (and the fast path's cache with it)."""
+        return self._resolver
+
+    @resolver.setter
+    def resolver(self, resolver: TagResolver) -> None:
+        self._resolver = resolver
+        self._rows = RowLines(resolver.tags)
+
     def close(self) -> None:
         """Close the reader's connection."""
         self.conn.close()
@@ -113,29 +137,22 @@ class BatchReader:
         """Whole results after `after_seq` until at least `max_points` lines (or the end)."""
         batch = Batch(after_seq, after_seq)
         rows = self.conn.execute(
-            "SELECT seq, ts, device_id, samples FROM results WHERE seq > ? ORDER BY seq LIMIT ?",
+            "SELECT seq, ts, device_id, check_name, samples FROM results WHERE seq > ? ORDER BY seq LIMIT ?",
             (after_seq, max_points)).fetchall()
-        lines, seqs, tags_of = batch.lines, batch.seqs, self.resolver.tags
-        for seq, ts, device_id, samples in rows:
+        lines, seqs, fast = batch.lines, batch.seqs, self._rows.lines
+        for seq, ts, device_id, check, samples in rows:
             try:
-                ts_ms, decoded = to_ms(ts), sample_rows(samples)
-                if not isinstance(decoded, list):
-                    raise ValueError(f"samples are a JSON {type(decoded).__name__}, not a list")
-            except (ValueError, TypeError, OverflowError, zlib.error) as exc:
+                stored = stored_lines(samples)
+                if stored is not None:
+                    made = fast(device_id, check, stored, round(ts * 1000))
+                else:
+                    made = self._general(batch, seq, ts, device_id, check, samples)
+            except (ValueError, TypeError, IndexError, OverflowError, zlib.error) as exc:
                 # One broken row must never stop forwarding: it goes to dead letters, the rest flows.
                 batch.unreadable.append((seq, str(samples)[:65536], f"stored row cannot be read: {exc}"))
-                decoded = []
-            for sample in decoded:
-                try:
-                    measurement, sample_tags, fields = sample
-                    text = line(measurement, tags_of(device_id, sample_tags), fields, ts_ms)
-                except (ValueError, TypeError, AttributeError) as exc:
-                    batch.unreadable.append((seq, json.dumps(sample, ensure_ascii=False)[:65536],
-                                             f"stored sample cannot be sent: {type(exc).__name__}: {exc}"))
-                    continue
-                if text is not None:
-                    lines.append(text)
-                    seqs.append(seq)
+                made = []
+            lines += made
+            seqs += [seq] * len(made)
             batch.last_seq = seq
             batch.results += 1
             if batch.oldest_ts is None:
@@ -143,6 +160,25 @@ class BatchReader:
             if len(lines) >= max_points:
                 break
         return batch
+
+    def _general(self, batch: Batch, seq: int, ts: float, device_id: str, check: str,
+                 samples: str | bytes) -> list[str]:
+        """Lines of a row stored as JSON (format 1 or older): decoded, sanitised and escaped per sample."""
+        ts_ms, decoded = to_ms(ts), sample_rows(samples)
+        if not isinstance(decoded, list):
+            raise ValueError(f"samples are a JSON {type(decoded).__name__}, not a list")
+        made = []
+        for sample in decoded:
+            try:
+                measurement, sample_tags, fields = sample
+                text = line(measurement, self.resolver.tags(device_id, sample_tags, check), fields, ts_ms)
+            except (ValueError, TypeError, AttributeError) as exc:
+                batch.unreadable.append((seq, json.dumps(sample, ensure_ascii=False)[:65536],
+                                         f"stored sample cannot be sent: {type(exc).__name__}: {exc}"))
+                continue
+            if text is not None:
+                made.append(text)
+        return made
 
     def backlog(self, after_seq: int) -> tuple[int, int, float | None]:
         """(results, points, oldest ts) not yet acknowledged after `after_seq`.

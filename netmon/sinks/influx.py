@@ -341,7 +341,8 @@ class Forwarder:
         """
         tags_of, ts_ms = self.reader.resolver.tags, to_ms(result.ts)
         lines = [text for s in result.samples
-                 if (text := line(s.measurement, tags_of(result.device_id, dict(s.tags)), s.fields, ts_ms))]
+                 if (text := line(s.measurement, tags_of(result.device_id, dict(s.tags), result.check),
+                                  s.fields, ts_ms))]
         if not lines:
             return False
         try:
