@@ -62,7 +62,7 @@ def test_forwarders_read_and_count_old_and_new_rows_alike(tmp_path: Path) -> Non
     reader = BatchReader(path, TagResolver("fixture", devices))
     batch = reader.read(0, 100_000)
     assert batch.results == old_rows + 1
-    pairs = list(zip(batch.lines, batch.seqs, strict=True))
+    pairs = list(zip([x.decode() for x in batch.lines], batch.seqs, strict=True))
     lines_of = {seq: [ln for ln, q in pairs if q == seq] for seq in (old_seq, new_seq)}
     # The same points from JSON and from line protocol (fields may come in another order, 20 as 20.0).
     assert lines_of[old_seq] and list(map(point, lines_of[old_seq])) == list(map(point, lines_of[new_seq]))
