@@ -135,6 +135,9 @@ def main() -> int:
         f"30 d / 1 d = {ratio:.2f}x warm, {ratio_first:.2f}x first (goal <= 1.2x); {n} villages in "
         f"{thirty.first_s:.3f} s first, {thirty.warm_s:.3f} s warm (goal < 1 s for 5,000): "
         f"{'OK' if max(ratio, ratio_first) <= 1.2 and worst * 5000 / n < 1.0 else 'MISSED'}",
+        f"CPU (less swayed by a loaded machine than wall time): 30 d / 1 d = "
+        f"{thirty.warm_cpu_s / one.warm_cpu_s:.2f}x warm, {thirty.first_cpu_s / one.first_cpu_s:.2f}x first; "
+        f"first / warm = {thirty.first_cpu_s / thirty.warm_cpu_s:.2f}x at 30 d",
         f"Counted: one `Evaluator.evaluate` call (reading rollups, outages and device state, judging, flags, "
         f"village_status rows and results); first = the first call of a new Evaluator, warm = best of "
         f"{repeats} calls after it. Not counted: filling the store, building the catalog.",

@@ -324,7 +324,8 @@ def profile_daemon(run: Run, pid: int, start: float, seconds: int, out: Path) ->
         return
     time.sleep(max(0.0, start - time.time()))
     raw = out / "pyspy.txt"
-    subprocess.run([spy, "record", "-o", str(raw), "--format", "raw", "-d", str(seconds), "-p", str(pid)],
+    subprocess.run([spy, "record", "--subprocesses", "-o", str(raw), "--format", "raw", "-d", str(seconds),
+                    "-p", str(pid)],
                    capture_output=True, timeout=seconds + 60)
     own: dict[str, int] = {}
     inclusive: dict[str, int] = {}
