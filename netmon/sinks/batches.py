@@ -68,18 +68,22 @@ class TagResolver:
         key = (device_id, check, *sample_tags.items()) if sample_tags else (device_id, check)
         joined = self._joined.get(key)
         if joined is None:
-            pairs = self.pairs(device_id)
-            if check and device_id not in self._no_check:
-                pairs = [p for p in pairs if p[0] != "check"] + tag_pairs({"check": check})
-            if sample_tags:
-                own = {k for k, _ in tag_pairs(sample_tags)}
-                # A sample's own tag wins over a device tag of the same name (`agent` in selfmon...).
-                pairs = [p for p in pairs if p[0] not in own] + tag_pairs(sample_tags)
-            joined = join_tags(pairs)
+            joined = self.join(device_id, sample_tags, check)
             if len(self._joined) > 200_000:
                 self._joined.clear()
             self._joined[key] = joined
         return joined
+
+    def join(self, device_id: str, sample_tags: dict[str, str], check: str = "") -> str:
+        """`tags` without the cache (for callers that cache the finished head themselves)."""
+        pairs = self.pairs(device_id)
+        if check and device_id not in self._no_check:
+            pairs = [p for p in pairs if p[0] != "check"] + tag_pairs({"check": check})
+        if sample_tags:
+            own = {k for k, _ in tag_pairs(sample_tags)}
+            # A sample's own tag wins over a device tag of the same name (`agent` in selfmon...).
+            pairs = [p for p in pairs if p[0] not in own] + tag_pairs(sample_tags)
+        return join_tags(pairs)
 
 
 @dataclass
@@ -128,7 +132,7 @@ class BatchReader:
     @resolver.setter
     def resolver(self, resolver: TagResolver) -> None:
         self._resolver = resolver
-        self._rows = RowLines(resolver.tags)
+        self._rows = RowLines(resolver.join)
 
     def close(self) -> None:
         """Close the reader's connection."""
