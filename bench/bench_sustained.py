@@ -318,7 +318,7 @@ def analyse_results(run: Run, db: Path, window: tuple[float, float]) -> None:
 
 def profile_daemon(run: Run, pid: int, start: float, seconds: int, out: Path) -> None:
     """Top functions of the daemon by own samples, from py-spy (if installed), into run.profile."""
-    spy = shutil.which("py-spy")
+    spy = shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
     if spy is None:
         run.profile = "py-spy not installed (pip install py-spy)"
         return
