@@ -107,7 +107,10 @@ def _inflate(value: bytes) -> str:
     if dictionary is None:
         raise ValueError(f"samples stored in format {value[0]}, which this netmon does not know")
     d = dictionary.copy()
-    return (d.decompress(value[3:]) + d.flush()).decode()
+    text = d.decompress(value[3:])
+    if not d.eof:
+        raise ValueError("the stored samples end early (a damaged row)")
+    return text.decode()
 
 
 def inflater_v2() -> Any:
