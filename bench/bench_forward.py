@@ -218,7 +218,7 @@ def main() -> int:
     table = ["| rep | phase | points/s | seconds | own CPU µs/point | influxd CPU µs/point | load avg 1m |",
              "|---:|---|---:|---:|---:|---:|---:|"]
     for p in phases:
-        who = "netmon Forwarder (v1, aiohttp)" if p.name == "netmon" else "raw http.client POST"
+        who = "netmon Forwarder (v1)" if p.name == "netmon" else "raw http.client POST"
         table.append(f"| {p.rep + 1} | {who} | {n / p.wall_s:,.0f} | {p.wall_s:.2f} | {p.own_cpu_s * us:.2f} | "
                      f"{p.influxd_cpu_s * us:.2f} | {p.load:.2f} |")
     ratios = [r.wall_s / f.wall_s for r, f in zip([p for p in phases if p.name == "raw"],
