@@ -146,6 +146,7 @@ class BatchReader:
             (after_seq, max_points)).fetchall()
         lines, seqs, cache = batch.lines, batch.seqs, self._rows
         known, merge, inflater = cache.get, cache.merge, inflater_v2()
+        count = 0
         for seq, ts, device_id, check, samples in rows:
             try:
                 if type(samples) is bytes and samples[0] == FORMAT_V2:
@@ -172,12 +173,11 @@ class BatchReader:
             except (ValueError, TypeError, IndexError, OverflowError, zlib.error) as exc:
                 # One broken row must never stop forwarding: it goes to dead letters, the rest flows.
                 batch.unreadable.append((seq, str(samples)[:65536], f"stored row cannot be read: {exc}"))
-            batch.last_seq = seq
-            batch.results += 1
-            if batch.oldest_ts is None:
-                batch.oldest_ts = ts
+            count += 1
             if len(lines) >= max_points:
                 break
+        if count:
+            batch.last_seq, batch.results, batch.oldest_ts = rows[count - 1][0], count, rows[0][1]
         return batch
 
     def _general(self, batch: Batch, seq: int, ts: float, device_id: str, check: str,
