@@ -1,11 +1,14 @@
 """Village evaluation cost vs history length: 5,000 villages with 1 day and 30 days of rollups.
 
 Synthetic hourly rollups (plus outages, device state and an agent run) are written straight into
-a temporary store; then one full evaluation (windows 1 h and 24 h, flags, village_status rows and
-results) is timed. Goals: 5,000 villages < 1 s, and 30 d / 1 d <= 1.2 (cost flat in history).
+a temporary store; then full evaluations (windows 1 h and 24 h, flags, village_status rows and
+results) are timed: the first one (what a daemon pays after a start or a config reload: a new
+Evaluator, cold caches) and the best of the following ones (warm), both wall and CPU of this
+process. Goals: 5,000 villages < 1 s, and 30 d / 1 d <= 1.2 (cost flat in history); both are
+judged on the first evaluation too, which the best-of figure alone would hide.
 
-    python3 bench/bench_analysis.py            # 5,000 villages, 1 d vs 30 d, best of 3
-    python3 bench/bench_analysis.py --quick    # 2,000 villages, best of 2, under a minute
+    python3 bench/bench_analysis.py            # 5,000 villages, 1 d vs 30 d, first + best of 3 more
+    python3 bench/bench_analysis.py --quick    # 2,000 villages, first + best of 2 more, under a minute
 """
 
 from __future__ import annotations
@@ -13,10 +16,12 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
+import os
 import random
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -72,8 +77,19 @@ def fill(store: Store, n: int, days: int, now: float) -> None:
     store.mark_alive(now - days * 86400, 1, now)
 
 
-def bench(n: int, days: int, repeats: int) -> float:
-    """Best-of-`repeats` seconds of one evaluation of `n` villages over `days` of rollups."""
+@dataclass
+class Timing:
+    """Seconds of one history length: the first evaluation and the best warm one (wall and CPU)."""
+
+    first_s: float
+    first_cpu_s: float
+    warm_s: float
+    warm_cpu_s: float
+    load: float
+
+
+def bench(n: int, days: int, repeats: int) -> Timing:
+    """The first evaluation of `n` villages over `days` of rollups, then the best of `repeats` more."""
     settings = AgentConfig.model_validate({"version": 1, "agent": {"timezone": "Asia/Ho_Chi_Minh"}})
     now = time.time()
     with tempfile.TemporaryDirectory() as tmp:
@@ -82,15 +98,17 @@ def bench(n: int, days: int, repeats: int) -> float:
         t0 = time.perf_counter()
         fill(store, n, days, now)
         print(f"  filled {days:>2} d x {n} villages in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+        load = os.getloadavg()[0]
+        runs = []
         evaluator = Evaluator(store, build_catalog(devices(n), None, settings), settings)
-        best = float("inf")
-        for _ in range(repeats):
-            t0 = time.perf_counter()
+        for _ in range(1 + repeats):
+            t0, c0 = time.perf_counter(), time.process_time()
             results, evals = evaluator.evaluate(now)
-            best = min(best, time.perf_counter() - t0)
+            runs.append((time.perf_counter() - t0, time.process_time() - c0))
             assert len(results) == n and len(evals) == n
         store.close()
-    return best
+    warm = min(runs[1:])
+    return Timing(runs[0][0], runs[0][1], warm[0], warm[1], load)
 
 
 def main() -> int:
@@ -104,15 +122,25 @@ def main() -> int:
     n = args.villages or (2000 if args.quick else 5000)
     repeats = 2 if args.quick else 3
     one, thirty = bench(n, 1, repeats), bench(n, 30, repeats)
-    ratio = thirty / one
+    ratio_first, ratio = thirty.first_s / one.first_s, thirty.warm_s / one.warm_s
+    worst = max(one.first_s, thirty.first_s, one.warm_s, thirty.warm_s)
     lines = [
-        "| villages | history | evaluation s | per village ms |",
-        "|---:|---:|---:|---:|",
-        f"| {n} | 1 d | {one:.3f} | {1000 * one / n:.3f} |",
-        f"| {n} | 30 d | {thirty:.3f} | {1000 * thirty / n:.3f} |",
+        "| villages | history | first evaluation s (CPU s) | best warm s (CPU s) | per village ms (first / warm) "
+        "| load 1m |",
+        "|---:|---:|---:|---:|---:|---:|",
+        *(f"| {n} | {d} d | {t.first_s:.3f} ({t.first_cpu_s:.3f}) | {t.warm_s:.3f} ({t.warm_cpu_s:.3f}) "
+          f"| {1000 * t.first_s / n:.3f} / {1000 * t.warm_s / n:.3f} | {t.load:.2f} |"
+          for d, t in ((1, one), (30, thirty))),
         "",
-        f"30 d / 1 d = {ratio:.2f}x (goal <= 1.2x); {n} villages in {thirty:.3f} s "
-        f"(goal < 1 s for 5,000): {'OK' if ratio <= 1.2 and max(one, thirty) * 5000 / n < 1.0 else 'MISSED'}",
+        f"30 d / 1 d = {ratio:.2f}x warm, {ratio_first:.2f}x first (goal <= 1.2x); {n} villages in "
+        f"{thirty.first_s:.3f} s first, {thirty.warm_s:.3f} s warm (goal < 1 s for 5,000): "
+        f"{'OK' if max(ratio, ratio_first) <= 1.2 and worst * 5000 / n < 1.0 else 'MISSED'}",
+        f"CPU (less swayed by a loaded machine than wall time): 30 d / 1 d = "
+        f"{thirty.warm_cpu_s / one.warm_cpu_s:.2f}x warm, {thirty.first_cpu_s / one.first_cpu_s:.2f}x first; "
+        f"first / warm = {thirty.first_cpu_s / thirty.warm_cpu_s:.2f}x at 30 d",
+        f"Counted: one `Evaluator.evaluate` call (reading rollups, outages and device state, judging, flags, "
+        f"village_status rows and results); first = the first call of a new Evaluator, warm = best of "
+        f"{repeats} calls after it. Not counted: filling the store, building the catalog.",
     ]
     print("\n".join(lines))
     if not args.no_append:

@@ -1,17 +1,22 @@
 """Forwarding throughput: netmon draining a store backlog into a local influxd vs a raw HTTP POST.
 
-    python3 bench/bench_forward.py --quick     # 100,000 points, < 1 min
-    python3 bench/bench_forward.py             # 1,000,000 points
-    python3 bench/bench_forward.py --points 2000 --no-append   # tiny, for the tests
+    python3 bench/bench_forward.py --quick     # 100,000 points, 3 alternations, ~1-2 min
+    python3 bench/bench_forward.py             # 1,000,000 points, 3 alternations
+    python3 bench/bench_forward.py --points 2000 --reps 1 --no-append   # tiny, for the tests
 
 Starts Debian's influxd on a free loopback port (stopped by PID), fills a fresh store with ping
-results of a province-sized inventory (10,000 devices, Vietnamese names), then measures:
-- raw: the same line protocol (pre-built, not timed) POSTed with http.client in batches of the
-  same size to database `raw` (the ceiling: only influxd's cost);
+results of a province-sized inventory (10,000 devices, Vietnamese names), then alternates two
+phases `--reps` times (raw first in odd repetitions, netmon first in even ones):
+- raw: the same line protocol netmon sends (pre-built, not timed) POSTed with http.client in
+  batches of the same size to database `raw`: influxd's cost plus a minimal client;
 - netmon: `Forwarder` from cursor 0 to the end into database `netmon` (reading SQLite, building
-  line protocol, sending, advancing the cursor).
-Both databases are warmed with the first round first (series exist, as in a real catch-up).
-Prints a table and appends a dated block to BENCHMARKS.md.
+  line protocol, sending over aiohttp, advancing the cursor in the store).
+Before every phase influxd is left idle until its own CPU use settles (< 5 % of a core over
+0.5 s, read from /proc/<pid>/stat), so a cache flush of one phase never lands in the next.
+Counted per phase: wall time, influxd's CPU (its rusage from /proc), this process's CPU (its
+own rusage: netmon's forwarder in the netmon phase, http.client in the raw phase) and the
+load average. Both databases first get the first round (series exist, as in a real catch-up);
+later repetitions overwrite the same points in both. Prints a table, appends it to BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -20,10 +25,15 @@ import argparse
 import asyncio
 import datetime as dt
 import http.client
+import os
 import platform
+import resource
+import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -69,6 +79,36 @@ def fill(store: Store, devs: list[Device], n: int) -> None:
     store.append(chunk)
 
 
+def cpu_s() -> float:
+    """CPU seconds of this process so far (all threads: the forwarder reads in a worker thread)."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def pid_cpu_s(pid: int) -> float:
+    """CPU seconds of another process (utime + stime from /proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def load1() -> float:
+    """The 1-minute load average (the machine is shared: every number is shown next to it)."""
+    return float(Path("/proc/loadavg").read_text().split()[0])
+
+
+def settle(pid: int, timeout_s: float = 30.0) -> float:
+    """Wait until influxd uses < 5 % of a core over 0.5 s (its cache flush is done); seconds waited."""
+    t0 = time.monotonic()
+    before = pid_cpu_s(pid)
+    while time.monotonic() - t0 < timeout_s:
+        time.sleep(0.5)
+        now = pid_cpu_s(pid)
+        if now - before < 0.025:
+            break
+        before = now
+    return time.monotonic() - t0
+
+
 def raw_post(server: InfluxServer, bodies: list[bytes], db: str) -> float:
     """POST every body with http.client on one keep-alive connection; returns seconds."""
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
@@ -85,18 +125,42 @@ def raw_post(server: InfluxServer, bodies: list[bytes], db: str) -> float:
 
 
 async def forward(store: Store, server: InfluxServer, resolver: TagResolver, batch: int) -> float:
-    """Drain the whole backlog with netmon's forwarder; returns seconds."""
+    """Drain the whole backlog from cursor 0 with netmon's forwarder; returns seconds."""
     output = InfluxOutput.model_validate({"name": "bench", "url": server.url, "api": "v1", "database": "netmon",
                                           "batch_size": batch})
+    store.set_cursor("bench", 0)
     forwarder = Forwarder(output, store, resolver)
     end = store.max_seq()
     t = time.perf_counter()
     forwarder.start()
+    deadline = time.monotonic() + 3600
     while store.cursor("bench") < end:
-        await asyncio.sleep(0.005)
+        if time.monotonic() > deadline:
+            raise RuntimeError("forwarding did not finish within an hour")
+        await asyncio.sleep(0.02)  # a SQL query per poll: often enough, yet no cost worth counting
     elapsed = time.perf_counter() - t
     await forwarder.stop()
     return elapsed
+
+
+@dataclass
+class Phase:
+    """One timed phase: what it cost on each side."""
+
+    name: str
+    rep: int
+    wall_s: float
+    own_cpu_s: float
+    influxd_cpu_s: float
+    load: float
+
+
+def run_phase(name: str, rep: int, pid: int, work: Callable[[], float]) -> Phase:
+    """Settle influxd, then time `work` with both processes' CPU."""
+    settle(pid)
+    load, own, influx = load1(), cpu_s(), pid_cpu_s(pid)
+    wall = work()
+    return Phase(name, rep, wall, cpu_s() - own, pid_cpu_s(pid) - influx, load)
 
 
 def main() -> int:
@@ -105,9 +169,11 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="100,000 points instead of 1,000,000")
     parser.add_argument("--batch", type=int, default=5000, help="points per request (default 5000)")
     parser.add_argument("--points", type=int, default=None, help="points to forward (tests use a tiny number)")
+    parser.add_argument("--reps", type=int, default=3, help="alternations of the two phases (default 3)")
     parser.add_argument("--no-append", action="store_true", help="do not append to BENCHMARKS.md")
     args = parser.parse_args()
     n = args.points or (100_000 if args.quick else 1_000_000)
+    import aiohttp  # noqa: F401  (imported once by a running daemon; not part of any phase)
     with tempfile.TemporaryDirectory(prefix="bench-forward-") as tmp:
         server = InfluxServer(Path(tmp) / "influxd").start()
         try:
@@ -132,31 +198,53 @@ def main() -> int:
             warm = bodies[:-(-N_DEVICES // args.batch)]
             for db in ("raw", "netmon"):
                 raw_post(server, warm, db)
-            raw_s = raw_post(server, bodies, "raw")
-            net_s = asyncio.run(forward(store, server, resolver, args.batch))
+            phases: list[Phase] = []
+            pid = server.proc.pid
+            for rep in range(args.reps):
+                order = ("raw", "netmon") if rep % 2 == 0 else ("netmon", "raw")
+                for name in order:
+                    if name == "raw":
+                        phases.append(run_phase(name, rep, pid, lambda: raw_post(server, bodies, "raw")))
+                    else:
+                        phases.append(run_phase(name, rep, pid, lambda: asyncio.run(
+                            forward(store, server, resolver, args.batch))))
             counts = {db: server.count("ping", "packets_received", db) for db in ("raw", "netmon")}
         finally:
             server.stop()
     if counts != {"raw": n, "netmon": n}:
         print(f"point counts differ from {n}: {counts}", file=sys.stderr)
         return 1
-    rows = [("store fill (not part of forwarding)", n / fill_s, fill_s),
-            ("netmon read + build line protocol only", n / build_s, build_s),
-            (f"raw http.client POST, {args.batch}-line batches", n / raw_s, raw_s),
-            (f"netmon Forwarder (v1), {args.batch}-point batches", n / net_s, net_s)]
-    table = ["| step | points/s | seconds |", "|---|---:|---:|"]
-    table += [f"| {name} | {rate:,.0f} | {secs:.2f} |" for name, rate, secs in rows]
-    ratio = raw_s / net_s
-    table.append(f"| **ratio netmon / raw** | **{ratio:.2f}x** | |")
+    us = 1e6 / n
+    table = ["| rep | phase | points/s | seconds | own CPU µs/point | influxd CPU µs/point | load avg 1m |",
+             "|---:|---|---:|---:|---:|---:|---:|"]
+    for p in phases:
+        who = "netmon Forwarder (v1)" if p.name == "netmon" else "raw http.client POST"
+        table.append(f"| {p.rep + 1} | {who} | {n / p.wall_s:,.0f} | {p.wall_s:.2f} | {p.own_cpu_s * us:.2f} | "
+                     f"{p.influxd_cpu_s * us:.2f} | {p.load:.2f} |")
+    ratios = [r.wall_s / f.wall_s for r, f in zip([p for p in phases if p.name == "raw"],
+                                                  [p for p in phases if p.name == "netmon"], strict=True)]
+    own = sorted(p.own_cpu_s * us for p in phases if p.name == "netmon")
+    table.append(f"| | **throughput netmon / raw, per repetition** | **{' / '.join(f'{r:.2f}x' for r in ratios)}** "
+                 f"| median **{statistics.median(ratios):.2f}x** | | | |")
+    table.append(f"| | **netmon's own CPU per forwarded point** | | | **{statistics.median(own):.2f}** (median; "
+                 f"min {own[0]:.2f}) | | |")
     text = "\n".join(table)
     print(text)
-    print(f"catch-up of {n:,} points: {net_s:.1f} s; both databases hold {n:,} points")
+    print(f"read + build line protocol only (untimed setup): {build_s / n * 1e6:.2f} µs/point; "
+          f"store fill {fill_s:.1f} s")
+    print(f"both databases hold {n:,} points")
     if args.no_append:
         return 0
     command = " ".join(["python3", "bench/bench_forward.py", *sys.argv[1:]])
-    block = (f"\n## bench_forward ({dt.date.today().isoformat()})\n\n`{command}` on {platform.node()} "
-             f"({platform.machine()}, Python {platform.python_version()}, influxd 1.6.7 on loopback, "
-             f"{n:,} ping points, {N_DEVICES:,} devices)\n\n{text}\n\nCatch-up of {n:,} points: {net_s:.1f} s.\n")
+    when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    block = (f"\n## bench_forward ({when})\n\n`{command}` on {platform.node()} "
+             f"({platform.machine()}, {os.cpu_count()} CPUs shared with other work: see the load column; "
+             f"Python {platform.python_version()}, influxd on loopback, {n:,} ping points, {N_DEVICES:,} devices, "
+             f"{args.batch}-point batches, phases alternated {args.reps}x, influxd idle before each)\n\n{text}\n\n"
+             "Counted: netmon = this process's rusage while the Forwarder drains the store (SQLite read, "
+             "line protocol, aiohttp, cursor commits); raw = this process's rusage while http.client POSTs "
+             "pre-built bodies (building them is not counted); influxd = its own /proc rusage in each phase. "
+             "Not counted: the store fill and influxd's idle time between phases.\n")
     with (REPO / "BENCHMARKS.md").open("a") as f:
         f.write(block)
     return 0

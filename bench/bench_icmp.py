@@ -6,7 +6,11 @@ script creates (lo up, net.ipv4.ping_group_range opened for the datagram path) a
 end, so nothing leaves the machine and the root namespace's sysctls are never touched.
 Needs root (ip netns, raw sockets). CPU is user+sys: for netmon and icmplib measured by the
 worker around the sweep itself (interpreter start-up excluded; building every ProbeResult
-included), for fping the child's rusage from os.wait4 (start-up included).
+included; storing, rollups and forwarding are not: that is bench_sustained.py), for fping the
+rusage of the fping process itself from os.wait4, started directly inside the namespace (the
+`ip netns exec` wrapper is not counted). fping's start-up (measured on one target) is shown
+apart, and the ratio is given with and without it. Contenders run one at a time, and so do
+fping's shards beyond 21,844 targets (in parallel they would receive each other's replies).
 
     python3 bench/bench_icmp.py --quick      # N = 1k, 10k; icmplib 1k only; < 1 minute
     python3 bench/bench_icmp.py              # N = 1k, 10k, 50k; 3 repetitions
@@ -101,7 +105,9 @@ async def _icmplib_sweep(n: int, privileged: bool, pace: Pace) -> dict:
 
 def worker(args: argparse.Namespace) -> None:
     """Run one sweep and print its numbers as JSON (inside the namespace)."""
-    if args.worker == "netmon":
+    if args.worker == "fping":
+        out = fping_sweep(args.n, Path(args.workdir), pace_of(args))
+    elif args.worker == "netmon":
         out = asyncio.run(_netmon_sweep(args.n, args.mode, pace_of(args)))
     else:
         out = asyncio.run(_icmplib_sweep(args.n, args.mode == "raw", pace_of(args)))
@@ -162,30 +168,46 @@ def run_python_worker(ns: Netns, kind: str, n: int, mode: str, pace: Pace) -> di
 
 
 def run_fping(ns: Netns, n: int, workdir: Path, pace: Pace) -> dict:
-    """Run fping over N targets, sharded so N*count < 65,535 per process; CPU from wait4."""
+    """fping over N targets, measured by a worker inside the namespace (see `fping_sweep`)."""
+    paced = ["--paced"] if pace is PACED else []
+    out = ns.run([sys.executable, __file__, "--worker", "fping", "--n", str(n), "--workdir", str(workdir), *paced],
+                 capture_output=True, text=True, timeout=900)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _fping(hosts: list[str], path: Path, pace: Pace) -> tuple[float, float, int]:
+    """(wall s, CPU s, replies) of one fping process started directly (no wrapper in between)."""
+    path.write_text("\n".join(hosts) + "\n")
+    gap_ms = 0 if pace.max_pps >= 1e9 else 1000 / pace.max_pps
+    cmd = ["fping", "-q", "-C", str(COUNT), "-r", "0", "-i", f"{gap_ms:g}", "-p", f"{pace.interval_s * 1000:g}",
+           "-t", f"{pace.timeout_s * 1000:g}", "-f", str(path)]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    err = proc.stderr.read() if proc.stderr else ""
+    _pid, _status, usage = os.wait4(proc.pid, 0)  # this child's own rusage: fping and nothing else
+    proc.returncode = 0
+    replies = sum(1 for line in err.splitlines() if " : " in line
+                  for v in line.split(" : ", 1)[1].split() if v != "-")
+    return time.perf_counter() - t0, usage.ru_utime + usage.ru_stime, replies
+
+
+def fping_sweep(n: int, workdir: Path, pace: Pace) -> dict:
+    """fping's own CPU for N targets (inside the namespace, so no `ip netns exec` is counted).
+
+    One fping at a time: fping keeps N*count < 65,535 per process, so larger N runs as shards one
+    after another (run side by side, raw sockets would hand each shard the others' replies).
+    Start-up (exec, libc, option parsing) is measured on one target and reported apart.
+    """
     per_shard = (FPING_MAX_PACKETS - 1) // COUNT
     hosts = targets(n)
-    shards = [hosts[i:i + per_shard] for i in range(0, n, per_shard)]
-    procs = []
-    t0 = time.perf_counter()
-    for k, shard in enumerate(shards):
-        path = workdir / f"fping_{n}_{k}.txt"
-        path.write_text("\n".join(shard) + "\n")
-        gap_ms = 0 if pace.max_pps >= 1e9 else 1000 / pace.max_pps
-        cmd = ["ip", "netns", "exec", ns.name, "fping", "-q", "-C", str(COUNT), "-r", "0", "-i", f"{gap_ms:g}",
-               "-p", f"{pace.interval_s * 1000:g}", "-t", f"{pace.timeout_s * 1000:g}", "-f", str(path)]
-        procs.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
-    cpu, replies = 0.0, 0
-    for proc in procs:
-        err = proc.stderr.read() if proc.stderr else ""
-        _pid, _status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = 0
-        cpu += usage.ru_utime + usage.ru_stime
-        for line in err.splitlines():
-            if " : " in line:
-                replies += sum(1 for v in line.split(" : ", 1)[1].split() if v != "-")
-    return {"wall_s": time.perf_counter() - t0, "cpu_s": cpu, "replies": replies, "results": n,
-            "shards": len(shards)}
+    wall = cpu = 0.0
+    replies = shards = 0
+    for k in range(0, n, per_shard):
+        w, c, r = _fping(hosts[k:k + per_shard], workdir / f"fping_{n}_{k}.txt", pace)
+        wall, cpu, replies, shards = wall + w, cpu + c, replies + r, shards + 1
+    startup = statistics.median(_fping(hosts[:1], workdir / "fping_1.txt", SWEEP)[1] for _ in range(5))
+    return {"wall_s": wall, "cpu_s": cpu, "replies": replies, "results": n, "shards": shards,
+            "startup_cpu_s": startup * shards}
 
 
 def contenders(quick: bool, n: int, icmplib: bool) -> list[tuple[str, str, str]]:
@@ -208,21 +230,29 @@ def measure(ns: Netns, label: str, kind: str, mode: str, n: int, reps: int, work
             for _ in range(reps)]
     wall = statistics.median(r["wall_s"] for r in runs)
     cpu = statistics.median(r["cpu_s"] for r in runs)
-    return {"label": label, "n": n, "reps": reps, "wall_s": wall, "cpu_s": cpu,
+    startup = statistics.median(r.get("startup_cpu_s", 0.0) for r in runs)
+    return {"label": label, "n": n, "reps": reps, "wall_s": wall, "cpu_s": cpu, "startup_s": startup,
+            "load": os.getloadavg()[0],
             "cpu_per_1k": cpu / n * 1000, "replies": min(r["replies"] for r in runs),
             "cpu_min": min(r["cpu_s"] for r in runs), "cpu_max": max(r["cpu_s"] for r in runs)}
 
 
 def table(rows: list[dict]) -> str:
-    """Markdown table with the netmon/fping CPU ratio per N."""
-    fping = {r["n"]: r["cpu_per_1k"] for r in rows if r["label"] == "fping"}
+    """Markdown table with the netmon/fping CPU ratios per N (fping's start-up counted and not)."""
+    fping = {r["n"]: r for r in rows if r["label"] == "fping"}
     lines = ["| contender | N | reps | wall s (median) | CPU s (median, min-max) | CPU s / 1k targets "
-             "| x fping CPU | replies |", "|---|---|---|---|---|---|---|---|"]
+             "| x fping CPU | x fping CPU without its start-up | load 1m | replies |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        ratio = r["cpu_per_1k"] / fping[r["n"]] if fping.get(r["n"]) else float("nan")
+        f = fping.get(r["n"])
+        ratio = r["cpu_s"] / f["cpu_s"] if f and f["cpu_s"] else float("nan")
+        bare = f["cpu_s"] - f["startup_s"] if f else 0.0
+        ratio_bare = r["cpu_s"] / bare if bare > 0 else float("nan")
         lines.append(f"| {r['label']} | {r['n']:,} | {r['reps']} | {r['wall_s']:.3f} | {r['cpu_s']:.3f} "
-                     f"({r['cpu_min']:.3f}-{r['cpu_max']:.3f}) | {r['cpu_per_1k']:.4f} | {ratio:.2f} "
-                     f"| {r['replies']:,}/{r['n'] * COUNT:,} |")
+                     f"({r['cpu_min']:.3f}-{r['cpu_max']:.3f}) | {r['cpu_per_1k']:.4f} | {ratio:.2f} | "
+                     f"{ratio_bare:.2f} | {r['load']:.2f} | {r['replies']:,}/{r['n'] * COUNT:,} |")
+    lines += ["", "fping start-up (exec, option parsing; one target, median of 5, times its processes): "
+              + ", ".join(f"N={n:,}: {f['startup_s']:.4f} s" for n, f in fping.items())]
     return "\n".join(lines)
 
 
@@ -238,7 +268,8 @@ def main() -> None:
     ap.add_argument("--no-record", "--no-append", action="store_true", help="do not append to BENCHMARKS.md")
     ap.add_argument("--profile", type=int, metavar="N", help="cProfile one netmon sweep of N targets")
     ap.add_argument("--profile-worker", type=int, help=argparse.SUPPRESS)
-    ap.add_argument("--worker", choices=["netmon", "icmplib"], help=argparse.SUPPRESS)
+    ap.add_argument("--worker", choices=["netmon", "icmplib", "fping"], help=argparse.SUPPRESS)
+    ap.add_argument("--workdir", help=argparse.SUPPRESS)
     ap.add_argument("--n", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--mode", default="datagram", choices=["datagram", "raw"])
     args = ap.parse_args()
@@ -277,7 +308,9 @@ def record(text: str, load: tuple[float, float, float], command: str, pace: Pace
              f"{os.cpu_count()} CPUs, kernel {platform.release()}, Python {platform.python_version()}, "
              f"load average before the run {load[0]:.2f}/{load[1]:.2f}/{load[2]:.2f} (shared machine). "
              f"{pace.describe()}. Loopback targets inside a private network namespace; "
-             f"CPU includes building every ProbeResult.\n\n{text}\n")
+             f"netmon/icmplib: CPU of the sweep in the worker, building every ProbeResult included, storing and "
+             f"forwarding not; fping: its own process's rusage (no `ip netns exec`), shards one after another; "
+             f"contenders one at a time.\n\n{text}\n")
     with path.open("a", encoding="utf-8") as fh:
         fh.write(header + block)
 

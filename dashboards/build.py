@@ -126,7 +126,7 @@ def village_detail() -> dict:
                f'$timeFilter GROUP BY time($__interval), "village" fill(null)')
     devices = (f'SELECT last("percent_packet_loss") AS "loss_pct", last("average_response_ms") AS "avg_ms", '
                f'last("result_code") AS "result_code" FROM "ping" WHERE {sel} AND $timeFilter '
-               f'GROUP BY "village", "device", "kind", "url"')
+               f'GROUP BY "village", "device", "kind", "url", "check"')  # two ICMP checks of a device: two rows
     panels = [latency,
               panel("Availability (1 h window)", "timeseries", (0, 10, 12, 8),
                     [target(avail, alias="$tag_village")], unit="percent"),

@@ -19,7 +19,7 @@ LAYER_OF_PREFIX = (  # first matching prefix wins
     ("netmon.config", "config"), ("netmon.kinds", "config"),
     ("netmon.probers", "probers"),
     ("netmon.store", "store"), ("netmon.schema", "store"), ("netmon.retention", "store"),
-    ("netmon.codec", "store"), ("netmon.storesize", "store"),
+    ("netmon.codec", "store"), ("netmon.codec_lines", "store"), ("netmon.storesize", "store"),
     ("netmon.analysis", "analysis"), ("netmon.central", "analysis"),
     ("netmon.sinks", "outputs"), ("netmon.notify", "outputs"),
     ("netmon.ui", "ui"),

@@ -4,6 +4,13 @@ The tags of docs/series.md are added here: a device's result carries agent, prov
 village, device, kind, operator; a village's result (analysis, device_id = village id) carries
 agent, province, commune, village, operator; the agent's own results carry agent only. Empty values
 are omitted (line protocol has no empty tag).
+
+A device's points also carry `check`, the name of the check that produced them: a device can
+have two checks of one kind (two ICMP targets, two HTTP services), and without the tag both
+would write one series. Village and agent results have one producer each and no `check` tag.
+
+Rows stored in format 2 (line protocol, codec.py) become lines by joining strings (rowlines.py);
+older JSON rows take the general path below, which decodes, sanitises and escapes each sample.
 """
 
 from __future__ import annotations
@@ -15,9 +22,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from netmon.codec import sample_rows, samples_count
+from netmon.codec import FORMAT_V2, inflater_v2, sample_rows, samples_count
 from netmon.model import Device
 from netmon.sinks.lineproto import join_tags, line, tag_pairs, to_ms
+from netmon.sinks.rowlines import RowLines
 
 Pairs = list[tuple[str, str]]
 
@@ -28,12 +36,16 @@ class TagResolver:
     def __init__(self, agent: str, devices: Iterable[Device]) -> None:
         self.agent_pairs: Pairs = tag_pairs({"agent": agent})
         self._by_id: dict[str, Pairs] = {}
+        self._no_check: set[str] = {"agent"}
+        """Ids of villages and the agent: their results carry no `check` tag."""
         villages: dict[str, Device] = {}
         for d in devices:
             self._by_id[d.id] = tag_pairs(d.tags(agent))
             if d.village:
                 villages.setdefault(d.id.rsplit("/", 1)[0], d)
         for village_id, d in villages.items():
+            if village_id not in self._by_id:
+                self._no_check.add(village_id)
             self._by_id.setdefault(village_id, tag_pairs({
                 "agent": agent, "province": d.province, "commune": d.commune,
                 "village": d.village, "operator": d.operator}))
@@ -51,21 +63,27 @@ class TagResolver:
         self._by_id[device_id] = found
         return found
 
-    def tags(self, device_id: str, sample_tags: dict[str, str]) -> str:
+    def tags(self, device_id: str, sample_tags: dict[str, str], check: str = "") -> str:
         """The joined `,k=v...` tag string for one point (cached: series repeat every round)."""
-        key = (device_id, *sample_tags.items()) if sample_tags else (device_id,)
+        key = (device_id, check, *sample_tags.items()) if sample_tags else (device_id, check)
         joined = self._joined.get(key)
         if joined is None:
-            pairs = self.pairs(device_id)
-            if sample_tags:
-                own = {k for k, _ in tag_pairs(sample_tags)}
-                # A sample's own tag wins over a device tag of the same name (`agent` in selfmon...).
-                pairs = [p for p in pairs if p[0] not in own] + tag_pairs(sample_tags)
-            joined = join_tags(pairs)
+            joined = self.join(device_id, sample_tags, check)
             if len(self._joined) > 200_000:
                 self._joined.clear()
             self._joined[key] = joined
         return joined
+
+    def join(self, device_id: str, sample_tags: dict[str, str], check: str = "") -> str:
+        """`tags` without the cache (for callers that cache the finished head themselves)."""
+        pairs = self.pairs(device_id)
+        if check and device_id not in self._no_check:
+            pairs = [p for p in pairs if p[0] != "check"] + tag_pairs({"check": check})
+        if sample_tags:
+            own = {k for k, _ in tag_pairs(sample_tags)}
+            # A sample's own tag wins over a device tag of the same name (`agent` in selfmon...).
+            pairs = [p for p in pairs if p[0] not in own] + tag_pairs(sample_tags)
+        return join_tags(pairs)
 
 
 @dataclass
@@ -74,7 +92,8 @@ class Batch:
 
     after_seq: int
     last_seq: int
-    lines: list[str] = field(default_factory=list)
+    lines: list[bytes] = field(default_factory=list)
+    """UTF-8 lines, as they go on the wire."""
     seqs: list[int] = field(default_factory=list)
     """The result sequence number of each line (for the dead-letter table)."""
     results: int = 0
@@ -87,9 +106,9 @@ class Batch:
         """True when there was nothing after the cursor."""
         return self.last_seq == self.after_seq
 
-    def body(self, lines: list[str] | None = None) -> bytes:
+    def body(self, lines: list[bytes] | None = None) -> bytes:
         """The request body for these lines (all of them by default)."""
-        return "\n".join(self.lines if lines is None else lines).encode()
+        return b"\n".join(self.lines if lines is None else lines)
 
 
 BACKLOG_EXACT = 200_000
@@ -105,6 +124,16 @@ class BatchReader:
         self.conn.execute("PRAGMA busy_timeout=10000")
         self.resolver = resolver
 
+    @property
+    def resolver(self) -> TagResolver:
+        """Maps device ids to tags; replaced on a config reload (and the fast path's cache with it)."""
+        return self._resolver
+
+    @resolver.setter
+    def resolver(self, resolver: TagResolver) -> None:
+        self._resolver = resolver
+        self._rows = RowLines(resolver.join)
+
     def close(self) -> None:
         """Close the reader's connection."""
         self.conn.close()
@@ -113,36 +142,62 @@ class BatchReader:
         """Whole results after `after_seq` until at least `max_points` lines (or the end)."""
         batch = Batch(after_seq, after_seq)
         rows = self.conn.execute(
-            "SELECT seq, ts, device_id, samples FROM results WHERE seq > ? ORDER BY seq LIMIT ?",
+            "SELECT seq, ts, device_id, check_name, samples FROM results WHERE seq > ? ORDER BY seq LIMIT ?",
             (after_seq, max_points)).fetchall()
-        lines, seqs, tags_of = batch.lines, batch.seqs, self.resolver.tags
-        for seq, ts, device_id, samples in rows:
+        lines, seqs, cache = batch.lines, batch.seqs, self._rows
+        known, merge, inflater = cache.get, cache.merge, inflater_v2()
+        count = 0
+        for seq, ts, device_id, check, samples in rows:
             try:
-                ts_ms, decoded = to_ms(ts), sample_rows(samples)
-                if not isinstance(decoded, list):
-                    raise ValueError(f"samples are a JSON {type(decoded).__name__}, not a list")
-            except (ValueError, TypeError, OverflowError, zlib.error) as exc:
+                if type(samples) is bytes and samples[0] == FORMAT_V2:
+                    # The common case inlined (a few µs a point matter here: issue 21).
+                    d = inflater.copy()
+                    text = d.decompress(samples[3:])
+                    if not d.eof:
+                        raise ValueError("the stored samples end early (a damaged row)")
+                    tail = b" %d" % round(ts * 1000)
+                    if samples[1] == 0 and samples[2] == 1:
+                        head, _sep, fields = text.partition(b"\t")
+                        if fields:
+                            key = (device_id, check, head)
+                            lines.append((known(key) or merge(key)) + fields + tail)
+                            seqs.append(seq)
+                    else:
+                        made = cache.lines(device_id, check, text, tail)
+                        lines += made
+                        seqs += [seq] * len(made)
+                else:
+                    made = self._general(batch, seq, ts, device_id, check, samples)
+                    lines += made
+                    seqs += [seq] * len(made)
+            except (ValueError, TypeError, IndexError, OverflowError, zlib.error) as exc:
                 # One broken row must never stop forwarding: it goes to dead letters, the rest flows.
                 batch.unreadable.append((seq, str(samples)[:65536], f"stored row cannot be read: {exc}"))
-                decoded = []
-            for sample in decoded:
-                try:
-                    measurement, sample_tags, fields = sample
-                    text = line(measurement, tags_of(device_id, sample_tags), fields, ts_ms)
-                except (ValueError, TypeError, AttributeError) as exc:
-                    batch.unreadable.append((seq, json.dumps(sample, ensure_ascii=False)[:65536],
-                                             f"stored sample cannot be sent: {type(exc).__name__}: {exc}"))
-                    continue
-                if text is not None:
-                    lines.append(text)
-                    seqs.append(seq)
-            batch.last_seq = seq
-            batch.results += 1
-            if batch.oldest_ts is None:
-                batch.oldest_ts = ts
+            count += 1
             if len(lines) >= max_points:
                 break
+        if count:
+            batch.last_seq, batch.results, batch.oldest_ts = rows[count - 1][0], count, rows[0][1]
         return batch
+
+    def _general(self, batch: Batch, seq: int, ts: float, device_id: str, check: str,
+                 samples: str | bytes) -> list[bytes]:
+        """Lines of a row stored as JSON (format 1 or older): decoded, sanitised and escaped per sample."""
+        ts_ms, decoded = to_ms(ts), sample_rows(samples)
+        if not isinstance(decoded, list):
+            raise ValueError(f"samples are a JSON {type(decoded).__name__}, not a list")
+        made = []
+        for sample in decoded:
+            try:
+                measurement, sample_tags, fields = sample
+                text = line(measurement, self.resolver.tags(device_id, sample_tags, check), fields, ts_ms)
+            except (ValueError, TypeError, AttributeError) as exc:
+                batch.unreadable.append((seq, json.dumps(sample, ensure_ascii=False)[:65536],
+                                         f"stored sample cannot be sent: {type(exc).__name__}: {exc}"))
+                continue
+            if text is not None:
+                made.append(text.encode())
+        return made
 
     def backlog(self, after_seq: int) -> tuple[int, int, float | None]:
         """(results, points, oldest ts) not yet acknowledged after `after_seq`.

@@ -222,7 +222,7 @@ class Forwarder:
             self.sent_batches += 1
             return True
 
-    async def settle(self, lines: Sequence[str]) -> Refused | None:
+    async def settle(self, lines: Sequence[bytes]) -> Refused | None:
         """Send `lines` until each is acknowledged or refused on its own; the refused (index, answer).
 
         None if stopped meanwhile; raises Halt on a server fault (or an outage when not patient).
@@ -234,7 +234,7 @@ class Forwarder:
             lo, hi = ranges.pop()
             if lo == hi:
                 continue
-            answer = await self._send_until_answered("\n".join(lines[lo:hi]).encode())
+            answer = await self._send_until_answered(b"\n".join(lines[lo:hi]))
             if answer is None:
                 return None
             if answer.outcome is Outcome.ACKED:
@@ -261,7 +261,7 @@ class Forwarder:
             if deadletters.kind_of(first.status, first.message) == deadletters.DATA:
                 confirmed.append((index, first))
                 continue
-            answer = await self._send_until_answered(lines[index].encode())
+            answer = await self._send_until_answered(lines[index])
             if answer is None:
                 return None
             if answer.outcome is not Outcome.ACKED:
@@ -306,7 +306,7 @@ class Forwarder:
         kinds = []
         with self.store.transaction():
             for index, answer in refused:
-                kinds.append(deadletters.add(self.store, self.name, batch.seqs[index], batch.lines[index],
+                kinds.append(deadletters.add(self.store, self.name, batch.seqs[index], batch.lines[index].decode(),
                                              answer.status, answer.message, self.first_replay_s))
             for seq, text, reason in batch.unreadable:
                 deadletters.add(self.store, self.name, seq, text, 0, reason)
@@ -315,7 +315,7 @@ class Forwarder:
             self.health.publish(dead_letters_pending=deadletters.pending_count(self.store, self.name))
         if refused:
             index, answer = refused[0]
-            self.health.lettered(len(refused), kinds[0], batch.seqs[index], answer, batch.lines[index])
+            self.health.lettered(len(refused), kinds[0], batch.seqs[index], answer, batch.lines[index].decode())
         if batch.unreadable:
             seq, _text, reason = batch.unreadable[0]
             self.health.lettered(len(batch.unreadable), deadletters.UNDECODABLE, seq, Answer(Outcome.REJECTED, 0,
@@ -341,7 +341,8 @@ class Forwarder:
         """
         tags_of, ts_ms = self.reader.resolver.tags, to_ms(result.ts)
         lines = [text for s in result.samples
-                 if (text := line(s.measurement, tags_of(result.device_id, dict(s.tags)), s.fields, ts_ms))]
+                 if (text := line(s.measurement, tags_of(result.device_id, dict(s.tags), result.check),
+                                  s.fields, ts_ms))]
         if not lines:
             return False
         try:

@@ -30,7 +30,7 @@ async def replay_letters(forwarder: Forwarder, letters: Sequence[deadletters.Let
         if not chunk:
             continue
         try:
-            refused = await forwarder.settle([x.line for x in chunk])
+            refused = await forwarder.settle([x.line.encode() for x in chunk])
         except Halt as halt:
             return accepted, refused_again, _("stopped: {reason}").format(
                 reason=halt.answer.message or halt.answer.status)

@@ -81,8 +81,9 @@ def test_snmp_quick() -> None:
 def test_forward_tiny() -> None:
     """2,000 points reach influxd both ways and the ratio line is printed."""
     require("influxd")
-    out = run_bench(REPO / "bench" / "bench_forward.py", "--points", "2000", "--batch", "500", "--no-append")
-    assert "| **ratio netmon / raw** |" in out
+    out = run_bench(REPO / "bench" / "bench_forward.py", "--points", "2000", "--batch", "500", "--reps", "2",
+                    "--no-append")
+    assert "**throughput netmon / raw, per repetition**" in out and len(rows(out, "2")) == 2
     assert "both databases hold 2,000 points" in out
 
 
@@ -97,10 +98,13 @@ def test_sustained_tiny() -> None:
     """The daemon pings 300 loopback targets every 5 s; the measured interval has every result."""
     out = run_bench(REPO / "bench" / "bench_sustained.py", "--quick", "--sizes", "300", "--interval", "5",
                     "--rounds", "1", "--no-append", timeout_s=120)
-    (row,) = rows(out, "300")
+    row, cost = rows(out, "300")
     assert row[1] == "5 s"
     assert row[8] == "300" and row[9] == "100.0", row  # per interval, ok %
     assert float(row[4].split()[0]) > 0  # CPU % was read from /proc
+    evaluations, pruned, _unsent = row[10].split(" / ")
+    assert int(evaluations) >= 1 and pruned == "1,500 of 1,500", row  # evaluated and pruned inside the run
+    assert float(cost[2]) > 0, cost  # CPU per ICMP result, all of the daemon's processes
     assert "every target each interval: yes" in out
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from netmon.codec import decode_samples, encode_samples, sample_rows, samples_count
+from netmon.codec_lines import parse_fields
 from netmon.model import Sample
 from netmon.sinks.batches import BatchReader, TagResolver
 from netmon.store import Store
@@ -42,6 +43,12 @@ def test_an_unknown_format_is_an_error_that_says_so() -> None:
         sample_rows(b"\x09\x00\x01xyz")
 
 
+def point(text: str) -> tuple[str, dict, str]:
+    """(series, typed fields, timestamp) of a line whose fields hold no space (ping)."""
+    head, fields, ts = text.rsplit(" ", 2)
+    return head, parse_fields(fields), ts
+
+
 def test_forwarders_read_and_count_old_and_new_rows_alike(tmp_path: Path) -> None:
     path = tmp_path / "netmon.db"
     shutil.copyfile(FIXTURE, path)
@@ -55,10 +62,20 @@ def test_forwarders_read_and_count_old_and_new_rows_alike(tmp_path: Path) -> Non
     reader = BatchReader(path, TagResolver("fixture", devices))
     batch = reader.read(0, 100_000)
     assert batch.results == old_rows + 1
-    pairs = list(zip(batch.lines, batch.seqs, strict=True))
+    pairs = list(zip([x.decode() for x in batch.lines], batch.seqs, strict=True))
     lines_of = {seq: [ln for ln, q in pairs if q == seq] for seq in (old_seq, new_seq)}
-    assert lines_of[old_seq] and lines_of[old_seq] == lines_of[new_seq]  # same points from JSON and from compact
+    # The same points from JSON and from line protocol (fields may come in another order, 20 as 20.0).
+    assert lines_of[old_seq] and list(map(point, lines_of[old_seq])) == list(map(point, lines_of[new_seq]))
     results, points, _ = reader.backlog(0)
     assert results == old_rows + 1 and points == len(batch.lines)
     reader.close()
     store.close()
+
+
+def test_what_line_protocol_cannot_carry_exactly_is_stored_as_json() -> None:
+    odd = (Sample("snmp", {"sys_descr": "line one\nline two", "gone": None}, {"ifName": ""}),)
+    stored = encode_samples(odd)
+    assert stored[0] == 1  # format 1 (JSON): a newline, a None and an empty tag survive
+    assert decode_samples(stored) == odd
+    plain = encode_samples(SAMPLES[1:])
+    assert plain[0] == 2 and decode_samples(plain) == SAMPLES[1:]

@@ -36,6 +36,7 @@ from tests.fixtures.influxd import InfluxServer, _need_influxd, free_port
 from tests.sinks.helpers import drain
 
 DASHBOARDS = Path(__file__).resolve().parents[2] / "dashboards"
+SECOND_ICMP = "wan-latency"
 AGENT = "dash-agent"
 PROVINCE = "Lai Châu"
 # (commune, village, operator, state, cause, flagged): every state, every cause, and a commune with a comma.
@@ -98,6 +99,10 @@ async def probe_for_real(devices: list[Device]) -> list[ProbeResult]:
             pingable = [d for d in devices if d.host and d.kind not in ("port",)]
             await probers[0].probe_many(pingable, IcmpCheck(name="reachability", prober="icmp", count=3,
                                                             timeout=1, packet_interval=0.01), results.append)
+            # A second ICMP check of the first village's CPE (as a profile with two ICMP checks
+            # would give it): it must be its own series, not overwrite the first one's points.
+            await probers[0].probe_many(pingable[:1], IcmpCheck(name=SECOND_ICMP, prober="icmp", count=2,
+                                                                timeout=1, packet_interval=0.01), results.append)
             await probers[1].probe_many([d for d in devices if d.kind == "service"],
                                         HttpCheck(name="http", prober="http", timeout=5), results.append)
             await probers[2].probe_many([d for d in devices if d.kind == "port"],
@@ -256,3 +261,15 @@ def test_a_typo_in_a_field_name_returns_nothing(filled: InfluxServer):
                                'GROUP BY time($__interval) fill(null)')
     series = filled.query(query)
     assert not series or all(v is None for s in series for row in s["values"] for v in row[1:])
+
+
+def test_two_icmp_checks_of_one_device_are_two_series(filled: InfluxServer):
+    """The check name is a tag: the village table shows each check's own latest row, with its own count."""
+    dash = json.loads((DASHBOARDS / "village-detail.json").read_text())
+    (query,) = [t["query"] for p in dash["panels"] if p["title"] == "Devices of the village" for t in p["targets"]]
+    series = filled.query(grafana_substitute(query))
+    cpe = [s for s in series if s["tags"]["village"] == VILLAGES[0][1] and s["tags"]["kind"] == "cpe"]
+    assert sorted(s["tags"]["check"] for s in cpe) == ["reachability", SECOND_ICMP]
+    sent = filled.query(f'SELECT last("packets_transmitted") FROM "ping" WHERE "village" = \'{VILLAGES[0][1]}\' '
+                        'AND "kind" = \'cpe\' GROUP BY "check"')
+    assert {s["tags"]["check"]: s["values"][0][1] for s in sent} == {"reachability": 3, SECOND_ICMP: 2}

@@ -79,7 +79,8 @@ def expected_points(store: Store) -> set[tuple]:
     points = set()
     for r in store.iter_results():
         for s in r.samples:
-            tags = {**expected_tags(r.device_id), **s.tags}
+            device = r.device_id not in ("agent", VILLAGE_ID)  # a device's points name their check
+            tags = {**expected_tags(r.device_id), **({"check": r.check} if device else {}), **s.tags}
             fields = tuple(sorted((k, norm(v)) for k, v in s.fields.items()))
             points.add((s.measurement, tuple(sorted(tags.items())), round(r.ts * 1000), fields))
     return points

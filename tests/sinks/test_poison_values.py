@@ -14,6 +14,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from netmon.codec import encode_samples
 from netmon.config.schema import InfluxOutput
 from netmon.daemon import Agent
 from netmon.fieldtypes import REFUSED_COUNTER
@@ -124,8 +125,10 @@ def test_unreadable_stored_rows_go_to_dead_letters_and_the_rest_flows(tmp_path: 
                                                                       influxd: InfluxServer) -> None:
     store = Store.open(tmp_path / "state")
     store.append(make_results(100))
+    line_protocol = encode_samples(make_results(1)[0].samples)
+    assert line_protocol[0] == 2  # stored as line protocol (codec format 2)
     broken = ["not json at all", '{"a": 1}', '[["ping", {"url": "x"}, [1, 2]]]', '[["ping", ["x"], {"v": 1}]]',
-              '[7]']
+              '[7]', line_protocol[:-4], b"\x09\x00\x01xyz"]  # cut short; a format this netmon does not know
     with store.transaction() as conn:  # rows a older or damaged agent could have left
         conn.executemany("INSERT INTO results (ts, device_id, check_name, prober, status, reason, duration_s,"
                          " samples) VALUES (?, 'agent', 'self', 'agent', 'ok', 'x', 0, ?)",
