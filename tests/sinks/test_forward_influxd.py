@@ -1,4 +1,4 @@
-"""The forwarder against a real influxd: v1 /write, v2 through influxdb-client, bad points, outages."""
+"""The forwarder against a real influxd: v1 /write, v2 /api/v2/write, bad points, outages."""
 
 from __future__ import annotations
 
