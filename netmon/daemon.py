@@ -50,8 +50,8 @@ PRUNE_SLICE_S = 0.5
 
 ComponentFactory = Callable[[Config], list[Component]]
 COMPONENT_FACTORIES: dict[str, str] = {
-    "analysis": "netmon.analysis.evaluator:analysis_components",
-    "outputs": "netmon.sinks.influx:components_for",
+    "analysis": "netmon.analysis.component:analysis_components",
+    "outputs": "netmon.sinks.component:components_for",
     "notify": "netmon.notify.component:components_for",
 }
 """Background parts of the daemon: each factory returns the components a config needs.

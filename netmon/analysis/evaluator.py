@@ -7,8 +7,6 @@ status and emit one `village-status` result per village (its `village_status` po
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
 import time
@@ -16,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from netmon.analysis import flags as flagmod
-from netmon.analysis import worker
 from netmon.analysis.catalog import Catalog, VillageInfo
 from netmon.analysis.maintenance import holding_windows, village_hold
 from netmon.analysis.officehours import OfficeHours
@@ -24,9 +21,7 @@ from netmon.analysis.pending import undecided_villages
 from netmon.analysis.power import village_power_evidence
 from netmon.analysis.stability import MIN_AGENT_COVERAGE, Cause, Judgement, State, WindowMetrics, attribute
 from netmon.analysis.windows import all_down_since, outage_rows, window_metrics, worst_hours
-from netmon.component import Host
 from netmon.config.schema import AgentConfig
-from netmon.logs import FailureLog
 from netmon.model import ProbeResult, Sample, Status
 from netmon.store import Store
 
@@ -329,80 +324,3 @@ def default_settle_s(catalog: Catalog) -> float:
     Devices no ICMP check probes (a service URL, a port) have no rounds to wait for: counting them
     at the default 60 s made a short-interval inventory wait 120 s before judging anything."""
     return 2 * max((d.interval_s for d in catalog.devices.values() if d.pinged), default=60.0)
-
-
-PC_HEALTH_EVERY_S = 3600.0
-"""PC aging looks at a week of results, so scoring it hourly is plenty (first score after one evaluation)."""
-
-
-ROLLUP_STEP = 5_000
-"""Results rolled up per bookkeeping job: one short write transaction, so the writer never waits long."""
-
-
-class AnalysisComponent:
-    """Daemon component: rollups, evaluation and PC scoring, all in the daemon's bookkeeping process.
-
-    The rollup engine lives in that process (netmon.analysis.worker); the event loop only times
-    the steps. Rollups (and the 24 h catch-up at first start) advance in steps of `ROLLUP_STEP`
-    results, each its own job, so the heartbeat and the writer get their turn.
-    """
-
-    name = "analysis"
-    tables = ("rollup_device_k", "rollup_village_k", "device_keys", "village_keys", "analysis_device_state",
-              "analysis_outages", "analysis_meta", "flags", "village_eval", "village_status")
-    """The rollups are stored keyed by integers (schema v5); `rollup_device`/`rollup_village` are views on them."""
-
-    def __init__(self, config: Any) -> None:
-        self.config = config
-        self._task: asyncio.Task | None = None
-        self._failures = FailureLog("analysis step", log)
-
-    async def start(self, host: Host) -> None:
-        """Build the rollup engine in the bookkeeping process and start the timer."""
-        self.host = host
-        await host.setup_job("analysis", worker.build, str(self.config.path))
-        self._task = asyncio.create_task(self._loop(), name="analysis")
-
-    async def reload(self, config: Any) -> None:
-        """Adopt a new config: new villages, thresholds and windows from the next evaluation."""
-        self.config = config
-        await self.host.setup_job("analysis", worker.build, str(config.path))
-
-    async def _loop(self) -> None:
-        every = self.config.settings.analysis.evaluate_every
-        next_eval = time.time() + every
-        next_pcs = time.time() + min(every, PC_HEALTH_EVERY_S)
-        run_job = self.host.run_job
-        while True:
-            await asyncio.sleep(min(5.0, max(0.5, next_eval - time.time())))
-            wrote = False  # only a step that wrote something proves a failure is over
-            try:
-                while (n := await run_job(worker.roll_up, ROLLUP_STEP)) > 0:
-                    wrote = True
-                    if n < ROLLUP_STEP or time.time() >= next_eval:
-                        break  # a long catch-up still lets evaluations run on time
-                if time.time() >= next_eval:
-                    wrote = True
-                    next_eval = time.time() + self.config.settings.analysis.evaluate_every
-                    await run_job(worker.evaluate)  # the worker commits the results itself
-                if time.time() >= next_pcs:
-                    next_pcs = time.time() + PC_HEALTH_EVERY_S
-                    await run_job(worker.score_pcs)
-            except Exception as exc:
-                self._failures.failed(exc, "retrying at the next step")
-            else:
-                if wrote:
-                    self._failures.ok()
-
-    async def stop(self) -> None:
-        """Stop the timer; rollups already committed stay, the cursor resumes on restart."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-
-def analysis_components(config: Any) -> list[AnalysisComponent]:
-    """Component factory for `netmon.daemon.COMPONENT_FACTORIES`."""
-    return [AnalysisComponent(config)]
-

@@ -30,7 +30,7 @@ from netmon.sinks.influx import dead_letter_counter
 
 if TYPE_CHECKING:
     from netmon.component import Host
-    from netmon.sinks.influx import Forwarding
+    from netmon.sinks.component import Forwarding
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,8 @@ from rich.console import Group
 from rich.text import Text
 
 from netmon import i18n
-from netmon.analysis.status_view import Snapshot, Source, State, VillageRow, last_hour_rounds
+from netmon.analysis.sparkline import last_hour_rounds
+from netmon.analysis.status_view import Snapshot, Source, State, VillageRow
 from netmon.i18n import N_, _, display, localise
 from netmon.store import Store
 from netmon.ui.status_layout import Filter, Line, View

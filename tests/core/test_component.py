@@ -10,13 +10,13 @@ from types import SimpleNamespace
 import pytest
 
 from netmon import daemon
-from netmon.analysis.evaluator import AnalysisComponent
+from netmon.analysis.component import AnalysisComponent
 from netmon.component import Host
 from netmon.errors import StoreError
 from netmon.model import ProbeResult, Sample, Status
 from netmon.notify.component import Notifier
 from netmon.schema import TABLE_RETENTION
-from netmon.sinks.influx import Forwarding
+from netmon.sinks.component import Forwarding
 from netmon.sinks.selfmon import SelfMonitor
 from netmon.store import Store
 from netmon.writer import RateMeter, ResultWriter
