@@ -16,8 +16,8 @@ from netmon.model import ProbeResult, Sample, Status
 from netmon.ui.pc_words import reason_words, unknown_words
 from netmon.ui.report_pcs import render_pcs
 
-# tests/snmp is not a package: its modules import their helpers by plain name, as pytest runs them there.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "snmp"))
+# tests/probers/snmp is not a package: its modules import their helpers by plain name, as pytest runs them there.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "probers" / "snmp"))
 from test_pc_aging import MONDAY_9, NOW, OFFICE, RULES, _office_day, _rows, ping, snmp
 
 

@@ -20,7 +20,7 @@ from netmon.config.schema import Profile, SchedulerSettings, SnmpAuth, SnmpCheck
 from netmon.model import Device
 from netmon.probers.base import ProberContext
 
-DATA = Path(__file__).resolve().parent.parent / "testdata" / "snmp"
+DATA = Path(__file__).resolve().parents[2] / "testdata" / "snmp"
 COMMUNITY = "netmon-test"
 V3_USER, V3_AUTH, V3_PRIV = "netmonv3", "auth-key-1234", "priv-key-5678"
 
@@ -104,7 +104,7 @@ def start_snmpsim(work: Path, data_files: list[Path], endpoints: list[str], copi
         return subprocess.Popen(args, stdout=err, stderr=err, cwd=work)
 
 
-PROBES = Path(__file__).resolve().parents[2] / "probes"
+PROBES = Path(__file__).resolve().parents[3] / "probes"
 
 
 def profile(kind: str) -> Profile:

@@ -43,7 +43,7 @@ from netmon.sinks.batches import TagResolver
 from netmon.sinks.influx import Forwarder
 from netmon.store import Store
 from tests.fixtures.influxd import InfluxServer, _need_influxd, free_port
-from tests.province.test_shards import province
+from tests.config.test_shards import province
 from tests.sinks.helpers import drain
 
 AGENTS = ["dong", "tay"]

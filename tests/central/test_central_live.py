@@ -12,7 +12,7 @@ from netmon.central.influxql import CentralError, InfluxQL
 from netmon.ui.central import full_picture
 from netmon.ui.central_live import CentralSource, LiveCentral
 from netmon.ui.status_layout import Filter, View
-from tests.province.test_central_influxd import province_db  # noqa: F401 - the module's fixture
+from tests.central.test_central_influxd import province_db  # noqa: F401 - the module's fixture
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 

@@ -15,7 +15,7 @@ import pytest
 
 pytestmark = pytest.mark.netns
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 SCRIPT = """
 import asyncio, json
