@@ -92,16 +92,17 @@ def agents_line(pic: Picture, tz: ZoneInfo) -> Text:
     for r in pic.snapshot.villages:
         if r.state is State.UNKNOWN and r.reason.startswith("agent "):
             unknown[r.reason.split()[1]] += 1
-    text = Text("agents: ")
+    text = Text(_("agents: "))
     for i, a in enumerate(pic.agents.values()):
         text.append(" · " if i else "")
-        seen = datetime.fromtimestamp(a.last_ts, tz).strftime("%H:%M") if a.last_ts else "never"
+        seen = datetime.fromtimestamp(a.last_ts, tz).strftime("%H:%M") if a.last_ts else _("never")
         if a.silent:
-            text.append(f"{a.name} SILENT since {seen}", style="bold red")
+            text.append(_("{agent} SILENT since {clock}").format(agent=a.name, clock=seen), style="bold red")
             if unknown[a.name]:
-                text.append(f" ({unknown[a.name]} villages unknown)", style="red")
+                text.append(_(" ({n} villages unknown)").format(n=unknown[a.name]), style="red")
         else:
-            text.append(f"{a.name} {seen} ({now - (a.last_ts or now):.0f}s ago)")
+            text.append(_("{agent} {clock} ({seconds}s ago)").format(agent=a.name, clock=seen,
+                                                                      seconds=f"{now - (a.last_ts or now):.0f}"))
     return text
 
 

@@ -24,6 +24,7 @@ from rich.text import Text
 from netmon.analysis.status_view import Snapshot
 from netmon.central.influxql import CentralError
 from netmon.central.province import Picture
+from netmon.i18n import _
 from netmon.ui.status import LiveStatus
 from netmon.ui.status_layout import View, body_lines, paginate
 from netmon.ui.status_render import (
@@ -96,9 +97,9 @@ class LiveCentral(LiveStatus):
         line = agents_line(self.source.picture, self.source.tz)
         if self.source.failing is not None:
             since, why = self.source.failing
-            line = Text(f"InfluxDB not answering since {datetime.fromtimestamp(since, self.source.tz):%H:%M:%S}"
-                        f" ({why}); data as of {datetime.fromtimestamp(snap.taken_ts, self.source.tz):%H:%M:%S}",
-                        style="bold red")
+            line = Text(_("InfluxDB not answering since {since} ({why}); data as of {taken}").format(
+                since=f"{datetime.fromtimestamp(since, self.source.tz):%H:%M:%S}", why=why,
+                taken=f"{datetime.fromtimestamp(snap.taken_ts, self.source.tz):%H:%M:%S}"), style="bold red")
         parts[1] = line
         cols = Columns(width)
         parts.append(_column_titles(cols))
