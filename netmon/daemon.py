@@ -22,6 +22,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
+from netmon import gcwatch
 from netmon.agent import Agent
 from netmon.bookkeeping import Bookkeeper
 from netmon.component import Component, undeclared_tables
@@ -385,6 +386,7 @@ def freeze_garbage() -> None:
 
 def run(config_path: str | Path, once: bool = False) -> int:
     """Load the config and run the daemon; returns the exit code (2 on config errors)."""
+    gcwatch.install()
     config = load_config(config_path)
     use_timezone(config.settings.agent.timezone)  # logs show the same local time as the view, with offset
     return asyncio.run(Daemon(config, once=once).run())
