@@ -223,7 +223,7 @@ def _has_column(conn: sqlite3.Connection, table: str, column: str) -> bool:
     return any(r[1] == column for r in conn.execute(f"PRAGMA table_info({table})"))
 
 
-def measure(n: int, window_s: int) -> Run:
+def measure(n: int, window_s: int, netmon_from: Path = REPO) -> Run:
     """Run influxd and the daemon on n targets; sample memory from start to the end of the window."""
     run = Run(n, window_s, load=os.getloadavg())
     with tempfile.TemporaryDirectory(prefix="bench-memory-") as tmp:
@@ -233,9 +233,9 @@ def measure(n: int, window_s: int) -> Run:
             influx.create_database("netmon")
             config = write_config(folder, n, influx.url)
             log = folder / "daemon.log"
-            env = dict(os.environ, NETMON_GC_LOG="1", PYTHONPATH=str(REPO))
+            env = dict(os.environ, NETMON_GC_LOG="1", PYTHONPATH=str(netmon_from))
             proc = subprocess.Popen([sys.executable, "-m", "netmon", "run", "-c", str(config)],
-                                    stdout=subprocess.DEVNULL, stderr=log.open("w"), cwd=REPO, env=env)
+                                    stdout=subprocess.DEVNULL, stderr=log.open("w"), cwd=netmon_from, env=env)
             try:
                 wait_started(proc, log, run, 300)
                 start = time.time() + INTERVAL_S  # the first interval has every batch's first round
@@ -351,6 +351,8 @@ def main() -> int:
     ap.add_argument("--window", type=int, default=None, help="seconds measured after the warm-up interval")
     ap.add_argument("--heap", type=int, default=None, metavar="N", help="tracemalloc breakdown for N targets")
     ap.add_argument("--top", type=int, default=25)
+    ap.add_argument("--netmon-from", type=Path, default=REPO,
+                    help="run the daemon from another checkout (e.g. the code before a change)")
     ap.add_argument("--no-append", action="store_true", help="do not append to BENCHMARKS.md")
     args = ap.parse_args()
     if args.heap:
@@ -358,7 +360,7 @@ def main() -> int:
         return 0
     sizes = args.sizes or ([2000] if args.quick else [20_000, 100_000])
     window = args.window or (60 if args.quick else 180)
-    runs = [measure(n, window) for n in sizes]
+    runs = [measure(n, window, args.netmon_from.resolve()) for n in sizes]
     for r in runs:
         for p in r.procs.values():
             print(f"  pid {p.pid} {p.cmd}: RSS peak {p.rss_peak_mb:.0f} MB, HWM {p.hwm_mb:.0f}, PSS {p.pss_mb:.0f}, "
@@ -367,13 +369,15 @@ def main() -> int:
     print("\n".join(lines))
     if not args.no_append:
         command = "python3 " + " ".join(["bench/bench_memory.py", *sys.argv[1:]])
+        origin = "this checkout" if args.netmon_from.resolve() == REPO else str(args.netmon_from)
         stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
         block = [f"\n## Memory, daemon with an InfluxDB output and analysis ({stamp})", "",
                  f"Command: `{command}`", "",
                  f"{os.cpu_count()} CPUs, Python {platform.python_version()}. `python3 -m netmon run` as a child "
                  f"process with NETMON_GC_LOG=1; ICMP count 3 every 60 s on distinct 127.x.y.z targets, "
                  f"analysis evaluating every 60 s, one InfluxDB output (api v1) to a real influxd on loopback "
-                 f"(not counted). Counted: the daemon and every descendant process (bookkeeping worker, "
+                 f"(not counted); netmon from {origin}. Counted: the daemon and every descendant process "
+                 f"(bookkeeping worker, "
                  f"multiprocessing resource tracker); memory sampled every second from start-up to the end of "
                  f"a {window} s window that begins one interval after start-up; PSS/USS at the end from "
                  f"/proc/PID/smaps_rollup. Load average: the last column (1 min, at the end of each run).",
