@@ -11,6 +11,7 @@ the worker's store first; results cross back to the daemon pickled.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -89,6 +90,11 @@ def build(store: Store, wc: WorkerConfig | ForWorker) -> int:
         engine.catalog = engine.recent.catalog = catalog
         engine.settle_s, engine.office, engine.bucket_s = settle, office, a.bucket_s
     _State.config = wc
+    # The catalog and device states live as long as the config: out of the collector's sight, a
+    # full collection walks only what a job allocates (it took 450-520 ms here at 20,000 targets).
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
     return len(catalog.villages)
 
 
