@@ -337,8 +337,11 @@ def verdicts(runs: list[Run]) -> list[str]:
         if limit:
             lines.append(f"- {r.n:,} targets: sum of RSS peak {r.sum_rss_peak_mb:.0f} MB (goal <= {limit}) -> "
                          f"{'met' if r.sum_rss_peak_mb <= limit else 'NOT met'}")
-        daemon = [ms for p in r.procs.values() if p.cmd == "daemon" for ms in p.gc_window_ms]
-        worst = max(daemon, default=0.0)
+        daemon = [p for p in r.procs.values() if p.cmd == "daemon"]
+        if not any(p.gc_window_ms or p.gc_startup_ms for p in daemon):
+            lines.append(f"- {r.n:,} targets: full GCs not recorded (that netmon has no NETMON_GC_LOG)")
+            continue
+        worst = max((ms for p in daemon for ms in p.gc_window_ms), default=0.0)
         lines.append(f"- {r.n:,} targets: longest full GC of the daemon in the window {worst:.0f} ms "
                      f"(goal <= 50) -> {'met' if worst <= 50 else 'NOT met'}")
     return lines
