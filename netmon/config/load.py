@@ -81,10 +81,6 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None, *, s
         env = os.environ if environ is None else environ
         return _load(Path(path), env if secrets else _ReaderEnv(env), secrets)
     finally:
-        # The load-time memos hold a string per device (hosts, names): 2-10 MB that a running
-        # daemon would keep for nothing; the next load fills them again in a few ms.
-        slug.cache_clear()
-        clear_scalar_memo()
         if collecting:
             gc.enable()
 
@@ -141,6 +137,10 @@ def _load(path: Path, environ: Mapping[str, str], secrets: bool = True) -> Confi
     if settings:
         _inline_secrets(settings, auths, loader.masks)
     remember(loader.masks)
+    # The load-time memos hold a string per device (hosts, names): 2-10 MB that a running
+    # daemon would keep for nothing; the next load fills them again in a few ms.
+    slug.cache_clear()
+    clear_scalar_memo()
     if loader.issues or settings is None or assignment is None:
         raise ConfigError(sorted(_masked(loader.issues, loader.masks), key=lambda i: (i.file, i.line)))
     settings = settings.model_copy(update={"auths": auths, "inventory": _without_devices(provinces or [])})
