@@ -154,17 +154,6 @@ def _load(path: Path, environ: Mapping[str, str], secrets: bool = True) -> Confi
         assignment=assignment)
 
 
-def _without_devices(provinces: list[Province]) -> list[Province]:
-    """The inventory tree with its device entries left out: `Config.devices` holds them resolved.
-
-    What is read of the tree after loading is per commune and village (operators, thresholds); the
-    validated device entries were ~15 MB per 20,000 devices kept twice.
-    """
-    return [p.model_copy(update={"communes": [
-        c.model_copy(update={"devices": [], "villages": [v.model_copy(update={"devices": []}) for v in c.villages]})
-        for c in p.communes]}) for p in provinces]
-
-
 def _masked(issues: list[ConfigIssue], masks: Mapping[str, str]) -> list[ConfigIssue]:
     """The issues with every value taken from the environment or a key file replaced by its origin."""
     return [ConfigIssue(mask(i.file, masks), i.line, mask(i.path, masks), mask(i.message, masks))
@@ -183,6 +172,17 @@ def _inline_secrets(settings: AgentConfig, auths: Mapping[str, SnmpAuth], masks:
     for where, secret in found:
         if secret is not None:
             masks.setdefault(secret.reveal(), f"<hidden {where}>")
+
+
+def _without_devices(provinces: list[Province]) -> list[Province]:
+    """The inventory tree with its device entries left out: `Config.devices` holds them resolved.
+
+    What is read of the tree after loading is per commune and village (operators, thresholds); the
+    validated device entries were ~15 MB per 20,000 devices kept twice.
+    """
+    return [p.model_copy(update={"communes": [
+        c.model_copy(update={"devices": [], "villages": [v.model_copy(update={"devices": []}) for v in c.villages]})
+        for c in p.communes]}) for p in provinces]
 
 
 def _validate(adapter: TypeAdapter[Any], tp: Any, raw: Any, prefix: tuple[Any, ...],
