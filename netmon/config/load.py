@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from pydantic import TypeAdapter, ValidationError
 
+from netmon.config import yamlload
 from netmon.config.errors import ConfigError, ConfigIssue
 from netmon.config.explain import explain
 from netmon.config.files import MAX_KEY_BYTES, FileProblem, read_text
@@ -27,7 +28,7 @@ from netmon.config.schema import AgentConfig, CheckSpec, KeySpec, Profile, Provi
 from netmon.config.search import default_profile_dirs
 from netmon.config.secrets import label_file, mask, remember
 from netmon.config.shard import Assignment, assign
-from netmon.config.yamlload import YDict, YList, clear_scalar_memo
+from netmon.config.yamlload import YDict, YList
 from netmon.model import Device, Secret
 
 _PROVINCES: TypeAdapter[list[Province]] = TypeAdapter(list[Province])
@@ -140,7 +141,7 @@ def _load(path: Path, environ: Mapping[str, str], secrets: bool = True) -> Confi
     # The load-time memos hold a string per device (hosts, names): 2-10 MB that a running
     # daemon would keep for nothing; the next load fills them again in a few ms.
     slug.cache_clear()
-    clear_scalar_memo()
+    yamlload.clear_scalar_memo()
     if loader.issues or settings is None or assignment is None:
         raise ConfigError(sorted(_masked(loader.issues, loader.masks), key=lambda i: (i.file, i.line)))
     settings = settings.model_copy(update={"auths": auths, "inventory": _without_devices(provinces or [])})
