@@ -64,6 +64,9 @@ def _init_worker(path: str, level: int) -> None:
     from netmon.logs import setup_logging
 
     setup_logging(1 if level <= logging.DEBUG else 0)
+    from netmon import gcwatch
+
+    gcwatch.install()
     _Worker.store = Store.open(path)
     _Worker.store.conn.execute("PRAGMA wal_autocheckpoint=0")
     _Worker.last_checkpoint = time.monotonic()

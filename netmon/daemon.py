@@ -22,10 +22,12 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
+from netmon import gcwatch
 from netmon.agent import Agent
 from netmon.bookkeeping import Bookkeeper
 from netmon.component import Component, undeclared_tables
 from netmon.config import Config, ConfigError, load_config
+from netmon.config.compact import compacted
 from netmon.errors import StoreError
 from netmon.guard import check_lab_namespace
 from netmon.logs import FailureLog, describe, use_timezone
@@ -272,7 +274,7 @@ class Daemon:
     async def reload(self) -> None:
         """SIGHUP: adopt a new config only if it is entirely valid."""
         try:
-            new = load_config(self.config.path)
+            new = compacted(load_config(self.config.path))
         except ConfigError as exc:
             log.error("reload rejected, keeping the running config; %d problem(s):\n%s",
                       len(exc.issues), exc)
@@ -385,7 +387,8 @@ def freeze_garbage() -> None:
 
 def run(config_path: str | Path, once: bool = False) -> int:
     """Load the config and run the daemon; returns the exit code (2 on config errors)."""
-    config = load_config(config_path)
+    gcwatch.install()
+    config = compacted(load_config(config_path))
     use_timezone(config.settings.agent.timezone)  # logs show the same local time as the view, with offset
     return asyncio.run(Daemon(config, once=once).run())
 

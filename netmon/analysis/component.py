@@ -45,13 +45,13 @@ class AnalysisComponent:
     async def start(self, host: Host) -> None:
         """Build the rollup engine in the bookkeeping process and start the timer."""
         self.host = host
-        await host.setup_job("analysis", worker.build, str(self.config.path))
+        await host.setup_job("analysis", worker.build, worker.ForWorker(self.config))
         self._task = asyncio.create_task(self._loop(), name="analysis")
 
     async def reload(self, config: Any) -> None:
         """Adopt a new config: new villages, thresholds and windows from the next evaluation."""
         self.config = config
-        await self.host.setup_job("analysis", worker.build, str(config.path))
+        await self.host.setup_job("analysis", worker.build, worker.ForWorker(config))
 
     async def _loop(self) -> None:
         every = self.config.settings.analysis.evaluate_every

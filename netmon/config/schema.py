@@ -150,6 +150,8 @@ class AgentConfig(Strict):
     profiles: list[str] = []
     """Extra folders of profiles, searched before the bundled `probes/`."""
     inventory: list[Province] = []
+    """After `load_config`: provinces, communes and villages without their `devices:` entries
+    (`Config.devices` has those, resolved)."""
     notify: NotifySettings | None = None
     """Notifications and maintenance windows (netmon/config/notify_schema.py); absent: no messages."""
 

@@ -67,6 +67,11 @@ class _Loader(_Base):  # type: ignore[misc, valid-type]
         return tag
 
 
+def clear_scalar_memo() -> None:
+    """Forget the memo of scalar tags (called after a whole config is loaded)."""
+    _Loader._tags.clear()
+
+
 class YDict(dict):
     """A mapping read from YAML: `file`, its own `line`, and `key_lines[key]`."""
 

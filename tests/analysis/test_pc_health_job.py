@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import time
 from pathlib import Path
 
@@ -46,7 +47,7 @@ def test_pc_health_results_rank_the_old_pc_first(tmp_path: Path):
     store.append([snmp_result(old.id, WIN7, 2 * 1024 * 1024, 97.0, now - 60),
                   snmp_result(new.id, WIN11, 16 * 1024 * 1024, 40.0, now - 60)])
     ensure_schema(store)
-    worker.build(store, str(config.path))  # as the daemon's bookkeeping process does
+    worker.build(store, pickle.loads(pickle.dumps(worker.ForWorker(config))))  # as it reaches the worker
     assert worker.score_pcs(store) == 2
     results = list(store.iter_results(prober="analysis"))
     store.close()
