@@ -131,8 +131,9 @@ def evaluate(store: Store) -> int:
     results, _ = Evaluator(store, _State.config.catalog, _State.config.settings).evaluate()
     now = time.time()
     results += outage_results(store, _State.outages_after or now - OUTAGE_RESEND_S, now)
-    _State.outages_after = now
-    return _commit(store, results)
+    stored = _commit(store, results)
+    _State.outages_after = now  # only once they are stored: a failed commit sends them again next time
+    return stored
 
 
 OUTAGE_RESEND_S = 86400.0

@@ -304,7 +304,8 @@ class Forwarder:
         kinds = []
         with self.store.transaction():
             for index, answer in refused:
-                kinds.append(deadletters.add(self.store, self.name, batch.seqs[index], batch.lines[index].decode(),
+                kinds.append(deadletters.add(self.store, self.name, batch.seqs[index],
+                                             batch.lines[index].decode(errors="replace"),
                                              answer.status, answer.message, self.first_replay_s))
             for seq, text, reason in batch.unreadable:
                 deadletters.add(self.store, self.name, seq, text, 0, reason)
@@ -313,7 +314,8 @@ class Forwarder:
             self.health.publish(dead_letters_pending=deadletters.pending_count(self.store, self.name))
         if refused:
             index, answer = refused[0]
-            self.health.lettered(len(refused), kinds[0], batch.seqs[index], answer, batch.lines[index].decode())
+            self.health.lettered(len(refused), kinds[0], batch.seqs[index], answer,
+                                 batch.lines[index].decode(errors="replace"))
         if batch.unreadable:
             seq, _text, reason = batch.unreadable[0]
             self.health.lettered(len(batch.unreadable), deadletters.UNDECODABLE, seq, Answer(Outcome.REJECTED, 0,

@@ -15,6 +15,7 @@ import logging
 import ssl
 import threading
 import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -93,6 +94,9 @@ class V1Transport:
         self._idle: list[http.client.HTTPConnection] = []
         self._lock = threading.Lock()
         self._closed = False
+        # Its own threads, not asyncio's shared default pool: a hung InfluxDB holds a post for up to
+        # `timeout` per socket operation, and must not queue the forwarder's reads or the notifier behind it.
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="influx-post")
 
     def _headers(self) -> dict[str, str]:
         headers = {"Content-Type": "text/plain; charset=utf-8"}
@@ -108,9 +112,13 @@ class V1Transport:
         """Write `body` through /write."""
         data = gzip.compress(body, 1) if self.output.gzip else body
         try:
-            return await asyncio.to_thread(self._post, data)
+            return await asyncio.get_running_loop().run_in_executor(self._pool, self._post, data)
         except (OSError, http.client.HTTPException) as exc:  # TimeoutError is an OSError
             return Answer(Outcome.RETRY, 0, error_text(exc, self.output.timeout))
+        except ValueError as exc:  # a header http.client cannot encode (e.g. a non-Latin-1 token)
+            return Answer(Outcome.RETRY, 0, f"cannot send the request: {exc}")
+        except RuntimeError as exc:  # closed: the pool takes no more work
+            return Answer(Outcome.RETRY, 0, f"the output is closed: {exc}")
 
     def _post(self, data: bytes) -> Answer:
         with self._lock:
@@ -151,6 +159,7 @@ class V1Transport:
     async def close(self) -> None:
         """Close the idle connections (one in use is closed when its request ends)."""
         self._closed = True
+        self._pool.shutdown(wait=False)
         with self._lock:
             idle, self._idle = self._idle, []
         for conn in idle:
