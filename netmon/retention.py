@@ -297,15 +297,26 @@ class Retention:
         A rollup view ("rollup_device") deletes from its keyed table and counts under the view's name.
         """
         counter = f"{why}:{table}"
-        rollup = table in ROLLUP_STORAGE
-        if rollup:
-            table = ROLLUP_STORAGE[table].table
+        storage = ROLLUP_STORAGE.get(table)
+        rollup = storage is not None
+        if storage is not None:
+            table = storage.table
         where = f"{column} < ? {extra}"
         if self.conn.execute(f"SELECT 1 FROM {table} WHERE {where} LIMIT 1", (before,)).fetchone() is None:
             return False  # nothing to do: no write lock taken
         with self.store.transaction() as conn:
-            if rollup or table == "results":
-                # Primary-key ranges: whole buckets (a bucket holds one row per device or village).
+            if rollup:
+                # Primary-key ranges over (bucket, key), so a step stops inside a bucket: a bucket holds
+                # one row per device or village, 100,000 rows at 100,000 devices, far past max_rows.
+                key = storage.key  # type: ignore[union-attr]
+                row = conn.execute(f"SELECT {column}, {key} FROM {table} WHERE {where} ORDER BY {column}, {key}"
+                                   f" LIMIT 1 OFFSET ?", (before, max_rows - 1)).fetchone()
+                if row is None:
+                    deleted = conn.execute(f"DELETE FROM {table} WHERE {where}", (before,)).rowcount
+                else:
+                    deleted = conn.execute(f"DELETE FROM {table} WHERE ({column}, {key}) <= (?, ?) AND {where}",
+                                           (row[0], row[1], before)).rowcount
+            elif table == "results":
                 row = conn.execute(f"SELECT {column} FROM {table} WHERE {where} ORDER BY {column}"
                                    f" LIMIT 1 OFFSET ?", (before, max_rows - 1)).fetchone()
                 deleted = conn.execute(f"DELETE FROM {table} WHERE {column} <= ? AND {where}",

@@ -262,3 +262,18 @@ def test_a_step_deletes_at_most_max_rows_results(store: Store) -> None:
     assert left[-1] == 0
     assert max(a - b for a, b in pairwise(left)) == 100  # not 100 * SCAN_FACTOR
     assert store.counters()["retention:results"] == 1000
+
+
+def test_a_step_deletes_at_most_max_rows_rollups_even_inside_one_bucket(store: Store) -> None:
+    """A bucket holds one row per device: at 100,000 devices a whole-bucket delete is 100,000 rows in one lock."""
+    old = T0 - 500 * DAY_S
+    with store.transaction() as conn:
+        conn.executemany("INSERT INTO rollup_device (bucket_ts, device_id, rounds, rounds_up) VALUES (?, ?, 1, 1)",
+                         [(old + b * HOUR_S, f"dev{d:03d}", ) for b in range(2) for d in range(300)])
+    retention = Retention(store, policy(rollups_s=400 * DAY_S), [])
+    left = [count(store, "rollup_device")]
+    while retention.prune_step(T0, 50):
+        left.append(count(store, "rollup_device"))
+    assert left[0] == 600 and left[-1] == 0
+    assert max(a - b for a, b in pairwise(left)) <= 50
+    assert store.counters()["retention:rollup_device"] == 600
