@@ -42,8 +42,8 @@ from netmon.probers.icmp import IcmpProber
 from netmon.sinks.batches import TagResolver
 from netmon.sinks.influx import Forwarder
 from netmon.store import Store
-from tests.fixtures.influxd import InfluxServer, _need_influxd, free_port
 from tests.config.test_shards import province
+from tests.fixtures.influxd import InfluxServer, _need_influxd, free_port
 from tests.sinks.helpers import drain
 
 AGENTS = ["dong", "tay"]
