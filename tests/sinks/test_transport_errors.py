@@ -30,7 +30,8 @@ def test_a_token_http_cannot_encode_is_an_answer_not_an_exception():
 
 
 def test_a_closed_transport_answers_retry():
-    output = InfluxOutput.model_validate({"name": "local", "url": "http://127.0.0.1:9", "api": "v1", "database": "netmon"})
+    output = InfluxOutput.model_validate({"name": "local", "url": "http://127.0.0.1:9", "api": "v1",
+                                          "database": "netmon"})
     transport = make_transport(output)
 
     async def main():
