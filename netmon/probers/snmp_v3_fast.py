@@ -195,8 +195,10 @@ class FastV3Client:
 
     def _report(self, report: Response, msg: usm.V3Message, where: tuple[str, int]) -> Answer | object:
         oid = report.varbinds[0][0] if report.varbinds else ()
-        if oid == _NOT_IN_TIME_WINDOW and msg.engine_id:
-            # the agent restarted (boots went up) or our clock drifted: take its, send again
+        if oid == _NOT_IN_TIME_WINDOW and msg.engine_id and msg.flags & usm.FLAG_AUTH:
+            # the agent restarted (boots went up) or our clock drifted: take its, send again. Only an
+            # authenticated Report (RFC 3414 §3.2 step 7b: it is sent authNoPriv) may set the clock: an
+            # unauthenticated one could be spoofed to keep every poll re-syncing.
             self._engines[where] = _Engine(msg.engine_id, msg.boots, msg.engine_time, time.monotonic())
             return _RESYNC
         if oid == _UNKNOWN_ENGINE_ID:

@@ -289,3 +289,55 @@ def test_ipv6_agent(own_snmpd: OwnSnmpd) -> None:
     got = asyncio.run(go())
     assert got.status is None, got.reason
     assert got.varbinds[2] == ("1.3.6.1.2.1.1.5.0", b"restart-snmpd")
+
+
+def test_an_unauthenticated_not_in_time_window_report_does_not_reset_the_clock() -> None:
+    """A spoofed Report must not keep an authPriv poll re-syncing: RFC 3414 sends that Report authenticated.
+
+    A small agent on loopback answers discovery properly (its engine ID, unauthenticated, as RFC 3414 §4
+    has it) and then every request with an *unauthenticated* usmStatsNotInTimeWindows Report.
+    """
+    import socket
+    import threading
+
+    from netmon.probers.snmp_v3_fast import _NOT_IN_TIME_WINDOW, _UNKNOWN_ENGINE_ID
+    from netmon.probers.snmp_wire import encode_varbind
+
+    engine_id = b"\x80\x00\x1f\x88\x04spoof"
+    nobody = usm.UserKeys(b"", None, 0)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(0.2)
+    requests: list[bytes] = []
+    done = threading.Event()
+
+    def serve() -> None:
+        while not done.is_set():
+            try:
+                data, peer = sock.recvfrom(65535)
+            except TimeoutError:
+                continue
+            msg = usm.decode_message(data)
+            requests.append(msg.engine_id)
+            oid = _UNKNOWN_ENGINE_ID if not msg.engine_id else _NOT_IN_TIME_WINDOW
+            pdu = usm.encode_pdu(usm.REPORT, msg.msg_id, encode_varbind(oid))
+            sock.sendto(usm.encode_message(msg.msg_id, nobody, engine_id, 7, 1000, b"", pdu, 0), peer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+
+    async def go() -> Answer:
+        client = SnmpClient()
+        try:
+            return await client.get("127.0.0.1", sock.getsockname()[1], v3(V3_USER), SCALARS, 1.0, 0)
+        finally:
+            client.close()
+
+    try:
+        got = asyncio.run(go())
+    finally:
+        done.set()
+        thread.join(timeout=5)
+        sock.close()
+    assert got.status is not Status.OK
+    assert requests == [b"", engine_id]  # discovery, one request: no re-sync on the spoofed Report
