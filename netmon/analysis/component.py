@@ -72,7 +72,9 @@ class AnalysisComponent:
                     await run_job(worker.evaluate)  # the worker commits the results itself
                 if time.time() >= next_pcs:
                     next_pcs = time.time() + PC_HEALTH_EVERY_S
-                    await run_job(worker.score_pcs)
+                    _scored, waiting = await run_job(worker.score_pcs)
+                    if waiting:  # a PC not answering SNMP yet is scored at its first answer, not an hour on
+                        next_pcs = time.time() + self.config.settings.analysis.evaluate_every
             except Exception as exc:
                 self._failures.failed(exc, "retrying at the next step")
             else:

@@ -161,10 +161,16 @@ def outage_results(store: Store, after_ts: float, now: float) -> list[ProbeResul
     return out
 
 
-def score_pcs(store: Store) -> int:
-    """Commit a pc_health result for every device whose profile has aging rules (a week of raw results each)."""
+def score_pcs(store: Store) -> tuple[int, int]:
+    """Commit a pc_health result for every PC with aging rules that answered SNMP in the window.
+
+    Returns (scored, waiting): the PCs with no SNMP answer yet get no score, and the caller asks
+    again sooner than hourly, so a PC's first score follows its first answer.
+    """
     from netmon.analysis.pcs import pc_rows
 
     assert _State.config is not None, "build() runs first"
     now = time.time()
-    return _commit(store, [row.health.to_result(now) for row in pc_rows(_State.config, store, now)])
+    rows = pc_rows(_State.config, store, now, pending=True)
+    scored = [row.health.to_result(now) for row in rows if not row.health.pending]
+    return _commit(store, scored), len(rows) - len(scored)

@@ -48,7 +48,7 @@ def test_pc_health_results_rank_the_old_pc_first(tmp_path: Path):
                   snmp_result(new.id, WIN11, 16 * 1024 * 1024, 40.0, now - 60)])
     ensure_schema(store)
     worker.build(store, pickle.loads(pickle.dumps(worker.ForWorker(config))))  # as it reaches the worker
-    assert worker.score_pcs(store) == 2
+    assert worker.score_pcs(store) == (2, 0)
     results = list(store.iter_results(prober="analysis"))
     store.close()
     by_device = {r.device_id: r for r in results}
@@ -58,3 +58,19 @@ def test_pc_health_results_rank_the_old_pc_first(tmp_path: Path):
     assert scores[old.id] > scores[new.id]
     reasons = by_device[old.id].samples[0].fields["reasons"]
     assert "RAM" in reasons and "C:" in reasons
+
+
+def test_a_pc_not_answering_yet_is_counted_waiting_not_scored(tmp_path: Path):
+    """The component asks again at the next evaluation, not an hour later, while a PC waits for its first answer."""
+    (tmp_path / "netmon.yaml").write_text(CONFIG)
+    config = load_config(tmp_path / "netmon.yaml")
+    store = Store.open(config.state_dir)
+    now = time.time()
+    answered, silent = (d for d in config.devices if d.kind == "pc")
+    store.append([snmp_result(answered.id, WIN11, 16 * 1024 * 1024, 40.0, now - 60)])
+    ensure_schema(store)
+    worker.build(store, pickle.loads(pickle.dumps(worker.ForWorker(config))))
+    assert worker.score_pcs(store) == (1, 1)
+    scored = {r.device_id for r in store.iter_results(prober="analysis")}
+    store.close()
+    assert scored == {answered.id} and silent.id not in scored  # no score (not a 0) for the silent PC
