@@ -34,7 +34,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests" / "snmp"))
+sys.path.insert(0, str(ROOT / "tests" / "probers" / "snmp"))
 
 from snmp_helpers import DATA, free_udp_port, start_snmpsim, stop, wait_snmp  # noqa: E402
 
