@@ -149,8 +149,8 @@ class V3Frame:
     community: bytes = b""
 
 
-def decode_frame(buf: bytes) -> V3Frame:
-    """Check the outer SEQUENCE and version and read msgID; the rest waits for the keys."""
+def _global_data(buf: bytes) -> tuple[int, int, int]:
+    """Check the outer SEQUENCE and the version; (start, end) of msgGlobalData's contents and the message's end."""
     end = len(buf)
     tag, pos, stop = _header(buf, 0, end)
     if tag != 0x30 or stop != end:
@@ -158,10 +158,16 @@ def decode_frame(buf: bytes) -> V3Frame:
     version, pos = _int_field(buf, pos, end, "version")
     if version != VERSION_3:
         raise WireError(f"SNMP version field {version} is not v3")
-    tag, pos, stop = _header(buf, pos, end)
+    tag, gpos, gend = _header(buf, pos, end)
     if tag != 0x30:
         raise WireError("msgGlobalData is not a SEQUENCE")
-    msg_id, _ = _int_field(buf, pos, stop, "msgID")
+    return gpos, gend, end
+
+
+def decode_frame(buf: bytes) -> V3Frame:
+    """Check the outer SEQUENCE and version and read msgID; the rest waits for the keys."""
+    gpos, gend, _end = _global_data(buf)
+    msg_id, _ = _int_field(buf, gpos, gend, "msgID")
     return V3Frame(msg_id, buf)
 
 
@@ -199,16 +205,7 @@ def _unsigned31(buf: bytes, pos: int, end: int, what: str) -> tuple[int, int]:
 
 def decode_message(buf: bytes) -> V3Message:
     """Decode a v3 message's header and USM parameters; raise WireError for anything malformed."""
-    end = len(buf)
-    tag, pos, stop = _header(buf, 0, end)
-    if tag != 0x30 or stop != end:
-        raise WireError("not one SEQUENCE spanning the whole datagram")
-    version, pos = _int_field(buf, pos, end, "version")
-    if version != VERSION_3:
-        raise WireError(f"SNMP version field {version} is not v3")
-    tag, gpos, gend = _header(buf, pos, end)
-    if tag != 0x30:
-        raise WireError("msgGlobalData is not a SEQUENCE")
+    gpos, gend, end = _global_data(buf)
     msg_id, gpos = _unsigned31(buf, gpos, gend, "msgID")
     _max_size, gpos = _unsigned31(buf, gpos, gend, "msgMaxSize")
     start, gpos = _octets(buf, gpos, gend, "msgFlags")
