@@ -24,7 +24,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from netmon.schema import HIST_COLUMNS, ROLLUP_COUNTERS, ROLLUP_STORAGE
+from netmon.downsample import incremental_vacuum, merge_rollups
+from netmon.schema import ROLLUP_STORAGE
 from netmon.store import Store
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,6 @@ again is churn. Shrinking is for when retention was shortened or the cap squeeze
 SCAN_FACTOR = 4
 """A results step examines at most max_rows * SCAN_FACTOR sequence numbers."""
 LATE_SLACK_S = 600.0
-_COLS = [*ROLLUP_COUNTERS, *HIST_COLUMNS.split(", ")]
 
 
 @dataclass(frozen=True)
@@ -124,7 +124,8 @@ class Retention:
         self.last_task = "vacuum"
         pages = self.conn.execute("PRAGMA page_count").fetchone()[0]
         # Moving a page costs about as much as deleting ten rows (measured: 10,000 pages 1.5 s).
-        return self._vacuum(reserve=max(VACUUM_RESERVE_PAGES, pages // 8), max_pages=max(64, max_rows // 8))
+        return incremental_vacuum(self.conn, reserve=max(VACUUM_RESERVE_PAGES, pages // 8),
+                                  max_pages=max(64, max_rows // 8))
 
     def run(self, now: float | None = None, max_rows: int = 10_000, budget_s: float = 60.0) -> int:
         """Step until done or `budget_s` passed; returns the number of steps taken."""
@@ -155,9 +156,9 @@ class Retention:
                           lambda n, t=table: self._delete_by(t, "bucket_ts", now - p.rollups_s, n, "retention")))
             if p.bucket_s < HOUR_S:
                 tasks.append((f"merge {table} 1h",
-                              lambda n, t=table: self._merge(t, HOUR_S, now - p.rollups_fine_s, n)))
+                              lambda n, t=table: merge_rollups(self.store, t, HOUR_S, now - p.rollups_fine_s, n)))
         tasks.append(("merge rollup_device 1d",
-                      lambda n: self._merge("rollup_device", DAY_S, now - p.device_hourly_s, n)))
+                      lambda n: merge_rollups(self.store, "rollup_device", DAY_S, now - p.device_hourly_s, n)))
         for table, column, keep, extra in (
             ("analysis_outages", "end_ts", p.outages_s, ""),
             ("flags", "cleared_ts", p.flags_s, _OPEN_FLAG),
@@ -173,7 +174,7 @@ class Retention:
     # ------------------------------------------------------------ the cap
 
     def _cap_step(self, now: float, max_rows: int) -> bool:
-        if self._vacuum(reserve=0, max_pages=max(max_rows, 4096)):
+        if incremental_vacuum(self.conn, reserve=0, max_pages=max(max_rows, 4096)):
             return True
         wal = self._wal_bytes()
         if wal > (self.policy.max_disk_bytes or 0) // 8:
@@ -330,57 +331,6 @@ class Retention:
             log.debug("store over its %g MB cap: deleted %d rows of %s",
                         round((self.policy.max_disk_bytes or 0) / MB, 1), deleted, table)
         return deleted > 0
-
-    def _merge(self, table: str, width: float, before: float, max_rows: int) -> bool:
-        """Merge up to `max_rows` rows of one source bucket older than `before` into its `width`-wide
-        bucket; True if work was done.
-
-        Counters and packed histograms are additive, so a bucket merged into a row that already
-        holds earlier buckets of the same period just adds. Each slice's rows are added and deleted
-        in one transaction, so what is left of the source bucket is exactly what is not merged yet
-        (a crash never merges a row twice); progress past whole buckets is kept in analysis_meta.
-        A bucket holds one row per device: at 100,000 devices merging it whole held the write
-        lock for seconds.
-        """
-        meta_key = f"merged_upto:{table}:{width:g}"
-        counter = f"merged:{table}"
-        table, key = ROLLUP_STORAGE[table].table, ROLLUP_STORAGE[table].key
-        row = self.conn.execute("SELECT value FROM analysis_meta WHERE key = ?", (meta_key,)).fetchone()
-        start = row[0] if row else -1e18
-        nxt = self.conn.execute(f"SELECT min(bucket_ts) FROM {table} WHERE bucket_ts >= ?", (start,)).fetchone()[0]
-        if nxt is None or nxt - nxt % width + width > before:
-            return False
-        target = nxt - nxt % width
-        with self.store.transaction() as conn:
-            done = True
-            if nxt != target:
-                last = conn.execute(f"SELECT {key} FROM {table} WHERE bucket_ts = ? ORDER BY {key}"
-                                    " LIMIT 1 OFFSET ?", (nxt, max(1, max_rows) - 1)).fetchone()
-                upto = last[0] if last is not None else 1 << 62
-                cols = ", ".join(_COLS)
-                conn.execute(
-                    f"INSERT INTO {table} (bucket_ts, {key}, {cols}) SELECT ?, {key}, {cols} FROM {table}"
-                    f" WHERE bucket_ts = ? AND {key} <= ? ON CONFLICT (bucket_ts, {key}) DO UPDATE SET "
-                    + ", ".join(f"{c} = {c} + excluded.{c}" for c in _COLS), (target, nxt, upto))
-                merged = conn.execute(f"DELETE FROM {table} WHERE bucket_ts = ? AND {key} <= ?",
-                                      (nxt, upto)).rowcount
-                self.store.add_counter(counter, merged)
-                done = conn.execute(f"SELECT 1 FROM {table} WHERE bucket_ts = ? LIMIT 1", (nxt,)).fetchone() is None
-            # Part of the bucket left: the next step resumes at it (not at the earlier target bucket).
-            conn.execute("INSERT INTO analysis_meta (key, value) VALUES (?, ?)"
-                         " ON CONFLICT(key) DO UPDATE SET value = excluded.value", (meta_key, nxt + 1e-3 * done))
-        return True
-
-    def _vacuum(self, reserve: int, max_pages: int) -> bool:
-        """Give free pages beyond `reserve` back to the file system, at most `max_pages`; True if any."""
-        if self.conn.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
-            return False
-        free = self.conn.execute("PRAGMA freelist_count").fetchone()[0]
-        if free <= reserve:
-            return False
-        # sqlite3's execute() steps a statement once, which frees one page; executescript runs it to the end.
-        self.conn.executescript(f"PRAGMA incremental_vacuum({int(min(free - reserve, max_pages))});")
-        return self.conn.execute("PRAGMA freelist_count").fetchone()[0] < free
 
 
 _INSTANCES: dict[tuple[str, Policy, tuple[str, ...]], Retention] = {}
