@@ -206,6 +206,9 @@ class IcmpEngine:
         batch = target.batch
         seq = (target.seq0 + target.transmitted) & 0xFFFF
         packet = es.request(seq)
+        # Timed before the send: on loopback the kernel can receive (and stamp) the reply before
+        # sendto() returns.
+        now = time.monotonic()
         try:
             es.sock.sendto(packet, target.sockaddr)
         except OSError as exc:
@@ -213,7 +216,6 @@ class IcmpEngine:
                 return False
             if not self._resend(es, packet, target, exc):
                 return True
-        now = time.monotonic()
         target.sent_at.append(now)
         self._pending[(target.address, seq)] = target
         target.transmitted += 1

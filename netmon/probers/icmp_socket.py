@@ -30,6 +30,10 @@ ICMP_FILTER = 1
 ICMP6_FILTER = 1
 IP_RECVERR = 11
 IPV6_RECVERR = 25
+SO_TIMESTAMPNS_NEW = 64
+"""Kernel receive timestamps as 64-bit seconds + nanoseconds on every architecture (Linux >= 5.1)."""
+SO_TIMESTAMPNS_OLD = 35
+"""The same as a native `struct timespec` (32-bit fields on 32-bit boxes), for older kernels."""
 
 ECHO_REQUEST = {socket.AF_INET: 8, socket.AF_INET6: 128}
 ECHO_REPLY = {socket.AF_INET: 0, socket.AF_INET6: 129}
@@ -97,7 +101,7 @@ def _icmp6_filter(allowed: tuple[int, ...]) -> bytes:
 class EchoSocket:
     """One non-blocking ICMP socket for one address family, with its request encoder."""
 
-    __slots__ = ("_base_sum", "_header", "family", "ident", "ip_header", "mode", "payload", "sock")
+    __slots__ = ("_base_sum", "_header", "family", "ident", "ip_header", "mode", "payload", "sock", "stamped")
 
     def __init__(self, family: int, mode: IcmpMode, rcvbuf_bytes: int, payload_size: int) -> None:
         self.family = family
@@ -109,6 +113,8 @@ class EchoSocket:
                                       + permission_message()) from exc
         self.sock.setblocking(False)
         self._tune(rcvbuf_bytes)
+        self.stamped = self._ask_for_timestamps()
+        """True when each reply carries the kernel's receive time (read_replies times replies with it)."""
         # Raw IPv4 delivers the IP header in front of the ICMP message; IPv6 and datagram never do.
         self.ip_header = family == socket.AF_INET and mode is IcmpMode.RAW
         self.ident = random.randrange(1, 0x10000) if mode is IcmpMode.RAW else 0
@@ -137,6 +143,18 @@ class EchoSocket:
             sock.setsockopt(SOL_RAW, ICMP_FILTER, struct.pack("I", ~allowed & 0xFFFFFFFF))
         else:
             sock.setsockopt(socket.IPPROTO_ICMPV6, ICMP6_FILTER, _icmp6_filter((129, 1, 3)))
+
+    def _ask_for_timestamps(self) -> bool:
+        # A reply is timed when the kernel received it, not when the event loop got round to it:
+        # a loop busy with 20,000 other targets, a garbage collection or a slow box would otherwise
+        # add its own delay to the village's latency (fping does the same, with SO_TIMESTAMPNS).
+        for option in (SO_TIMESTAMPNS_NEW, SO_TIMESTAMPNS_OLD):
+            try:
+                self.sock.setsockopt(socket.SOL_SOCKET, option, 1)
+            except OSError:
+                continue
+            return True
+        return False
 
     def request(self, seq: int) -> bytes:
         """Encode echo request number `seq` (the kernel fills in what it owns)."""

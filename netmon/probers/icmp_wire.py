@@ -38,6 +38,11 @@ _ORIGIN_ICMP = (2, 3)  # SO_EE_ORIGIN_ICMP, SO_EE_ORIGIN_ICMP6
 _ERRQUEUE_MAX = 4096
 """Most errors read in one go; the rest wait for the next wake-up so the loop stays responsive."""
 
+_STAMP_64 = struct.Struct("=qq").unpack
+_STAMP_NATIVE = struct.Struct("@ll").unpack
+_STAMP_ANCILLARY = 64
+"""Room for one SCM_TIMESTAMPNS control message (16 bytes of timespec plus its header)."""
+
 _MAX_FAULTS = 64
 """recv() errors tolerated per drain; each one normally reports a single ICMP error."""
 
@@ -102,18 +107,29 @@ def read_replies(es: EchoSocket, buf: bytearray, pending: dict[tuple[str, int], 
     `pending` maps (address, sequence) to the engine's target; `finish` is called once a target
     has all its answers, `failed` for an ICMP error about one request, `fault` for a recv() error
     (it returns False to stop reading). Returns how many packets were read. This is the hot
-    path: one recvfrom_into, a few byte reads and one dict pop per reply.
+    path: one recvmsg_into (recvfrom_into without kernel timestamps), a few byte reads and one dict
+    pop per reply. A reply is timed by the kernel's receive stamp when the socket has one.
     """
-    recv = es.sock.recvfrom_into
     monotonic = time.monotonic
     reply_type = ECHO_REPLY[es.family]
     errors = ERROR_TYPES[es.family]
     ip_header = es.ip_header
     ident = es.ident if es.mode is IcmpMode.RAW else -1
     count = faults = 0
+    stamped = es.stamped
+    recvmsg = es.sock.recvmsg_into
+    recvfrom = es.sock.recvfrom_into
+    bufs = [buf]
+    # Kernel stamps are wall-clock time; sends are timed on the monotonic clock. The offset between
+    # the two is read once per drain: NTP slews both alike, and a step would have to fall between a
+    # reply's arrival and this drain (microseconds) to bend one RTT.
+    wall_to_mono = monotonic() - time.time()
     while True:
         try:
-            size, addr = recv(buf)
+            if stamped:
+                size, ancillary, _flags, addr = recvmsg(bufs, _STAMP_ANCILLARY)
+            else:
+                size, addr = recvfrom(buf)
         except BlockingIOError:
             return count
         except OSError as exc:
@@ -122,6 +138,11 @@ def read_replies(es: EchoSocket, buf: bytearray, pending: dict[tuple[str, int], 
                 return count
             continue
         now = monotonic()
+        received = now
+        if stamped and ancillary:
+            stamp = ancillary[0][2]
+            sec, nsec = _STAMP_64(stamp) if len(stamp) == 16 else _STAMP_NATIVE(stamp)
+            received = min(now, sec + nsec * 1e-9 + wall_to_mono)
         count += 1
         off = (buf[0] & 15) << 2 if ip_header else 0
         kind = buf[off]
@@ -132,7 +153,10 @@ def read_replies(es: EchoSocket, buf: bytearray, pending: dict[tuple[str, int], 
             target = pending.pop((addr[0], seq), None)
             if target is None:
                 continue
-            rtt = now - target.sent_at[(seq - target.seq0) & 0xFFFF]
+            sent = target.sent_at[(seq - target.seq0) & 0xFFFF]
+            rtt = received - sent
+            if rtt < 0.0:  # the clocks' offset moved under us: the loop's own time is still an upper bound
+                rtt = now - sent
             if rtt <= target.batch.timeout_s:
                 target.rtts_s.append(rtt)
             target.answered += 1

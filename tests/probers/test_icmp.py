@@ -130,6 +130,31 @@ def test_loopback_targets_answer(mode: str) -> None:
         assert result.prober == "icmp" and result.check == "reachability"
 
 
+def test_rtt_is_the_kernels_not_the_busy_loops(mode: str) -> None:
+    """A reply is timed when the kernel received it: a loop blocked after the send adds nothing."""
+    blocked_s = 0.3
+    outcomes = []
+
+    def one_target_then_block() -> Iterator[tuple[object, str, int]]:
+        yield None, "127.0.0.1", socket.AF_INET
+        time.sleep(blocked_s)  # the engine asks for the next target right after sending: the loop stalls
+
+    async def go() -> None:
+        prober = make_prober(mode)
+        try:
+            await prober.engine.ping(one_target_then_block(), 1, 0.01, 2.0, outcomes.append)
+        finally:
+            await prober.close()
+
+    asyncio.run(go())
+    (outcome,) = outcomes
+    assert outcome.status is Status.OK and len(outcome.rtts_s) == 1
+    # The loop read the reply only after the stall, so loop time would have said >= 0.3 s ...
+    assert outcome.finished - outcome.sent_at[0] >= blocked_s * 0.9
+    # ... while the kernel's receive stamp says what loopback takes.
+    assert 0.0 <= outcome.rtts_s[0] < 0.05, outcome.rtts_s
+
+
 def test_impossible_timeout_is_timeout_without_rtt_fields(mode: str) -> None:
     async def go() -> list[ProbeResult]:
         prober = make_prober(mode)
