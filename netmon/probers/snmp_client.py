@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from netmon.config.schema import SnmpAuth
 from netmon.model import Status
 from netmon.probers import snmp_wire as wire
+from netmon.probers.per_object import PerObject
 from netmon.probers.snmp_transport import RCVBUF_BYTES, SnmpTransport, TransportClosed
 from netmon.probers.snmp_wire import MISSING, Response
 
@@ -69,8 +70,8 @@ class SnmpClient:
         self._v3_fast: FastV3Client | None = None
         self.v3_fast = True
         """Send v3 through netmon's own USM when it covers the user's protocols; False: always pysnmp."""
-        self._fast_users: dict[int, tuple[SnmpAuth, bool]] = {}
-        self._communities: dict[int, tuple[SnmpAuth, bytes]] = {}
+        self._fast_users: PerObject[bool] = PerObject()
+        self._communities: PerObject[bytes] = PerObject()
         self._encoded: dict[tuple[str, ...], bytes] = {}
 
     async def get(self, host: str, port: int, auth: SnmpAuth, oids: Sequence[str],
@@ -182,22 +183,21 @@ class SnmpClient:
         return body
 
     def _community(self, auth: SnmpAuth) -> bytes:
-        # SnmpAuth is frozen and shared from the config: its identity is a stable cache key
-        # (the entry keeps `auth` alive so the id stays unique); the secret is revealed only here.
-        entry = self._communities.get(id(auth))
-        if entry is None:
+        # The secret is revealed only here, once per configured community (per_object.py).
+        community = self._communities.get(auth)
+        if community is None:
             secret = auth.community.reveal() if auth.community else ""
-            entry = self._communities[id(auth)] = (auth, secret.encode("utf-8"))
-        return entry[1]
+            community = self._communities.put(auth, secret.encode("utf-8"))
+        return community
 
     def _fast_user(self, auth: SnmpAuth) -> bool:
         # decided once per configured user, from its protocols alone
-        entry = self._fast_users.get(id(auth))
-        if entry is None:
+        fast = self._fast_users.get(auth)
+        if fast is None:
             from netmon.probers.snmp_v3_fast import covers
 
-            entry = self._fast_users[id(auth)] = (auth, self.v3_fast and covers(auth))
-        return entry[1]
+            fast = self._fast_users.put(auth, self.v3_fast and covers(auth))
+        return fast
 
     def _fast(self) -> FastV3Client:
         if self._v3_fast is None:

@@ -26,6 +26,7 @@ from pysnmp.smi import builder
 
 from netmon.config.schema import SnmpAuth
 from netmon.model import Status
+from netmon.probers.per_object import PerObject
 from netmon.probers.snmp_client import MAX_WALK_CALLS, MISSING, Answer, Varbinds, cut_reason
 from netmon.probers.snmp_transport import RCVBUF_BYTES, SO_RCVBUFFORCE
 
@@ -96,7 +97,7 @@ class V3Client:
         self._config_dir = config_dir
         self._engine: v3.SnmpEngine | None = None
         self._targets: dict[tuple[str, int, float, int], Any] = {}
-        self._auth_data: dict[int, tuple[SnmpAuth, Any]] = {}
+        self._auth_data: PerObject[Any] = PerObject()
         self._object_types: dict[str, Any] = {}
         self._rcvbuf_done = False
 
@@ -178,12 +179,12 @@ class V3Client:
         return target
 
     def _auth(self, auth: SnmpAuth) -> Any:
-        # SnmpAuth is frozen and shared from the config: its identity is a stable cache key,
-        # and the secrets are revealed once here, never stored in text form elsewhere.
-        data = self._auth_data.get(id(auth))
+        # The secrets are revealed once per configured user here (per_object.py), never stored in
+        # text form elsewhere.
+        data = self._auth_data.get(auth)
         if data is None:
-            data = self._auth_data[id(auth)] = (auth, _usm(auth, self._config_dir))
-        return data[1]
+            data = self._auth_data.put(auth, _usm(auth, self._config_dir))
+        return data
 
     def _grow_rcvbuf(self) -> None:
         if self._rcvbuf_done:

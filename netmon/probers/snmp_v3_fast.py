@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from netmon.config.schema import KeySpec, SnmpAuth
 from netmon.model import Status
 from netmon.probers import snmp_usm as usm
+from netmon.probers.per_object import PerObject
 from netmon.probers.snmp_client import Answer
 from netmon.probers.snmp_transport import SnmpTransport, TransportClosed
 from netmon.probers.snmp_wire import GET, Response, WireError, oid_text
@@ -99,8 +100,9 @@ class FastV3Client:
     def __init__(self, config_dir: str = ".", transport: SnmpTransport | None = None) -> None:
         self._config_dir = config_dir
         self.transport = transport or SnmpTransport(decode=usm.decode_frame)
-        self._users: dict[int, tuple[SnmpAuth, _User]] = {}
-        self._keys: dict[tuple[int, bytes], usm.UserKeys] = {}
+        self._users: PerObject[_User] = PerObject()
+        self._keys: PerObject[dict[bytes, usm.UserKeys]] = PerObject()
+        """Localised keys per configured user, then per agent's engine id."""
         self._engines: dict[tuple[str, int], _Engine] = {}
         self._discovering: dict[tuple[str, int], asyncio.Future[_Engine | Answer]] = {}
         self._salt = random.getrandbits(64)
@@ -241,10 +243,9 @@ class FastV3Client:
         return engine
 
     def _user(self, auth: SnmpAuth) -> _User:
-        # SnmpAuth is frozen and shared from the config: its identity is a stable cache key (the
-        # entry keeps it alive); passwords are read here once and only their hashes are kept.
-        entry = self._users.get(id(auth))
-        if entry is None:
+        # Passwords are read here once per configured user (per_object.py); only their hashes are kept.
+        user = self._users.get(auth)
+        if user is None:
             hash_name, trunc, ku_auth, ku_priv = None, 0, b"", b""
             if auth.auth is not None:
                 hash_name, trunc = usm.AUTH_PROTOCOLS[auth.auth.protocol.lower()]
@@ -253,11 +254,14 @@ class FastV3Client:
                     ku_priv = usm.password_to_key(self._password(auth.priv), hash_name)
             user = _User((auth.user or "").encode("utf-8"), hash_name, trunc, ku_auth, ku_priv,
                          auth.context.encode("utf-8"))
-            entry = self._users[id(auth)] = (auth, user)
-        return entry[1]
+            self._users.put(auth, user)
+        return user
 
     def _keys_for(self, auth: SnmpAuth, user: _User, engine_id: bytes) -> usm.UserKeys:
-        keys = self._keys.get((id(auth), engine_id))
+        per_engine = self._keys.get(auth)
+        if per_engine is None:
+            per_engine = self._keys.put(auth, {})
+        keys = per_engine.get(engine_id)
         if keys is None:
             if user.hash_name is None:
                 keys = usm.UserKeys(user.name, None, 0)
@@ -266,7 +270,7 @@ class FastV3Client:
                 priv = usm.localize_key(user.ku_priv, engine_id, user.hash_name)[:16] if user.ku_priv else b""
                 keys = usm.UserKeys(user.name, user.hash_name, user.trunc,
                                     usm.localize_key(user.ku_auth, engine_id, user.hash_name), priv)
-            self._keys[(id(auth), engine_id)] = keys
+            per_engine[engine_id] = keys
         return keys
 
     def _password(self, spec: KeySpec) -> bytes:

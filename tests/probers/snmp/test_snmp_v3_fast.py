@@ -341,3 +341,38 @@ def test_an_unauthenticated_not_in_time_window_report_does_not_reset_the_clock()
         sock.close()
     assert got.status is not Status.OK
     assert requests == [b"", engine_id]  # discovery, one request: no re-sync on the spoofed Report
+
+
+def test_reloads_do_not_grow_the_per_user_caches(snmpd: Agent) -> None:
+    """A SIGHUP builds new SnmpAuth objects while the prober is kept: the old ones' cached keys go with them."""
+    import gc
+
+    def cached(client: SnmpClient) -> int:
+        assert client._v3_fast is not None
+        return (len(client._v3_fast._users) + len(client._v3_fast._keys) + len(client._communities)
+                + len(client._fast_users))
+
+    async def reloads() -> tuple[list[int], list[int]]:
+        client = SnmpClient()
+        client.v3_fast = True
+        held, after = [], []
+        try:
+            for _ in range(5):  # five "reloads": equal credentials, new objects
+                config = [v3(V3_USER), V2.model_copy()]
+                for _poll in range(2):
+                    for auth in config:
+                        got = await client.get("127.0.0.1", snmpd.port, auth, SCALARS[:1], 2.0, 1)
+                        assert got.status is None, got.reason
+                held.append(cached(client))
+                del config, auth
+                gc.collect()
+                after.append(cached(client))
+        finally:
+            client.close()
+        return held, after
+
+    held, after = asyncio.run(reloads())
+    # While a config is live its users are cached (v3: user, its keys, "fast path?"; v2c: community) ...
+    assert held == [4] * 5, held
+    # ... and once it is replaced, nothing of it is kept.
+    assert after == [0] * 5, after
