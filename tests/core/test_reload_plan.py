@@ -141,3 +141,39 @@ def test_daemon_sighup_with_nan_interval_keeps_probing(tmp_path):
     finally:
         assert stop(proc) == 0, log.read_text()
     assert "Traceback" not in log.read_text()
+
+
+def test_reload_reads_the_config_off_the_event_loop(tmp_path, monkeypatch):
+    """A reload's load and compaction run in a thread: at 100,000 devices they take seconds."""
+    import threading
+
+    import netmon.daemon as daemon_module
+    from netmon.daemon import Daemon
+
+    real_load = daemon_module.load_config
+    loaded_in: list[int] = []
+
+    def load_and_note_thread(path):
+        loaded_in.append(threading.get_ident())
+        return real_load(path)
+
+    monkeypatch.setattr(daemon_module, "load_config", load_and_note_thread)
+
+    async def main() -> tuple[int, int]:
+        server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
+        daemon = Daemon(load_config(tcp_config(tmp_path, server.sockets[0].getsockname()[1]), environ={}))
+        runner = asyncio.create_task(daemon.run())
+        try:
+            await poll(lambda: daemon.phase == "running", 20)
+            before = daemon.config
+            daemon._request_reload()
+            await poll(lambda: daemon.config is not before, 20)
+            return threading.get_ident(), len(daemon.config.devices)
+        finally:
+            daemon.stop_event.set()
+            await runner
+            server.close()
+
+    loop_thread, devices = asyncio.run(main())
+    assert devices == 1  # the reloaded config was adopted
+    assert len(loaded_in) == 1 and loaded_in[0] != loop_thread
