@@ -23,6 +23,7 @@ timeouts; at 100,000 targets longest stall <= 100 ms.
     python3 bench/bench_stall.py --quick               # 1,000 targets, 10 s interval (< 1 min)
     python3 bench/bench_stall.py --sizes 20000         # the goal's first size, 60 s interval
     python3 bench/bench_stall.py --netmon-from /path   # measure another checkout (the code before)
+    python3 bench/bench_stall.py --sizes 100000 --reload-at 30   # plus a config reload (SIGHUP) in the window
 
 History is stored at a coarser interval than the probing (default: about 3 million rows per
 size, 600 s at 20k targets) so the fill stays minutes, not hours; the catch-up is then that many
@@ -80,6 +81,12 @@ class Run:
     caught_up: int = 0
     catchup_left: int = 0
     evaluations: int = 0
+    reload_at_s: float | None = None
+    """Seconds into the window at which the daemon is told to reload its config (as on SIGHUP)."""
+    reload_took_s: float | None = None
+    reload_stall_ms: float = 0.0
+    """Longest stall from the reload request until the daemon logged "reloaded"."""
+    reloading_since: float | None = None
 
     def q(self, values: list[float], share: float) -> float:
         """The `share` quantile (0..1) of values, nearest rank."""
@@ -151,6 +158,9 @@ class _Counter(logging.Handler):
         msg = record.getMessage()
         if msg.startswith("retention: deleted "):
             self.run.pruned += int(msg.split()[2])
+        elif msg.startswith("reloaded ") and self.run.reloading_since is not None:
+            self.run.reload_took_s = time.monotonic() - self.run.reloading_since
+            self.run.reloading_since = None
 
 
 async def idle_baseline(run: Run, seconds: float = 5.0) -> None:
@@ -175,18 +185,24 @@ async def drive(daemon, run: Run, warmup_s: float) -> None:
         if now >= window_start:
             lag = max(0.0, (now - last - 0.01) * 1000)
             run.lags_ms.append(lag)
+            if run.reloading_since is not None:
+                run.reload_stall_ms = max(run.reload_stall_ms, lag)
+            elif run.reload_at_s is not None and run.reload_took_s is None and now >= window_start + run.reload_at_s:
+                run.reloading_since = now
+                daemon._request_reload()  # what the SIGHUP handler does
             if lag > 20:
                 run.worst.append((lag, last - started))
         last = now
     daemon.stop_event.set()
 
 
-def measure(n: int, interval_s: int, window_s: float, history_interval_s: int, evaluate_s: int) -> Run:
+def measure(n: int, interval_s: int, window_s: float, history_interval_s: int, evaluate_s: int,
+            reload_at_s: float | None = None) -> Run:
     """Fill a store, run the daemon on it for the window (after one interval of warm-up) and read back."""
     from netmon.config import load_config
     from netmon.daemon import Daemon
 
-    run = Run(n, interval_s, window_s, history_interval_s)
+    run = Run(n, interval_s, window_s, history_interval_s, reload_at_s=reload_at_s)
     with tempfile.TemporaryDirectory(prefix="bench-stall-") as tmp:
         folder = Path(tmp)
         config = load_config(write_config(folder, n, interval_s, evaluate_s))
@@ -291,6 +307,8 @@ def main() -> int:
     ap.add_argument("--history-interval", type=int, default=None, help="seconds between stored history rounds")
     ap.add_argument("--netmon-from", type=Path, default=REPO, help="checkout whose netmon package to measure")
     ap.add_argument("--no-append", action="store_true", help="do not append to BENCHMARKS.md")
+    ap.add_argument("--reload-at", type=float, default=None,
+                    help="seconds into the window at which the daemon reloads its config (as on SIGHUP)")
     args = ap.parse_args()
     sys.path.insert(0, str(args.netmon_from.resolve()))
     from netmon.logs import setup_logging
@@ -307,8 +325,13 @@ def main() -> int:
         every = args.history_interval or max(600, round(n * (CATCHUP_S + 3600) / HISTORY_ROWS / 60) * 60)
         if args.quick and not args.history_interval:
             every = 300
-        runs.append(measure(n, interval, window, every, evaluate))
+        runs.append(measure(n, interval, window, every, evaluate, args.reload_at))
     lines = [*table(runs), "", *verdicts(runs)]
+    for r in runs:
+        if r.reload_at_s is not None:
+            took = f"{r.reload_took_s:.1f} s" if r.reload_took_s is not None else "did not finish in the window"
+            lines.append(f"- {r.n:,} targets: a config reload {r.reload_at_s:.0f} s into the window took {took}; "
+                         f"longest stall while it ran {r.reload_stall_ms:.1f} ms")
     for r in runs:
         worst = sorted(r.worst, reverse=True)[:5]
         if worst:
