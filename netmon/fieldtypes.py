@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from netmon.model import ProbeResult, Sample, Status, check_value, text_problem
+from netmon.model import INT64_MAX, INT64_MIN, ProbeResult, Sample, Status, check_value, text_problem
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +131,18 @@ class FieldTypes:
             problems.append(f"{measurement}: fields are {type(s.fields).__name__}, not a mapping; sample dropped")
             return None
         fields: dict[str, Any] = {}
+        types = self.types
         for name, raw in s.fields.items():
+            # The common case first: a number of the type its field already has (checked at the first
+            # store, so its name too). x - x is 0.0 only for a finite float (inf and nan give nan).
+            kind = type(raw)
+            if kind is float:
+                if raw - raw == 0.0 and types.get((measurement, name)) == "float":
+                    fields[name] = raw
+                    continue
+            elif kind is int and INT64_MIN <= raw <= INT64_MAX and types.get((measurement, name)) == "int":
+                fields[name] = raw
+                continue
             if raw is None:
                 continue  # an absent value, as line protocol treats it: omitted, not an error
             if not isinstance(name, str) or not name or not self._ok_text(name):
