@@ -10,6 +10,10 @@ the previous path (pysnmp 7 get_cmd + bulk_walk_cmd) on the same snmpd for compa
     python3 bench/bench_snmp.py             # full: 1,000 polls, 2,000 simulated devices
     python3 bench/bench_snmp.py --polls 20 --devices 20 --no-append   # smoke run, a few seconds
 
+snmp_exporter's CPU is counted twice (bench/snmp_exporter_peer.py): its whole process, and its SNMP
+part only (a Go pprof profile over the scrapes, split by bench/pprof_split.py into SNMP work vs
+HTTP serving + rendering + registry, runtime shared pro rata), since netmon's poll serves no HTTP.
+
 SNMP v3 against v2c is measured by bench/bench_snmp_v3.py, on an snmpd started here.
 
 Prints a table and the goals it is measured against, and appends both, dated, with the command,
@@ -355,8 +359,9 @@ def report(rows: list[Row], goals: list[str], command: str, append: bool, title:
     if not append:
         return
     stamp = time.strftime("%Y-%m-%d %H:%M:%S %Z")
-    counted = note or ("client CPU = the poller's own process, for the exporter its process, for "
-                       "net-snmp the child processes; netmon v1/v2c = own BER codec, snmp_wire.py")
+    counted = note or ("client CPU = the poller's own process, for the exporter its process (and its "
+                       "SNMP part: that times the SNMP share of a pprof profile, bench/pprof_split.py), "
+                       "for net-snmp the child processes; netmon v1/v2c = own BER codec, snmp_wire.py")
     block = (f"\n## {title} ({stamp})\n\nCommand: `{command}` (2 vCPU, loopback; one full poll = GET "
              f"10 scalars + bulk walk ifTable + hrStorageTable; {counted})\n\n{table}\n\n"
              f"Goals (issue {issue}):\n\n{goal_text}\n")
