@@ -115,6 +115,7 @@ class SnmpClient:
         repetitions = max_repetitions if pdu_type == wire.GETBULK else 0
         base = wire.parse_oid(root)
         depth, last, out = len(base), base, []
+        prefix = wire.oid_text(base) + "."  # every name is under base: only its tail needs text
         for _ in range(MAX_WALK_CALLS):
             answer = await self._ask(host, port, auth, version, pdu_type, wire.encode_varbind(last),
                                      repetitions, timeout_s, retries)
@@ -134,7 +135,7 @@ class SnmpClient:
                                                      f"{wire.oid_text(last)} (not increasing; broken agent)")
                 last = name
                 if value is not MISSING:
-                    out.append((wire.oid_text(name), value))
+                    out.append((prefix + ".".join(map(str, name[depth:])), value))
         log.debug("walk of %s on %s stopped after %d requests", root, host, MAX_WALK_CALLS)
         return Answer(out, None, cut_reason(len(out)))
 

@@ -55,6 +55,8 @@ _TABLES = (
     (HR_STORAGE_ENTRY, "hr_storage", HR_STORAGE_COLUMNS),
     (HR_PROCESSOR_ENTRY, "hr_cpu", {1: "hrProcessorFrwID", 2: "hrProcessorLoad"}),
 )
+_TABLE_PREFIXES = tuple((entry + ".", measurement, columns) for entry, measurement, columns in _TABLES)
+"""Built once: split_tables tests every walked cell against each of these."""
 _TAG_COLUMNS = {"ifDescr", "ifName", "hrStorageDescr"}
 _SKIP_COLUMNS = {"ifIndex", "hrStorageIndex"}
 
@@ -110,9 +112,9 @@ def split_tables(varbinds: Iterable[tuple[str, Any]], problems: list[str] | None
     tables: dict[str, dict[str, dict[str, Any]]] = {}
     other: list[tuple[str, Any]] = []
     for oid, value in varbinds:
-        for entry, measurement, columns in _TABLES:
-            if oid.startswith(entry + "."):
-                col, _, index = oid[len(entry) + 1:].partition(".")
+        for prefix, measurement, columns in _TABLE_PREFIXES:
+            if oid.startswith(prefix):
+                col, _, index = oid[len(prefix):].partition(".")
                 name = columns.get(int(col), f"column{col}")
                 row = tables.setdefault(measurement, {}).setdefault(index, {})
                 if name in _SKIP_COLUMNS:
