@@ -96,7 +96,8 @@ class V1Transport:
         self._closed = False
         # Its own threads, not asyncio's shared default pool: a hung InfluxDB holds a post for up to
         # `timeout` per socket operation, and must not queue the forwarder's reads or the notifier behind it.
-        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="influx-post")
+        # One per batch in flight, and one for the self-monitoring point sent beside the stream.
+        self._pool = ThreadPoolExecutor(max_workers=output.max_in_flight + 1, thread_name_prefix="influx-post")
 
     def _headers(self) -> dict[str, str]:
         headers = {"Content-Type": "text/plain; charset=utf-8"}
