@@ -111,9 +111,8 @@ class V1Transport:
 
     async def send(self, body: bytes) -> Answer:
         """Write `body` through /write."""
-        data = gzip.compress(body, 1) if self.output.gzip else body
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._pool, self._post, data)
+            return await asyncio.get_running_loop().run_in_executor(self._pool, self._post, body)
         except (OSError, http.client.HTTPException) as exc:  # TimeoutError is an OSError
             return Answer(Outcome.RETRY, 0, error_text(exc, self.output.timeout))
         except ValueError as exc:  # a header http.client cannot encode (e.g. a non-Latin-1 token)
@@ -121,7 +120,9 @@ class V1Transport:
         except RuntimeError as exc:  # closed: the pool takes no more work
             return Answer(Outcome.RETRY, 0, f"the output is closed: {exc}")
 
-    def _post(self, data: bytes) -> Answer:
+    def _post(self, body: bytes) -> Answer:
+        # Compressed here, in the worker thread: a few ms a batch that must not hold up the event loop.
+        data = gzip.compress(body, 1) if self.output.gzip else body
         with self._lock:
             conn = self._idle.pop() if self._idle else None
         if conn is not None:
