@@ -3,6 +3,7 @@
     python3 bench/bench_forward.py --quick     # 100,000 points, 3 alternations, ~1-2 min
     python3 bench/bench_forward.py             # 1,000,000 points, 3 alternations
     python3 bench/bench_forward.py --points 2000 --reps 1 --no-append   # tiny, for the tests
+    python3 bench/bench_forward.py --quick --max-in-flight 1            # one batch on the wire at a time
 
 Starts Debian's influxd on a free loopback port (stopped by PID), fills a fresh store with ping
 results of a province-sized inventory (10,000 devices, Vietnamese names), then alternates two

@@ -129,7 +129,7 @@ class Forwarder:
         self._task = asyncio.create_task(self.run(), name=f"forward-{self.name}")
 
     async def stop(self, grace_s: float = 5.0) -> None:
-        """Let the batch on the wire finish briefly, then abandon it (the cursor stays put)."""
+        """Let the batches on the wire finish briefly, then abandon them (the cursor stays put)."""
         self._stopping.set()
         self.wakeup.set()
         if self._task is not None:
