@@ -259,8 +259,8 @@ def main() -> int:
              f"Python {platform.python_version()}, influxd on loopback, {n:,} ping points, {N_DEVICES:,} devices, "
              f"{args.batch}-point batches, phases alternated {args.reps}x, influxd idle before each)\n\n{text}\n\n"
              "Counted: netmon = this process's rusage (all threads) while the Forwarder drains the store "
-             f"(SQLite read, inflating, line protocol, http.client POSTs with up to {in_flight} batches in "
-             "flight, cursor commits); raw = this process's rusage while http.client POSTs the pre-built "
+             f"(SQLite read, inflating, line protocol, http.client POSTs with max_in_flight {in_flight}, "
+             "cursor commits); raw = this process's rusage while http.client POSTs the pre-built "
              "bodies one after another on one connection (building them is not counted); influxd = its own "
              "/proc rusage in each phase. Not counted: the store fill and influxd's idle time between "
              "phases.\n")
