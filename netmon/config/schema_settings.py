@@ -175,6 +175,9 @@ class InfluxOutput(Strict):
     username: str | None = None
     password: SecretValue | None = None
     batch_size: int = Field(default=5000, ge=1, le=100_000)
+    max_in_flight: int = Field(default=2, ge=1, le=4)
+    """Batches on the wire at once: with 2, InfluxDB parses one while the next is on its way; the cursor
+    still moves strictly in order (sinks/influx.py). 1 sends one batch at a time."""
     timeout: Duration = 10.0
     max_backoff: Duration = 300.0
     gzip: bool = False

@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from netmon.codec import FORMAT_V2, inflater_v2, sample_rows, samples_count
+from netmon.codec import FORMAT_V2, INFLATE_V2, sample_rows, samples_count
 from netmon.model import Device
 from netmon.sinks.lineproto import join_tags, line, tag_pairs, to_ms
 from netmon.sinks.rowlines import RowLines
@@ -145,17 +145,20 @@ class BatchReader:
             "SELECT seq, ts, device_id, check_name, samples FROM results WHERE seq > ? ORDER BY seq LIMIT ?",
             (after_seq, max_points)).fetchall()
         lines, seqs, cache = batch.lines, batch.seqs, self._rows
-        known, merge, inflater = cache.get, cache.merge, inflater_v2()
+        known, merge = cache.get, cache.merge
+        inflater, wbits, zdict = zlib.decompressobj, *INFLATE_V2
         count = 0
         for seq, ts, device_id, check, samples in rows:
             try:
                 if type(samples) is bytes and samples[0] == FORMAT_V2:
-                    # The common case inlined (a few µs a point matter here: issue 21).
-                    d = inflater.copy()
+                    # The common case inlined (a few µs a point matter here: issue 21). A new
+                    # inflater per row costs less than a copy of a primed one (which copies its
+                    # whole window), and an f-string less than bytes formatting: ~0.4 µs a point.
+                    d = inflater(wbits, zdict)
                     text = d.decompress(samples[3:])
                     if not d.eof:
                         raise ValueError("the stored samples end early (a damaged row)")
-                    tail = b" %d" % round(ts * 1000)
+                    tail = f" {round(ts * 1000)}".encode()
                     if samples[1] == 0 and samples[2] == 1:
                         head, _sep, fields = text.partition(b"\t")
                         if fields:

@@ -2,10 +2,15 @@
 
 Each output has a cursor in the store (`Store.cursor(name)`). Its forwarder reads whole results
 after the cursor, sends them as one line-protocol batch, and advances the cursor only after the
-server acknowledged the batch. Batches go out in order; the next one is built in a worker
-thread while the current one is on the wire. Any failure but a data rejection is retried with
-exponential backoff and jitter, forever (ceiling: the output's `max_backoff`), so an outage of
-an hour or a week ends with a catch-up, and a restart resumes from the cursor.
+server acknowledged the batch. Batches go out in order, up to `max_in_flight` (default 2) on
+the wire at once, and the next one is built in a worker thread meanwhile: InfluxDB parses one
+batch while the next is already on its way. Answers are taken oldest first, so the cursor moves
+strictly in store order: a batch acknowledged before an earlier one waits for it. Anything but an
+acknowledgement ends the overlap: the other batches in flight are let finish, then each is
+handled alone, oldest first, by the rules below. Any failure but a data rejection is retried
+with exponential backoff and jitter, forever (ceiling: the output's `max_backoff`), so an outage
+of an hour or a week ends with a catch-up, and a restart resumes from the cursor (batches that
+were acknowledged past it are sent again: harmless, see below).
 
 A batch refused as bad data (HTTP 400, e.g. a field type conflict) is bisected until the single
 refused points are found. A proxy or a sick server can answer 400 to everything, so before
@@ -25,6 +30,7 @@ import contextlib
 import logging
 import random
 import time
+from collections import deque
 from collections.abc import Sequence
 
 from netmon.config.schema import InfluxOutput
@@ -123,7 +129,7 @@ class Forwarder:
         self._task = asyncio.create_task(self.run(), name=f"forward-{self.name}")
 
     async def stop(self, grace_s: float = 5.0) -> None:
-        """Let the batch on the wire finish briefly, then abandon it (the cursor stays put)."""
+        """Let the batches on the wire finish briefly, then abandon them (the cursor stays put)."""
         self._stopping.set()
         self.wakeup.set()
         if self._task is not None:
@@ -156,35 +162,71 @@ class Forwarder:
                 await self._wait(delay)
 
     async def _drain(self) -> None:
-        """Send batch after batch until stopped; reads the next batch while one is on the wire."""
-        limit = self.output.batch_size
+        """Send batch after batch until stopped, up to `max_in_flight` at once; reads ahead meanwhile."""
+        window, limit = self.output.max_in_flight, self.output.batch_size
         cursor = self.store.cursor(self.name)
         log.log(logging.DEBUG if self._announced else logging.INFO, "output %s: forwarding to %s from result %d",
                 self.name, describe_target(self.output), cursor)
         self._announced = True  # a restart of the loop after a failure is not news
-        pending = asyncio.create_task(asyncio.to_thread(self.reader.read, cursor, limit))
+        flight: deque[tuple[Batch, asyncio.Task[Answer] | None]] = deque()
+        pending = self._read_after(cursor, limit)
         try:
-            while not self._stopping.is_set():
-                batch = await pending
-                if batch.empty:
-                    await self._maybe_replay()
-                    await self._idle()
-                    pending = asyncio.create_task(asyncio.to_thread(self.reader.read, batch.after_seq, limit))
-                    continue
-                pending = asyncio.create_task(asyncio.to_thread(self.reader.read, batch.last_seq, limit))
-                if not await self.deliver(batch):
-                    break
+            while flight or not self._stopping.is_set():
+                if len(flight) < window and not self._stopping.is_set():
+                    batch = await pending
+                    if batch.empty and not flight:
+                        await self._maybe_replay()
+                        await self._idle()
+                        pending = self._read_after(batch.after_seq, limit)
+                        continue
+                    pending = self._read_after(batch.last_seq, limit)
+                    if not batch.empty:
+                        flight.append((batch, self._launch(batch)))
+                        continue
+                if not await self._settle_oldest(flight):
+                    return
                 await self._maybe_replay()
         finally:
-            if not pending.done():
-                pending.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                try:
-                    await pending
-                except Exception as exc:
-                    # The batch is read again from the cursor; a failure that persists is logged
-                    # once by run() when it reaches the loop, not once per retry here.
-                    log.debug("output %s: reading the next batch failed: %s", self.name, exc)
+            for task in [pending, *(sending for _batch, sending in flight if sending is not None)]:
+                if not task.done():
+                    task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    try:
+                        await task
+                    except Exception as exc:
+                        # Read or sent again from the cursor; a failure that persists is logged
+                        # once by run() when it reaches the loop, not once per retry here.
+                        log.debug("output %s: a batch read or send ahead failed: %s", self.name, exc)
+
+    def _read_after(self, after_seq: int, limit: int) -> asyncio.Task[Batch]:
+        return asyncio.create_task(asyncio.to_thread(self.reader.read, after_seq, limit))
+
+    def _launch(self, batch: Batch) -> asyncio.Task[Answer] | None:
+        """Put a batch on the wire; None when it has no line to send (only unreadable rows)."""
+        return asyncio.create_task(self.transport.send(batch.body())) if batch.lines else None
+
+    async def _settle_oldest(self, flight: deque[tuple[Batch, asyncio.Task[Answer] | None]]) -> bool:
+        """Take the oldest batch's answer and advance the cursor past it; False if stopped first.
+
+        On anything but an acknowledgement, every batch in flight is let finish, then each is
+        delivered alone, oldest first (retries, bisection, dead letters), as with one in flight.
+        """
+        batch, sending = flight.popleft()
+        answer = None if sending is None else await sending
+        if answer is None or answer.outcome is Outcome.ACKED:
+            if answer is not None:
+                self.health.recovered(answer)
+            self._delivered(batch, [])
+            return True
+        settled = [(batch, answer)]
+        while flight:
+            later, sending = flight[0]
+            settled.append((later, None if sending is None else await sending))
+            flight.popleft()
+        for later, first in settled:
+            if not await self.deliver(later, first):
+                return False
+        return True
 
     async def _idle(self) -> None:
         self.health.tick()
@@ -198,16 +240,18 @@ class Forwarder:
             await asyncio.wait_for(self._stopping.wait(), delay_s)
         return not self._stopping.is_set()
 
-    async def deliver(self, batch: Batch) -> bool:
+    async def deliver(self, batch: Batch, first: Answer | None = None) -> bool:
         """Send a batch until every line is acknowledged or set aside, then advance the cursor.
 
+        `first` is the server's answer to the whole batch if it was already sent (in flight).
         False if stopped first (the cursor stays put).
         """
         attempt = 0
         while True:
             try:
-                refused = await self.settle(batch.lines)
+                refused = await self.settle(batch.lines, first)
             except Halt as halt:
+                first = None
                 self.health.failed(halt.answer, server_fault=True)
                 if not await self._wait(backoff_s(attempt, self.output.max_backoff)):
                     return False
@@ -215,15 +259,19 @@ class Forwarder:
                 continue
             if refused is None:
                 return False
-            self._commit(batch, refused)
-            self.sent_points += len(batch.lines) - len(refused)
-            self.sent_batches += 1
+            self._delivered(batch, refused)
             return True
 
-    async def settle(self, lines: Sequence[bytes]) -> Refused | None:
+    def _delivered(self, batch: Batch, refused: Refused) -> None:
+        self._commit(batch, refused)
+        self.sent_points += len(batch.lines) - len(refused)
+        self.sent_batches += 1
+
+    async def settle(self, lines: Sequence[bytes], first: Answer | None = None) -> Refused | None:
         """Send `lines` until each is acknowledged or refused on its own; the refused (index, answer).
 
-        None if stopped meanwhile; raises Halt on a server fault (or an outage when not patient).
+        `first`: the answer to all of `lines` sent together, if they already were. None if stopped
+        meanwhile; raises Halt on a server fault (or an outage when not patient).
         """
         refused: Refused = []
         ranges = [(0, len(lines))]
@@ -232,7 +280,8 @@ class Forwarder:
             lo, hi = ranges.pop()
             if lo == hi:
                 continue
-            answer = await self._send_until_answered(b"\n".join(lines[lo:hi]))
+            answer = await self._send_until_answered(b"\n".join(lines[lo:hi]), first)
+            first = None  # it answered the first range: all of `lines`
             if answer is None:
                 return None
             if answer.outcome is Outcome.ACKED:
@@ -281,11 +330,16 @@ class Forwarder:
             return True
         raise Halt(refusal)
 
-    async def _send_until_answered(self, body: bytes) -> Answer | None:
-        """Send until the server acknowledges or rejects the data; None if stopped meanwhile."""
+    async def _send_until_answered(self, body: bytes, first: Answer | None = None) -> Answer | None:
+        """Send until the server acknowledges or rejects the data; None if stopped meanwhile.
+
+        `first`: the answer to an attempt already made (a batch that was in flight).
+        """
         attempt = 0
+        answer = first
         while True:
-            answer = await self.transport.send(body)
+            if answer is None:
+                answer = await self.transport.send(body)
             if answer.outcome is Outcome.ACKED:
                 self.health.recovered(answer)
             if answer.outcome is not Outcome.RETRY:
@@ -296,6 +350,7 @@ class Forwarder:
             if not await self._wait(backoff_s(attempt, self.output.max_backoff)):
                 return None
             attempt += 1
+            answer = None
 
     # ------------------------------------------------------------ dead letters
 

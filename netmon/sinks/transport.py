@@ -96,7 +96,8 @@ class V1Transport:
         self._closed = False
         # Its own threads, not asyncio's shared default pool: a hung InfluxDB holds a post for up to
         # `timeout` per socket operation, and must not queue the forwarder's reads or the notifier behind it.
-        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="influx-post")
+        # One per batch in flight, and one for the self-monitoring point sent beside the stream.
+        self._pool = ThreadPoolExecutor(max_workers=output.max_in_flight + 1, thread_name_prefix="influx-post")
 
     def _headers(self) -> dict[str, str]:
         headers = {"Content-Type": "text/plain; charset=utf-8"}
@@ -110,9 +111,8 @@ class V1Transport:
 
     async def send(self, body: bytes) -> Answer:
         """Write `body` through /write."""
-        data = gzip.compress(body, 1) if self.output.gzip else body
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._pool, self._post, data)
+            return await asyncio.get_running_loop().run_in_executor(self._pool, self._post, body)
         except (OSError, http.client.HTTPException) as exc:  # TimeoutError is an OSError
             return Answer(Outcome.RETRY, 0, error_text(exc, self.output.timeout))
         except ValueError as exc:  # a header http.client cannot encode (e.g. a non-Latin-1 token)
@@ -120,7 +120,9 @@ class V1Transport:
         except RuntimeError as exc:  # closed: the pool takes no more work
             return Answer(Outcome.RETRY, 0, f"the output is closed: {exc}")
 
-    def _post(self, data: bytes) -> Answer:
+    def _post(self, body: bytes) -> Answer:
+        # Compressed here, in the worker thread: a few ms a batch that must not hold up the event loop.
+        data = gzip.compress(body, 1) if self.output.gzip else body
         with self._lock:
             conn = self._idle.pop() if self._idle else None
         if conn is not None:

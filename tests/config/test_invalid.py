@@ -68,6 +68,11 @@ CASES = [
         'missing-key-file/netmon.yaml:6: auths.office-v3.auth.key_file: cannot read key file missing-key-file/keys/auth.key (No such file or directory); check the path and that netmon may read it',
         'missing-key-file/netmon.yaml:7: auths.office-v3.priv.key_file: key file missing-key-file/keys/priv.key is empty; put the key on its first line',
     ]),
+    ('output-in-flight.yaml', [
+        "output-in-flight.yaml:5: outputs.influxdb[0].max_in_flight: 0 is too small; use 1 or more",
+        "output-in-flight.yaml:6: outputs.influxdb[1].max_in_flight: 5 is too large; use 4 or less",
+        "output-in-flight.yaml:10: outputs.influxdb[2].max_in_flight: 'two' is not a whole number; write digits only",
+    ]),
     ('profile-errors/netmon.yaml', [
         "profile-errors/probes/fast-ping.yaml:3: check 'zero' (icmp).interval: 0 must be longer than zero; write e.g. 60s",
         "profile-errors/probes/fast-ping.yaml:4: check 'negative' (icmp).interval: '-5s' is not a duration; write e.g. 500ms, 60s, 5m, 1h, 1d",

@@ -4,15 +4,19 @@ It speaks InfluxDB's own wire protocol (POST /write, answers passed through byte
 the forwarder sees exactly what it would behind a sick reverse proxy or load balancer:
 - `refuse_until`: every write answered `400 {"error": ...}` until that monotonic time;
 - `refuse_if`: a write whose body matches is answered 400 (a proxy rule, a WAF, a limit);
-- `delay_s`: each write held this long before it is passed on (a slow link).
+- `delay_s`: each write held this long before it is passed on (a slow link);
+- `hook`: awaited first with each write's body; it may hold the write (until the test lets it
+  go) and returns a status to answer with instead of passing it on, or None to go on.
+It counts the writes it holds at once (`active`, `max_active`): how many batches were in flight.
 """
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 import aiohttp
 from aiohttp import web
@@ -27,7 +31,12 @@ class Proxy:
     refuse_if: Callable[[bytes], bool] | None = None
     message: str = "upstream write failed: backend busy"
     delay_s: float = 0.0
+    hook: Callable[[bytes], Awaitable[int | None]] | None = None
     url: str = ""
+    active: int = 0
+    max_active: int = 0
+    upstream: list[int] = field(default_factory=list)
+    """The status influxd answered to each write passed on, in the order the answers came."""
     refused: int = 0
     passed: int = 0
     _runner: web.AppRunner | None = None
@@ -54,11 +63,21 @@ class Proxy:
             await self._runner.cleanup()
 
     async def _write(self, request: web.Request) -> web.Response:
-        import asyncio
-
         body = await request.read()
+        self.active += 1
+        self.max_active = max(self.max_active, self.active)
+        try:
+            return await self._answer(request, body)
+        finally:
+            self.active -= 1
+
+    async def _answer(self, request: web.Request, body: bytes) -> web.Response:
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
+        status = None if self.hook is None else await self.hook(body)
+        if status is not None:
+            self.refused += 1
+            return web.json_response({"error": self.message}, status=status)
         if time.monotonic() < self.refuse_until or (self.refuse_if is not None and self.refuse_if(body)):
             self.refused += 1
             return web.json_response({"error": self.message}, status=400)
@@ -66,5 +85,6 @@ class Proxy:
         assert self._session is not None
         async with self._session.post(f"{self.target}/write", params=dict(request.query), data=body,
                                       headers={"Content-Type": "text/plain; charset=utf-8"}) as r:
+            self.upstream.append(r.status)
             return web.Response(status=r.status, body=await r.read(),
                                 content_type=r.headers.get("Content-Type", "application/json").split(";")[0])
