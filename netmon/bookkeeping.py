@@ -17,9 +17,11 @@ is built by a *setup* job, which is replayed if the worker process ever has to b
 The worker is a plain child process (`python -c`, netmon.bookkeeping_worker) spoken to over a
 pipe, not a multiprocessing pool: a spawn-context pool also starts multiprocessing's resource
 tracker, an 11 MB process that bought nothing here, and its worker imported multiprocessing,
-concurrent.futures and asyncio for its own plumbing (25 MB idle, 13 MB now at 20,000 targets;
-BENCHMARKS.md, memory). One thread of the daemon owns the pipe, so jobs go out one at a time and
-in order, and a job whose caller was cancelled is still answered before the next one is sent.
+concurrent.futures and asyncio for its own plumbing (25 MB idle; 17 MB now, BENCHMARKS.md,
+memory). A job cannot live in a script's `__main__`: spawn ran the script again in the worker
+to find it, this worker does not (netmon's jobs all live in modules). One thread of the daemon
+owns the pipe, so jobs go out one at a time and in order, and a job whose caller was cancelled
+is still answered before the next one is sent.
 
 A failing job is logged through `netmon.logs.FailureLog`: once when it starts, once when its
 reason changes and once when it is over, never a traceback per cycle.
