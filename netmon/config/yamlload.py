@@ -117,10 +117,6 @@ class EnvStr(str):
     def __repr__(self) -> str:
         return f"<value of {self.source}>"
 
-    def __reduce__(self) -> tuple:
-        # A str subclass with a required `source`: pickle's default would call __new__ without it.
-        return type(self), (str(self), self.source, self.taken)
-
 
 class MissingEnv(EnvStr):
     """Stands in for a value already reported (unset variable, unknown tag); errors on it are dropped."""

@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from types import MappingProxyType
 
-import pytest
-
-from netmon.config import Config, load_config
-from netmon.config.compact import compacted, repacked
-from netmon.config.schema import SnmpAuth
-from netmon.model import Secret
+from netmon.config import load_config
+from netmon.config.compact import compacted
 
 CONFIG = """version: 1
 agent: {name: t, state_dir: state}
@@ -41,21 +36,3 @@ def test_compacted_devices_are_equal_copies_sharing_repeated_strings(tmp_path: P
     router, cpe1, cpe2 = small.devices
     assert router.kind is cpe1.kind is cpe2.kind and cpe1.village is cpe2.village and router.auth is cpe1.auth
     assert small.settings is config.settings and small.profiles is config.profiles
-
-
-def test_repacked_is_an_equal_config_in_new_objects_secrets_included():
-    from tests.config.test_load import ENV, GOOD
-
-    def load() -> Config:
-        return compacted(load_config(GOOD / "netmon.yaml", environ=ENV))
-
-    original = load()
-    copy = repacked(load(), again=lambda: pytest.fail("the copy failed"))
-    assert copy == original and copy is not original and copy.settings is not original.settings
-    assert copy.auths and all(isinstance(a, SnmpAuth) for a in copy.auths.values())
-    assert copy.auths == original.auths  # Secret compares by value: the revealed values survived
-    assert any(isinstance(v, Secret) for a in copy.auths.values() for v in vars(a).values())
-    assert isinstance(copy.device_by_id, MappingProxyType) and isinstance(copy.profiles, MappingProxyType)
-    assert all(copy.device_by_id[d.id] is d for d in copy.all_devices)  # still one object per device
-    assert {id(d) for d in copy.devices} <= {id(d) for d in copy.all_devices}
-    assert repr(copy) == repr(original)
