@@ -7,11 +7,11 @@ and the daemon runs as a child process with `NETMON_GC_LOG=1` (netmon.gcwatch: e
 collection is logged with its duration, in the daemon and in its bookkeeping process).
 
 From start-up to the end of the window (one warm-up interval, then `--window` seconds), every
-second: VmRSS of the daemon and of every descendant process (the bookkeeping worker, the
-multiprocessing resource tracker), their sum, and at the end VmHWM and PSS/USS from
-/proc/PID/smaps_rollup (PSS splits shared pages between the processes that map them, so the
-sum of PSS is what the box pays). Then: points that reached InfluxDB, evaluations stored, the
-longest gen-2 collection of each process inside the window and at start-up.
+second: VmRSS of the daemon and of every descendant process (the bookkeeping worker, and the
+multiprocessing resource tracker of versions that ran the worker in a process pool), their sum,
+and at the end VmHWM and PSS/USS from /proc/PID/smaps_rollup (PSS splits shared pages between
+the processes that map them, so the sum of PSS is what the box pays). Then: points that reached
+InfluxDB, evaluations stored, the longest gen-2 collection of each process inside the window and at start-up.
 
 Goals (issue 21): RSS <= 150 MB at 20,000 targets with an InfluxDB output and analysis running,
 <= 400 MB at 100,000; no full-GC pause over 50 ms.
@@ -163,7 +163,7 @@ def cmdline(pid: int) -> str:
     text = " ".join(p.decode(errors="replace") for p in parts if p)
     if "resource_tracker" in text:
         return "resource tracker"
-    if "multiprocessing" in text:
+    if "multiprocessing" in text or "netmon.bookkeeping_worker" in text:
         return "bookkeeping worker"
     return "daemon" if " netmon run" in text else text[:60]
 
@@ -380,8 +380,8 @@ def main() -> int:
                  f"process with NETMON_GC_LOG=1; ICMP count 3 every 60 s on distinct 127.x.y.z targets, "
                  f"analysis evaluating every 60 s, one InfluxDB output (api v1) to a real influxd on loopback "
                  f"(not counted); netmon from {origin}. Counted: the daemon and every descendant process "
-                 f"(bookkeeping worker, "
-                 f"multiprocessing resource tracker); memory sampled every second from start-up to the end of "
+                 f"(bookkeeping worker; the multiprocessing resource tracker where one runs); memory sampled "
+                 f"every second from start-up to the end of "
                  f"a {window} s window that begins one interval after start-up; PSS/USS at the end from "
                  f"/proc/PID/smaps_rollup. Load average: the last column (1 min, at the end of each run).",
                  "", *lines, ""]

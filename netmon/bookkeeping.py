@@ -14,6 +14,15 @@ A job is a module-level function `fn(store, *args)` (it crosses the process boun
 its arguments and result are pickled. State that must live in the worker (the rollup engine)
 is built by a *setup* job, which is replayed if the worker process ever has to be restarted.
 
+The worker is a plain child process (`python -c`, netmon.bookkeeping_worker) spoken to over a
+pipe, not a multiprocessing pool: a spawn-context pool also starts multiprocessing's resource
+tracker, an 11 MB process that bought nothing here, and its worker imported multiprocessing,
+concurrent.futures and asyncio for its own plumbing (25 MB idle; 17 MB now, BENCHMARKS.md,
+memory). A job cannot live in a script's `__main__`: spawn ran the script again in the worker
+to find it, this worker does not (netmon's jobs all live in modules). One thread of the daemon
+owns the pipe, so jobs go out one at a time and in order, and a job whose caller was cancelled
+is still answered before the next one is sent.
+
 A failing job is logged through `netmon.logs.FailureLog`: once when it starts, once when its
 reason changes and once when it is over, never a traceback per cycle.
 """
@@ -22,82 +31,33 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
 import logging
-import multiprocessing
-import os
-import signal
-import sqlite3
-import time
+import pickle
+import subprocess
+import sys
 from collections.abc import Callable
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any, TypeVar
 
+import netmon
+from netmon.bookkeeping_worker import close_store, read_frame, write_frame
+from netmon.errors import StoreError
 from netmon.logs import FailureLog, describe
-from netmon.store import Store
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-CHECKPOINT_EVERY_S = 10.0
-"""WAL checkpoints (PASSIVE: never waits for readers) at most this often, never inside a commit."""
+ROOT = str(Path(netmon.__file__).resolve().parents[1])
+BOOT = f"import sys; sys.path.insert(0, {ROOT!r}); from netmon.bookkeeping_worker import main; main()"
+"""The worker's command: netmon's own folder first, the daemon's sys.path follows in the first frame."""
+
+STOP_WAIT_S = 60.0
+"""How long a closing worker may take to exit after its last job before it is killed."""
 
 
-class _Worker:
-    """What the worker process keeps between jobs: its store connection and the checkpoint clock."""
-
-    store: Store | None = None
-    last_checkpoint = 0.0
-    checkpoints: FailureLog | None = None
-
-
-def _init_worker(path: str, level: int) -> None:
-    # The daemon decides when to stop: systemd's SIGTERM to the whole cgroup, a terminal's SIGINT
-    # or a SIGHUP must not kill the worker under a job; it ends when the daemon shuts the pool down.
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, signal.SIG_IGN)
-    # Bookkeeping can wait, probing cannot: on a busy box the scheduler serves the loop first.
-    with contextlib.suppress(OSError):
-        os.nice(10)
-    from netmon.logs import setup_logging
-
-    setup_logging(1 if level <= logging.DEBUG else 0)
-    from netmon import gcwatch
-
-    gcwatch.install()
-    _Worker.store = Store.open(path)
-    _Worker.store.conn.execute("PRAGMA wal_autocheckpoint=0")
-    _Worker.last_checkpoint = time.monotonic()
-    _Worker.checkpoints = FailureLog("WAL checkpoint", log)
-
-
-def _checkpoint() -> None:
-    assert _Worker.store is not None and _Worker.checkpoints is not None
-    _Worker.last_checkpoint = time.monotonic()
-    try:
-        _Worker.store.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-    except sqlite3.Error as exc:  # e.g. a full disk: the next one catches up
-        _Worker.checkpoints.failed(exc)
-    else:
-        _Worker.checkpoints.ok()
-
-
-def _call(fn: Callable[..., T], args: tuple[Any, ...]) -> T:
-    assert _Worker.store is not None
-    try:
-        return fn(_Worker.store, *args)
-    finally:
-        if time.monotonic() - _Worker.last_checkpoint >= CHECKPOINT_EVERY_S:
-            _checkpoint()
-
-
-def _close(_store: Store) -> None:
-    _checkpoint()
-    if _Worker.store is not None:
-        _Worker.store.close()
-        _Worker.store = None
+class WorkerLost(StoreError):
+    """The bookkeeping process ended (killed, out of memory) while a job was running or queued."""
 
 
 class Bookkeeper:
@@ -107,43 +67,94 @@ class Bookkeeper:
         self.path = Path(path)
         self._setups: dict[str, tuple[Callable[..., Any], tuple[Any, ...]]] = {}
         self._restarts = FailureLog("bookkeeping process", log)
-        self._executor = self._spawn()
+        # One thread sends every job and reads its answer: one job at a time, in order.
+        self._pipe = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="netmon-bookkeeping")
+        self._proc: subprocess.Popen[bytes] | None = self._spawn()
 
-    def _spawn(self) -> concurrent.futures.ProcessPoolExecutor:
-        # spawn, not fork: the daemon has threads (writer, executors) that fork would copy mid-state.
-        return concurrent.futures.ProcessPoolExecutor(
-            1, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker,
-            initargs=(str(self.path), logging.getLogger().getEffectiveLevel()))
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        # A fresh interpreter, not a fork: the daemon has threads (writer, executors) that fork
+        # would copy mid-state. stderr is the daemon's, so the worker's log lines go where its go.
+        proc = subprocess.Popen([sys.executable, "-c", BOOT], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        assert proc.stdin is not None
+        write_frame(proc.stdin, pickle.dumps((list(sys.path), str(self.path),
+                                              logging.getLogger().getEffectiveLevel())))
+        return proc
 
-    async def _submit(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
-        return await asyncio.wrap_future(self._executor.submit(_call, fn, args))
+    def _exchange(self, proc: subprocess.Popen[bytes], fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+        assert proc.stdin is not None and proc.stdout is not None
+        request = pickle.dumps((fn, args), pickle.HIGHEST_PROTOCOL)  # here, not on the loop: it can be MBs
+        try:
+            write_frame(proc.stdin, request)
+            answer = read_frame(proc.stdout)
+        except OSError as exc:  # BrokenPipeError: it is gone
+            raise WorkerLost(f"the bookkeeping process ended: {describe(exc)}") from exc
+        if answer is None:
+            code = proc.wait()
+            raise WorkerLost(f"the bookkeeping process ended (exit code {code}) during a job")
+        ok, value, *remote = pickle.loads(answer)
+        if ok:
+            return value
+        value.add_note(f"in the bookkeeping process:\n{remote[0]}")
+        raise value
+
+    def _job(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+        """In the pipe thread: run one job, starting a new worker first if the last one could not be."""
+        if self._proc is None:
+            self._restart()
+        assert self._proc is not None
+        try:
+            return self._exchange(self._proc, fn, args)
+        except WorkerLost as exc:
+            self._restarts.failed(exc, "starting a new one")
+            self._restart()
+            raise
+
+    def _restart(self) -> None:
+        """A new worker with every setup job replayed (in the pipe thread, so no job slips in between)."""
+        old, self._proc = self._proc, None
+        if old is not None:
+            old.kill()
+            old.wait()
+            for stream in (old.stdin, old.stdout):
+                if stream is not None:
+                    stream.close()
+        self._proc = proc = self._spawn()
+        for setup_fn, setup_args in list(self._setups.values()):
+            self._exchange(proc, setup_fn, setup_args)  # a failing one raises to the job's caller
+        self._restarts.ok()
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run `fn(store, *args)` in the worker; jobs run one at a time, in order.
 
         If the worker died (killed, out of memory), a new one is started with every setup job
-        replayed, and the job's caller gets the error (its next attempt runs in the new worker).
+        replayed, and the job's caller gets `WorkerLost` (its next attempt runs in the new worker).
         """
-        try:
-            return await self._submit(fn, args)
-        except BrokenProcessPool as exc:
-            self._restarts.failed(exc, "starting a new one")
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = self._spawn()
-            for setup_fn, setup_args in list(self._setups.values()):
-                await self._submit(setup_fn, setup_args)
-            self._restarts.ok()
-            raise
+        return await asyncio.wrap_future(self._pipe.submit(self._job, fn, args))
 
     async def setup(self, key: str, fn: Callable[..., T], *args: Any) -> T:
         """Run a job that builds worker state, and remember it (by `key`) for a restarted worker."""
         self._setups[key] = (fn, args)
         return await self.run(fn, *args)
 
+    def _stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.close()  # end of input: the worker returns
+        try:
+            proc.wait(STOP_WAIT_S)
+        except subprocess.TimeoutExpired:
+            log.warning("the bookkeeping process did not end within %.0f s; killing it", STOP_WAIT_S)
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+
     async def close(self) -> None:
         """Finish the job in progress, checkpoint, close the connection and end the worker."""
         try:
-            await self.run(_close)
+            await self.run(close_store)
         except Exception as exc:
             log.warning("closing the bookkeeping connection failed: %s", describe(exc))
-        await asyncio.get_running_loop().run_in_executor(None, self._executor.shutdown, True)
+        await asyncio.wrap_future(self._pipe.submit(self._stop))
+        self._pipe.shutdown(wait=True)

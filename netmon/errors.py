@@ -6,12 +6,14 @@
     │   ├── FileProblem                    config/files.py: a config, profile or key file cannot be read
     │   ├── PlanError                      scheduler.py: the checks cannot be planned (bad interval, ...)
     │   ├── SheetError, ImportRefused      sheets/: the inventory spreadsheet is unreadable or refused
+    │   ├── Fallback                       config/yamlevents.py: a YAML file needs the composer (never leaves load_yaml)
     │   └── TargetError                    ui/probe.py, notify/maintenance.py: a name matches no device (or several)
     ├── ProbeError                      1  a prober cannot work at all (not one target's failure)
     │   ├── IcmpPermissionError            probers/icmp_socket.py: no ICMP socket (ping_group_range, CAP_NET_RAW)
     │   ├── ResolveError                   probers/icmp.py: a host name gave no address
     │   └── WireError, BadValue, TransportClosed   probers/snmp_*: a malformed or lost SNMP exchange
     ├── StoreError                      1  the SQLite store cannot be opened or written
+    │   └── WorkerLost                     bookkeeping.py: the bookkeeping process ended during a job
     ├── OutputError                     1  an output (InfluxDB, ...) cannot deliver
     │   ├── Halt                           sinks/influx.py: delivery stops for now (server fault, outage)
     │   ├── CentralError                   central/influxql.py: the central InfluxDB cannot answer a query

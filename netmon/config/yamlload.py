@@ -12,7 +12,9 @@ before anything is converted (yamlbounds.py; a 12 KB "billion laughs" file used 
 and a scalar that cannot be built (`!!timestamp` on a non-date, a 5,000-digit integer, a NUL
 character) is an issue on its line.
 
-libyaml (`CSafeLoader`) composes the node tree; a small walk turns it into `YDict`/`YList`
+A file without anchors is converted from libyaml's events as they come (yamlevents.py: no node
+tree, which cost ~4.5 KB per device at once). Otherwise libyaml (`CSafeLoader`) composes the node
+tree and a small walk turns it into `YDict`/`YList`
 containers that carry their file and the line of each key or item, so a pydantic `loc` can be
 mapped back to `file:line`. Values are built without pyyaml's constructor machinery because that
 walk is where a 20k-device inventory spends its time.
@@ -327,6 +329,17 @@ def load_yaml(path: Path, display: Display, environ: Mapping[str, str], issues: 
                                                  "include fewer or smaller files").format(limit=limit)))
         return None
     budget.bytes_left -= len(text)
+    masks = {} if masks is None else masks
+    if "&" not in text:  # no anchor, so no alias: converted from events, without a node tree
+        from netmon.config import yamlevents
+
+        recorded, masked = len(issues), dict(masks)
+        try:
+            return yamlevents.convert(text, _Reader(file, environ, issues, masks))
+        except (yamlevents.Fallback, yaml.YAMLError):
+            del issues[recorded:]  # the composer below reports the file as it always did
+            masks.clear()
+            masks.update(masked)
     try:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
@@ -353,4 +366,4 @@ def load_yaml(path: Path, display: Display, environ: Mapping[str, str], issues: 
     if problem is not None:
         issues.append(ConfigIssue(file, problem[0], "", problem[1]))
         return None
-    return _Reader(file, environ, issues, {} if masks is None else masks).value(node)
+    return _Reader(file, environ, issues, masks).value(node)

@@ -7,12 +7,13 @@ import os
 import signal
 import subprocess
 import time
-from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 
 import pytest
 
-from netmon.bookkeeping import Bookkeeper
+from netmon.bookkeeping import Bookkeeper, WorkerLost
 from netmon.store import Store
+from tests.core.bookkeeping_jobs import worker_facts
 from tests.core.test_daemon import start_daemon, stop, stored, wait_for, write_config
 
 
@@ -41,7 +42,7 @@ def test_jobs_run_in_another_process_and_a_killed_worker_is_replaced(tmp_path):
             assert first != os.getpid()
             await keeper.setup("demo", remember, "one")
             os.kill(first, signal.SIGKILL)
-            with pytest.raises(BrokenProcessPool):
+            with pytest.raises(WorkerLost):
                 for _ in range(50):  # until the executor notices the death
                     await keeper.run(worker_pid)
                     await asyncio.sleep(0.05)
@@ -80,3 +81,58 @@ def test_sigterm_to_the_whole_group_still_stops_cleanly(tmp_path):
     assert "Traceback" not in text and "bookkeeping process failed" not in text, text
     time.sleep(0.5)
     assert not children(proc.pid)
+
+
+def own_children() -> list[int]:
+    """This process's children (from /proc: `ps` would count itself)."""
+    return sorted(int(pid) for task in Path("/proc/self/task").iterdir()
+                  for pid in (task / "children").read_text().split())
+
+
+def fail(store: Store, why: str) -> None:
+    raise ValueError(why)
+
+
+def slow(store: Store, seconds: float) -> str:
+    time.sleep(seconds)
+    return "slow"
+
+
+def test_the_worker_is_light_niced_ignores_signals_and_has_no_tracker(tmp_path):
+    Store.open(tmp_path).close()
+
+    async def main() -> None:
+        keeper = Bookkeeper(tmp_path / "netmon.db")
+        try:
+            facts = await keeper.run(worker_facts)
+            assert facts["nice"] >= 10
+            assert set(facts["signals"].values()) == {signal.SIG_IGN}
+            heavy = {"yaml", "pydantic", "rich", "aiohttp", "asyncio", "multiprocessing", "netmon.config"}
+            assert not heavy & facts["modules"], heavy & facts["modules"]
+            # one child, the worker: no multiprocessing resource tracker beside it
+            assert own_children() == [facts["pid"]]
+        finally:
+            await keeper.close()
+        assert not own_children()
+
+    asyncio.run(main())
+
+
+def test_a_failing_job_raises_its_error_and_a_cancelled_one_keeps_the_order(tmp_path):
+    Store.open(tmp_path).close()
+
+    async def main() -> None:
+        keeper = Bookkeeper(tmp_path / "netmon.db")
+        try:
+            with pytest.raises(ValueError, match="no such village") as info:
+                await keeper.run(fail, "no such village")
+            assert "in the bookkeeping process" in info.value.__notes__[0]
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(keeper.run(slow, 0.5), 0.1)
+            # the cancelled job's answer is read before the next job's: each caller gets its own
+            assert await keeper.run(read_state) == (await keeper.run(read_state))
+            assert await keeper.run(slow, 0.0) == "slow"
+        finally:
+            await keeper.close()
+
+    asyncio.run(main())
