@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,36 +31,44 @@ Pairs = list[tuple[str, str]]
 
 
 class TagResolver:
-    """Maps a result's device_id to its escaped tag pairs; rebuilt on config reload."""
+    """Maps a result's device_id to its escaped tag pairs; rebuilt on config reload.
 
-    def __init__(self, agent: str, devices: Iterable[Device]) -> None:
+    Pairs are built when a series is first seen, from the config's own Device objects, not kept
+    per device: the forwarder caches each series' finished head (rowlines.py), so a copy of
+    every device's seven pairs here was ~1 KB a device for nothing (19 MB at 20,000 devices).
+    """
+
+    def __init__(self, agent: str, devices: Iterable[Device] | Mapping[str, Device]) -> None:
+        self.agent = agent
         self.agent_pairs: Pairs = tag_pairs({"agent": agent})
-        self._by_id: dict[str, Pairs] = {}
-        self._no_check: set[str] = {"agent"}
-        """Ids of villages and the agent: their results carry no `check` tag."""
-        villages: dict[str, Device] = {}
-        for d in devices:
-            self._by_id[d.id] = tag_pairs(d.tags(agent))
+        self._devices: Mapping[str, Device] = devices if isinstance(devices, Mapping) else {d.id: d for d in devices}
+        self._villages: dict[str, Device] = {}
+        """Village id -> one of its devices (the village's tags are that device's place)."""
+        for d in self._devices.values():
             if d.village:
-                villages.setdefault(d.id.rsplit("/", 1)[0], d)
-        for village_id, d in villages.items():
-            if village_id not in self._by_id:
-                self._no_check.add(village_id)
-            self._by_id.setdefault(village_id, tag_pairs({
-                "agent": agent, "province": d.province, "commune": d.commune,
-                "village": d.village, "operator": d.operator}))
+                village_id = d.id.rsplit("/", 1)[0]
+                if village_id not in self._devices:
+                    self._villages.setdefault(village_id, d)
+        self._gone: dict[str, Pairs] = {}
+        """Devices no longer in the config whose results are still in the backlog."""
         self._joined: dict[tuple, str] = {}
 
     def pairs(self, device_id: str) -> Pairs:
         """Tag pairs of a device, a village, or the agent itself."""
-        found = self._by_id.get(device_id)
-        if found is not None:
-            return found
+        d = self._devices.get(device_id)
+        if d is not None:
+            return tag_pairs(d.tags(self.agent))
+        d = self._villages.get(device_id)
+        if d is not None:
+            return tag_pairs({"agent": self.agent, "province": d.province, "commune": d.commune,
+                              "village": d.village, "operator": d.operator})
         if device_id == "agent":
             return self.agent_pairs
-        # A device no longer in the config (its results are still in the backlog).
-        found = self.agent_pairs + tag_pairs({"device": device_id.rsplit("/", 1)[-1]})
-        self._by_id[device_id] = found
+        found = self._gone.get(device_id)
+        if found is None:
+            if len(self._gone) > 100_000:
+                self._gone.clear()
+            found = self._gone[device_id] = self.agent_pairs + tag_pairs({"device": device_id.rsplit("/", 1)[-1]})
         return found
 
     def tags(self, device_id: str, sample_tags: dict[str, str], check: str = "") -> str:
@@ -77,7 +85,7 @@ class TagResolver:
     def join(self, device_id: str, sample_tags: dict[str, str], check: str = "") -> str:
         """`tags` without the cache (for callers that cache the finished head themselves)."""
         pairs = self.pairs(device_id)
-        if check and device_id not in self._no_check:
+        if check and device_id != "agent" and device_id not in self._villages:
             pairs = [p for p in pairs if p[0] != "check"] + tag_pairs({"check": check})
         if sample_tags:
             own = {k for k, _ in tag_pairs(sample_tags)}

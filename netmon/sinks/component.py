@@ -33,7 +33,7 @@ class Forwarding:
     async def _sync(self, config: Config) -> None:
         assert self.host is not None
         wanted = {o.name: o for o in config.settings.outputs.influxdb}
-        resolver = TagResolver(config.settings.agent.name, config.all_devices)
+        resolver = TagResolver(config.settings.agent.name, config.device_by_id)
         for name, forwarder in list(self.forwarders.items()):
             if wanted.get(name) != forwarder.output:
                 await forwarder.stop()

@@ -123,7 +123,7 @@ def _replay(config: Any, args: Any, ids: list[int], console: Console) -> int:
             name=repr(args.output), outputs=", ".join(outputs) or _("none")))
     kinds = [] if ids or args.all else [deadletters.TRANSIENT]
     store = _open_current(config, readonly=False)
-    resolver = TagResolver(config.settings.agent.name, config.all_devices)
+    resolver = TagResolver(config.settings.agent.name, config.device_by_id)
     failed = False
     try:
         found = deadletters.letters(store, args.output, ids, kinds=kinds)
