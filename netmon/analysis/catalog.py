@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from netmon.config.resolve import slug
 from netmon.config.schema import AgentConfig, Profile, StabilityThresholds
+from netmon.config.slugs import slug
 from netmon.model import Device
 
 DEFAULT_COVERAGE_KINDS = frozenset({"cpe", "bts", "router"})

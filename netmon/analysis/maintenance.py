@@ -23,7 +23,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from netmon.config.notify_schema import MaintenanceSpec
-from netmon.config.resolve import slug
+from netmon.config.slugs import slug
 
 SCOPE_KEYS = ("province", "commune", "village", "device")
 

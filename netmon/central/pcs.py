@@ -6,7 +6,7 @@ from netmon.analysis.aging import PcHealth
 from netmon.analysis.pcs import PcRow, sort_rows
 from netmon.central.influxql import InfluxQL
 from netmon.central.province import AgentBeat, time_range
-from netmon.config.resolve import slug
+from netmon.config.slugs import slug
 from netmon.model import Device
 
 PC_LOOKBACK_S = 3 * 86400.0

@@ -30,8 +30,8 @@ from netmon.analysis.status_view import (
     VillageRow,
 )
 from netmon.central.influxql import InfluxQL, quote_str
-from netmon.config.resolve import slug
 from netmon.config.schema import parse_duration
+from netmon.config.slugs import slug
 from netmon.model import Device
 
 HEARTBEAT_S = 60.0

@@ -23,11 +23,12 @@ from netmon.config.errors import ConfigError, ConfigIssue
 from netmon.config.explain import explain
 from netmon.config.files import MAX_KEY_BYTES, FileProblem, read_text
 from netmon.config.includes import Loader
-from netmon.config.resolve import resolve_devices, slug
+from netmon.config.resolve import resolve_devices
 from netmon.config.schema import AgentConfig, CheckSpec, KeySpec, Profile, Province, SnmpAuth, check_v3_key
 from netmon.config.search import default_profile_dirs
 from netmon.config.secrets import label_file, mask, remember
 from netmon.config.shard import Assignment, assign
+from netmon.config.slugs import slug
 from netmon.config.yamlload import YDict, YList
 from netmon.i18n import _, kept, prefer
 from netmon.model import Device, Secret

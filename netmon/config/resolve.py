@@ -7,8 +7,6 @@ are still checked (duplicate ids, parents, profiles, auths), so one run reports 
 from __future__ import annotations
 
 import functools
-import re
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,12 +16,12 @@ from pydantic import BaseModel, ValidationError
 from netmon.config.errors import ConfigIssue
 from netmon.config.explain import did_you_mean
 from netmon.config.schema import DeviceSpec, Location, Profile, Province, SnmpAuth
+from netmon.config.slugs import slug
 from netmon.config.yamlload import YDict, YList
 from netmon.i18n import N_, _
 from netmon.kinds.registry import KINDS
 from netmon.model import Device
 
-_NON_ALNUM = re.compile(r"[^a-z0-9]+")
 _LEVELS = ("province", "commune", "village")
 _LEVEL_NAME = {"province": N_("province name '{name}' has no letter or digit to build an id from; add Latin "
                               "letters or digits"),
@@ -39,13 +37,6 @@ _CHILDREN = ("communes", "villages")
 
 
 @functools.lru_cache(maxsize=65536)
-def slug(name: str) -> str:
-    """`Tả Phìn, Phong Thổ` -> `ta-phin-phong-tho`: ASCII letters and digits joined by '-'."""
-    text = unicodedata.normalize("NFKD", name.replace("đ", "d").replace("Đ", "D"))
-    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
-    return _NON_ALNUM.sub("-", text).strip("-")
-
-
 @dataclass(slots=True)
 class _Entry:
     """One device spec with everything it inherited and where it was written."""

@@ -25,8 +25,8 @@ from types import MappingProxyType
 
 from netmon.config.errors import ConfigIssue
 from netmon.config.explain import did_you_mean
-from netmon.config.resolve import slug
 from netmon.config.schema import AgentSettings
+from netmon.config.slugs import slug
 from netmon.config.yamlload import YDict, YList
 from netmon.i18n import _
 from netmon.model import Device

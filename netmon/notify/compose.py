@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from netmon.config.notify_schema import NotifySettings, RouteSpec
-from netmon.config.resolve import slug
+from netmon.config.slugs import slug
 from netmon.notify import texts
 
 NOT_SENT_MUTED, NOT_SENT_UNROUTED = 2, 3

@@ -13,7 +13,7 @@ import sqlite3
 import time
 from collections.abc import Mapping, Sequence
 
-from netmon.config.resolve import slug
+from netmon.config.slugs import slug
 from netmon.errors import ConfigurationError
 from netmon.i18n import _
 from netmon.model import Device

@@ -23,7 +23,7 @@ from netmon.analysis.status_view import PcScore, State
 from netmon.central.influxql import CentralError, InfluxQL
 from netmon.central.province import HEARTBEAT_S, LOOKBACK_S, Picture, VillageOutages, province_picture
 from netmon.central.services import ServiceVerdict, service_verdicts
-from netmon.config.resolve import slug
+from netmon.config.slugs import slug
 from netmon.i18n import _
 from netmon.ui.status_layout import body_lines
 from netmon.ui.status_render import (

@@ -19,8 +19,8 @@ from rich.table import Table
 from rich.text import Text
 
 from netmon import i18n
-from netmon.config.resolve import slug
 from netmon.config.schema import StabilityThresholds, check_host
+from netmon.config.slugs import slug
 from netmon.errors import ConfigurationError
 from netmon.i18n import N_, _, display
 from netmon.i18n import localise as loc

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from netmon.analysis.status_view import CommuneRow, Snapshot, State, VillageRow
-from netmon.config.resolve import slug
+from netmon.config.slugs import slug
 from netmon.i18n import _
 from netmon.ui.status_words import state_word
 
