@@ -6,7 +6,6 @@ are still checked (duplicate ids, parents, profiles, auths), so one run reports 
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -36,7 +35,6 @@ _SAME_ID = {"province": N_(" (province names '{first}' and '{second}' give the s
 _CHILDREN = ("communes", "villages")
 
 
-@functools.lru_cache(maxsize=65536)
 @dataclass(slots=True)
 class _Entry:
     """One device spec with everything it inherited and where it was written."""

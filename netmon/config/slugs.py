@@ -6,12 +6,14 @@ bookkeeping process and the central views need the rule, not the config loader.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 
 
+@functools.lru_cache(maxsize=65536)
 def slug(name: str) -> str:
     """`Tả Phìn, Phong Thổ` -> `ta-phin-phong-tho`: ASCII letters and digits joined by '-'."""
     text = unicodedata.normalize("NFKD", name.replace("đ", "d").replace("Đ", "D"))
