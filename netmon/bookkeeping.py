@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import netmon
+from netmon.bags import to_worker
 from netmon.bookkeeping_worker import close_store, read_frame, write_frame
 from netmon.errors import StoreError
 from netmon.logs import FailureLog, describe
@@ -82,7 +83,7 @@ class Bookkeeper:
 
     def _exchange(self, proc: subprocess.Popen[bytes], fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
         assert proc.stdin is not None and proc.stdout is not None
-        request = pickle.dumps((fn, args), pickle.HIGHEST_PROTOCOL)  # here, not on the loop: it can be MBs
+        request = to_worker((fn, args))  # here, not on the loop: it can be MBs
         try:
             write_frame(proc.stdin, request)
             answer = read_frame(proc.stdout)

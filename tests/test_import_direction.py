@@ -30,7 +30,7 @@ LAYER_OF_PREFIX = (  # first matching prefix wins
     ("netmon.model", "base"), ("netmon.errors", "base"), ("netmon.i18n", "base"), ("netmon.fieldtypes", "base"),
     ("netmon.logs", "base"), ("netmon.signals", "base"), ("netmon.guard", "base"), ("netmon.progress", "base"),
     ("netmon.uptime", "base"), ("netmon.secrets", "base"),
-    ("netmon.component", "base"),
+    ("netmon.component", "base"), ("netmon.bags", "base"),
 )
 """A module not listed is `runtime` (may use everything but ui and the lab; nothing below may use it)."""
 

@@ -33,13 +33,15 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from netmon.analysis.officehours import OfficeHours
 from netmon.analysis.pc_facts import installed_ram_mb, os_product, restarts, size_text
-from netmon.config.schema import AgingRules
 from netmon.model import FieldValue, ProbeResult, Sample, Status
 from netmon.uptime import host_uptime, unwrap
+
+if TYPE_CHECKING:  # config models arrive in the bookkeeping process as plain bags (netmon/bags.py)
+    from netmon.config.schema import AgingRules
 
 WINDOW_S = 7 * 86400.0
 POINTS = {"eol_os": 30, "disk": 25, "ram": 20, "cpu": 15, "reboots": 15, "reachability": 15}

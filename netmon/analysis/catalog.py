@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from netmon.config.schema import AgentConfig, Profile, StabilityThresholds
 from netmon.config.slugs import slug
 from netmon.model import Device
+
+if TYPE_CHECKING:  # config models arrive in the bookkeeping process as plain bags (netmon/bags.py)
+    from netmon.config.schema import AgentConfig, Profile, StabilityThresholds
 
 DEFAULT_COVERAGE_KINDS = frozenset({"cpe", "bts", "router"})
 DEFAULT_INTERVAL_S = 60.0

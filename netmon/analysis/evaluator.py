@@ -11,7 +11,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from netmon.analysis import flags as flagmod
 from netmon.analysis.catalog import Catalog, VillageInfo
@@ -21,9 +21,11 @@ from netmon.analysis.pending import undecided_villages
 from netmon.analysis.power import village_power_evidence
 from netmon.analysis.stability import MIN_AGENT_COVERAGE, Cause, Judgement, State, WindowMetrics, attribute
 from netmon.analysis.windows import all_down_since, outage_rows, window_metrics, worst_hours
-from netmon.config.schema import AgentConfig
 from netmon.model import ProbeResult, Sample, Status
 from netmon.store import Store
+
+if TYPE_CHECKING:  # config models arrive in the bookkeeping process as plain bags (netmon/bags.py)
+    from netmon.config.schema import AgentConfig
 
 log = logging.getLogger(__name__)
 

@@ -19,11 +19,13 @@ import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from netmon.config.notify_schema import MaintenanceSpec
 from netmon.config.slugs import slug
+
+if TYPE_CHECKING:  # config models arrive in the bookkeeping process as plain bags (netmon/bags.py)
+    from netmon.config.notify_schema import MaintenanceSpec
 
 SCOPE_KEYS = ("province", "commune", "village", "device")
 

@@ -9,10 +9,13 @@ import enum
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from netmon.analysis.confidence import DEFAULT_CONFIDENCE, Rate
 from netmon.analysis.db import HIST_BUCKETS
-from netmon.config.schema import StabilityThresholds
+
+if TYPE_CHECKING:  # config models arrive in the bookkeeping process as plain bags (netmon/bags.py)
+    from netmon.config.schema import StabilityThresholds
 
 _HIST_BASE_MS = 1.0
 _HIST_FACTOR = 1.5

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from netmon.analysis import worker
 from netmon.analysis.db import ensure_schema
+from netmon.bags import to_worker
 from netmon.config import load_config
 from netmon.model import ProbeResult, Sample, Status
 from netmon.store import Store
@@ -47,7 +48,7 @@ def test_pc_health_results_rank_the_old_pc_first(tmp_path: Path):
     store.append([snmp_result(old.id, WIN7, 2 * 1024 * 1024, 97.0, now - 60),
                   snmp_result(new.id, WIN11, 16 * 1024 * 1024, 40.0, now - 60)])
     ensure_schema(store)
-    worker.build(store, pickle.loads(pickle.dumps(worker.ForWorker(config))))  # as it reaches the worker
+    worker.build(store, pickle.loads(to_worker(worker.ForWorker(config))))  # as it reaches the worker
     assert worker.score_pcs(store) == (2, 0)
     results = list(store.iter_results(prober="analysis"))
     store.close()
@@ -69,7 +70,7 @@ def test_a_pc_not_answering_yet_is_counted_waiting_not_scored(tmp_path: Path):
     answered, silent = (d for d in config.devices if d.kind == "pc")
     store.append([snmp_result(answered.id, WIN11, 16 * 1024 * 1024, 40.0, now - 60)])
     ensure_schema(store)
-    worker.build(store, pickle.loads(pickle.dumps(worker.ForWorker(config))))
+    worker.build(store, pickle.loads(to_worker(worker.ForWorker(config))))
     assert worker.score_pcs(store) == (1, 1)
     scored = {r.device_id for r in store.iter_results(prober="analysis")}
     store.close()

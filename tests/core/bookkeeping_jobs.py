@@ -17,3 +17,14 @@ def worker_facts(_store: Any) -> dict[str, Any]:
     """The worker's niceness, signal dispositions, imported modules and process id."""
     return {"nice": os.nice(0), "modules": set(sys.modules), "pid": os.getpid(),
             "signals": {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}}
+
+
+def analysis_round(store: Any) -> dict[str, Any]:
+    """What the daemon's analysis asks of the worker after `build`: rollups, an evaluation, PC scores;
+    then which modules that needed (the config arrived as bags: pydantic must not be among them)."""
+    from netmon.analysis import worker
+
+    rolled = worker.roll_up(store, 100_000)
+    evaluated = worker.evaluate(store)
+    scored = worker.score_pcs(store)
+    return {"rolled": rolled, "evaluated": evaluated, "scored": scored, "modules": set(sys.modules)}
