@@ -19,9 +19,15 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from netmon.schema import migrate
+from netmon.sinks.transport import Answer, Outcome
 from netmon.store import Store
+
+if TYPE_CHECKING:
+    from netmon.sinks.batches import Batch
+    from netmon.sinks.health import OutputHealth
 
 DATA, TRANSIENT, UNDECODABLE = "data", "transient", "undecodable"
 # What InfluxDB 1.x/2.x/3.x say when the point itself is at fault (lower case).
@@ -134,3 +140,25 @@ def mark_refused(store: Store, letter: Letter, status: int, message: str,
     store.conn.execute("UPDATE dead_letters SET status = ?, message = ?, kind = ?, attempts = attempts + 1,"
                        " next_ts = ? WHERE id = ?", (status, message[:2000], kind, time.time() + delay, letter.id))
     return kind
+
+
+def set_aside(store: Store, output: str, batch: Batch, refused: Sequence[tuple[int, Answer]],
+              first_replay_s: float, health: OutputHealth) -> None:
+    """Set a batch's refused and unreadable points aside and advance the output's cursor past the
+    batch, in one transaction; the output's health says what was set aside."""
+    kinds = []
+    with store.transaction():
+        for index, answer in refused:
+            kinds.append(add(store, output, batch.seqs[index], batch.lines[index].decode(errors="replace"),
+                             answer.status, answer.message, first_replay_s))
+        for seq, text, reason in batch.unreadable:
+            add(store, output, seq, text, 0, reason)
+        store.set_cursor(output, batch.last_seq)
+    if refused or batch.unreadable:
+        health.publish(dead_letters_pending=pending_count(store, output))
+    if refused:
+        index, answer = refused[0]
+        health.lettered(len(refused), kinds[0], batch.seqs[index], answer, batch.lines[index].decode(errors="replace"))
+    if batch.unreadable:
+        seq, text, reason = batch.unreadable[0]
+        health.lettered(len(batch.unreadable), UNDECODABLE, seq, Answer(Outcome.REJECTED, 0, reason), text)

@@ -356,25 +356,7 @@ class Forwarder:
 
     def _commit(self, batch: Batch, refused: Refused) -> None:
         """Set the refused and unreadable points aside and advance the cursor, in one transaction."""
-        kinds = []
-        with self.store.transaction():
-            for index, answer in refused:
-                kinds.append(deadletters.add(self.store, self.name, batch.seqs[index],
-                                             batch.lines[index].decode(errors="replace"),
-                                             answer.status, answer.message, self.first_replay_s))
-            for seq, text, reason in batch.unreadable:
-                deadletters.add(self.store, self.name, seq, text, 0, reason)
-            self.store.set_cursor(self.name, batch.last_seq)
-        if refused or batch.unreadable:
-            self.health.publish(dead_letters_pending=deadletters.pending_count(self.store, self.name))
-        if refused:
-            index, answer = refused[0]
-            self.health.lettered(len(refused), kinds[0], batch.seqs[index], answer,
-                                 batch.lines[index].decode(errors="replace"))
-        if batch.unreadable:
-            seq, _text, reason = batch.unreadable[0]
-            self.health.lettered(len(batch.unreadable), deadletters.UNDECODABLE, seq, Answer(Outcome.REJECTED, 0,
-                                 reason), _text)
+        deadletters.set_aside(self.store, self.name, batch, refused, self.first_replay_s, self.health)
 
     async def replay(self, letters: Sequence[deadletters.Letter]) -> tuple[int, int, str]:
         """Send letters again: (accepted, refused again, why it stopped early or '')."""
