@@ -22,7 +22,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from netmon import gcwatch
+from netmon import gcwatch, store_jobs
 from netmon.agent import Agent
 from netmon.bookkeeping import Bookkeeper
 from netmon.component import Component, undeclared_tables
@@ -32,7 +32,7 @@ from netmon.errors import StoreError
 from netmon.guard import check_lab_namespace
 from netmon.logs import FailureLog, describe, use_timezone
 from netmon.probers import Prober, ProberContext, build_prober
-from netmon.retention import Policy, Retention, prune_store
+from netmon.retention import Policy
 from netmon.scheduler import PlanError, ProbeSchedule, run_once
 from netmon.schema import TABLE_RETENTION
 from netmon.signals import GATE
@@ -44,10 +44,6 @@ log = logging.getLogger(__name__)
 HEARTBEAT_S = 10.0
 RETENTION_EVERY_S = 3600.0
 LOOP_SWITCH_S = 0.001
-PRUNE_ROWS = 2000
-PRUNE_SLICE_S = 0.5
-"""Retention work per heartbeat, in the bookkeeping process: bounded steps, the rest at the next heartbeat
-(each step is its own short write transaction, so the writer never waits long)."""
 
 
 ComponentFactory = Callable[[Config], list[Component]]
@@ -324,10 +320,10 @@ class Daemon:
         assert agent.bookkeeper is not None
         more = prune
         try:
-            await agent.bookkeeper.run(_write_heartbeat, agent.started_ts, state)
+            await agent.bookkeeper.run(store_jobs.write_heartbeat, agent.started_ts, state)
             policy = Policy.from_config(self.config.settings)
             outputs = [o.name for o in self.config.settings.outputs.influxdb]
-            more, gone = await agent.bookkeeper.run(_retention_slice, policy, outputs, prune)
+            more, gone = await agent.bookkeeper.run(store_jobs.retention_slice, policy, outputs, prune)
             if gone:
                 log.info("retention: deleted %d rows (%s)", sum(gone.values()),
                          ", ".join(f"{k} {v:,}" for k, v in sorted(gone.items())))
@@ -354,27 +350,6 @@ class Daemon:
                 await prober.close()
             except Exception:
                 log.exception("closing prober %s failed", prober.name)
-
-
-def _retention_slice(store: Store, policy: Policy, outputs: list[str], due: bool) -> tuple[bool, dict[str, int]]:
-    """Bookkeeping job: bounded retention steps (PRUNE_SLICE_S) when due or over the cap.
-
-    Returns whether more remains and what this slice deleted, by counter (`retention:*`, `cap:*`, ...).
-    """
-    if not due and not Retention(store, policy, outputs).over_cap():
-        return False, {}
-    before = store.counters()
-    more = prune_store(store, policy, outputs, max_rows=PRUNE_ROWS, budget_s=PRUNE_SLICE_S)
-    after = store.counters()
-    gone = {k: v - before.get(k, 0) for k, v in after.items()
-            if k.startswith(("retention:", "cap:", "dropped_unsent")) and v != before.get(k, 0)}
-    return more, gone
-
-
-def _write_heartbeat(store: Store, started_ts: float, state: dict[str, Any]) -> None:
-    """Bookkeeping job: extend this run and publish the agent state for `netmon status`."""
-    store.mark_alive(started_ts, os.getpid(), state["heartbeat_ts"])
-    store.set_state(**state)
 
 
 def freeze_garbage() -> None:

@@ -20,10 +20,15 @@ def worker_facts(_store: Any) -> dict[str, Any]:
 
 
 def analysis_round(store: Any) -> dict[str, Any]:
-    """What the daemon's analysis asks of the worker after `build`: rollups, an evaluation, PC scores;
-    then which modules that needed (the config arrived as bags: pydantic must not be among them)."""
+    """What the daemon asks of the worker: a heartbeat, a retention slice, and after `build` rollups, an
+    evaluation and PC scores; then which modules that needed (the config arrived as bags, the jobs
+    live in light modules: pydantic must not be among them)."""
+    from netmon import store_jobs
     from netmon.analysis import worker
+    from netmon.retention import Policy
 
+    store_jobs.write_heartbeat(store, 1.0, {"heartbeat_ts": 2.0})  # what the daemon runs every 10 s
+    store_jobs.retention_slice(store, Policy(), [], True)
     rolled = worker.roll_up(store, 100_000)
     evaluated = worker.evaluate(store)
     scored = worker.score_pcs(store)
