@@ -309,9 +309,15 @@ def _varbinds(buf: bytes, pos: int, end: int) -> list[VarBind]:
     append = out.append
     cache = _OID_CACHE
     while pos < end:
-        tag, pos, vb_end = _header(buf, pos, end)
-        if tag != 0x30:
-            raise WireError("varbind is not a SEQUENCE")
+        if pos + 2 <= end and buf[pos] == 0x30 and buf[pos + 1] < 0x80:
+            pos += 2
+            vb_end = pos + buf[pos - 1]
+            if vb_end > end:
+                raise WireError(f"length {vb_end - pos} overruns its container by {vb_end - end} bytes")
+        else:
+            tag, pos, vb_end = _header(buf, pos, end)
+            if tag != 0x30:
+                raise WireError("varbind is not a SEQUENCE")
         # the name almost always has a short-form length: read it inline (this loop is the hot path)
         if pos + 2 <= vb_end and buf[pos] == 0x06 and buf[pos + 1] < 0x80:
             start = pos + 2
