@@ -73,6 +73,8 @@ class SnmpClient:
         self._fast_users: PerObject[bool] = PerObject()
         self._communities: PerObject[bytes] = PerObject()
         self._encoded: dict[tuple[str, ...], bytes] = {}
+        self._texts: dict[wire.Oid, str] = {}
+        """Walked OID -> its dotted text; emptied when it reaches 8 x _CACHE_MAX names (~4 MB)."""
 
     async def get(self, host: str, port: int, auth: SnmpAuth, oids: Sequence[str],
                   timeout_s: float, retries: int) -> Answer:
@@ -116,6 +118,9 @@ class SnmpClient:
         base = wire.parse_oid(root)
         depth, last, out = len(base), base, []
         prefix = wire.oid_text(base) + "."  # every name is under base: only its tail needs text
+        # the same cells come back poll after poll: a dict hit is cheaper than making the text
+        # (bench/bench_snmp.py, interleaved with the code before: see BENCHMARKS.md)
+        texts = self._texts
         for _ in range(MAX_WALK_CALLS):
             answer = await self._ask(host, port, auth, version, pdu_type, wire.encode_varbind(last),
                                      repetitions, timeout_s, retries)
@@ -135,7 +140,12 @@ class SnmpClient:
                                                      f"{wire.oid_text(last)} (not increasing; broken agent)")
                 last = name
                 if value is not MISSING:
-                    out.append((prefix + ".".join(map(str, name[depth:])), value))
+                    text = texts.get(name)
+                    if text is None:
+                        if len(texts) >= _CACHE_MAX * 8:
+                            texts.clear()
+                        text = texts[name] = prefix + ".".join(map(str, name[depth:]))
+                    out.append((text, value))
         log.debug("walk of %s on %s stopped after %d requests", root, host, MAX_WALK_CALLS)
         return Answer(out, None, cut_reason(len(out)))
 
