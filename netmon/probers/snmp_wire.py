@@ -256,7 +256,14 @@ def decode_value(tag: int, raw: bytes) -> Any:
             raise WireError(f"Counter64 of {size} bytes")
         return int.from_bytes(raw, "big")
     if tag == 0x06:
-        return oid_text(_decode_oid(raw))
+        # OID values repeat (hrStorageType, ifSpecific): their text is kept like names are
+        text = _OID_VALUE_CACHE.get(raw)
+        if text is None:
+            text = oid_text(_decode_oid(raw))
+            if len(_OID_VALUE_CACHE) >= _OID_CACHE_MAX:
+                _OID_VALUE_CACHE.clear()
+            _OID_VALUE_CACHE[bytes(raw)] = text
+        return text
     if tag == 0x40:
         if size != 4:
             raise WireError(f"IpAddress of {size} bytes")
@@ -297,6 +304,7 @@ def decode_response(buf: bytes) -> Response:
 
 
 _OID_CACHE: dict[bytes, Oid] = {}
+_OID_VALUE_CACHE: dict[bytes, str] = {}
 _OID_CACHE_MAX = 1 << 15
 """Encoded name -> decoded tuple. Agents answer the same table cells poll after poll, so a dict
 hit replaces the decode (bench/bench_snmp.py: decoding names was ~1/4 of the receive path). Only
