@@ -175,11 +175,20 @@ def _length(n: int) -> bytes:
 
 
 def _tlv(tag: int, body: bytes) -> bytes:
-    return bytes((tag,)) + _length(len(body)) + body
+    size = len(body)
+    if size < 0x80:  # the short form: every request but one with dozens of OIDs
+        return bytes((tag, size)) + body
+    return bytes((tag,)) + _length(size) + body
+
+
+_SMALL_INTEGERS = tuple(bytes((0x02, 1, n)) for n in range(0x80))
+"""INTEGER TLVs of 0..127: version, non-repeaters, max-repetitions of every request."""
 
 
 def encode_integer(value: int, tag: int = 0x02) -> bytes:
     """A minimal two's-complement INTEGER TLV (or an application type with `tag`)."""
+    if 0 <= value < 0x80 and tag == 0x02:
+        return _SMALL_INTEGERS[value]
     size = ((value if value >= 0 else ~value).bit_length() + 8) // 8
     return _tlv(tag, value.to_bytes(size, "big", signed=True))
 
