@@ -121,6 +121,9 @@ class SnmpClient:
         # the same cells come back poll after poll: a dict hit is cheaper than making the text
         # (bench/bench_snmp.py, interleaved with the code before: see BENCHMARKS.md)
         texts = self._texts
+        # under base exactly when base <= name < upper (tuples compare element by element): two
+        # comparisons instead of a slice per name; END_OF_MIB and MISSING read once, not per name
+        upper, end_of_mib, missing = (*base[:-1], base[-1] + 1), wire.END_OF_MIB, MISSING
         for _ in range(MAX_WALK_CALLS):
             answer = await self._ask(host, port, auth, version, pdu_type, wire.encode_varbind(last),
                                      repetitions, timeout_s, retries)
@@ -133,13 +136,13 @@ class SnmpClient:
             if not answer.varbinds:
                 return Answer(out)
             for name, value in answer.varbinds:
-                if value is wire.END_OF_MIB or name[:depth] != base:
+                if value is end_of_mib or not base <= name < upper:
                     return Answer(out)
                 if name <= last:
                     return Answer(out, Status.ERROR, f"agent returned OID {wire.oid_text(name)} after "
                                                      f"{wire.oid_text(last)} (not increasing; broken agent)")
                 last = name
-                if value is not MISSING:
+                if value is not missing:
                     text = texts.get(name)
                     if text is None:
                         if len(texts) >= _CACHE_MAX * 8:
