@@ -54,8 +54,9 @@ class SnmpProber(ProberBase):
         self.client = SnmpClient(context.config_dir)
         self._snmp_limit = asyncio.Semaphore(context.scheduler.snmp_concurrency)
         self._memory: dict[tuple[str, str], DeviceMemory] = {}
-        self._field_types: dict[tuple[str, str], type] = {}
-        """(measurement, field) -> the type first written: a field never changes type (InfluxDB)."""
+        self._field_types: dict[str, dict[str, type]] = {}
+        """measurement -> field -> the type first written: a field never changes type (InfluxDB).
+        Nested, not keyed by a (measurement, field) pair: no tuple is built per field per poll."""
 
     async def probe(self, device: Device, check: SnmpCheck) -> ProbeResult:
         """Poll one device once; never raises for a target's failure."""
@@ -139,8 +140,9 @@ class SnmpProber(ProberBase):
         out = []
         for sample in samples:
             fields = dict(sample.fields)
+            known = self._field_types.setdefault(sample.measurement, {})
             for name, value in sample.fields.items():
-                first = self._field_types.setdefault((sample.measurement, name), type(value))
+                first = known.setdefault(name, type(value))
                 if first is not type(value):
                     del fields[name]
                     where = ",".join(f"{k}={v}" for k, v in sample.tags.items())

@@ -73,6 +73,8 @@ class SnmpClient:
         self._fast_users: PerObject[bool] = PerObject()
         self._communities: PerObject[bytes] = PerObject()
         self._encoded: dict[tuple[str, ...], bytes] = {}
+        self._texts: dict[wire.Oid, str] = {}
+        """Walked OID -> its dotted text; emptied when it reaches 8 x _CACHE_MAX names (~4 MB)."""
 
     async def get(self, host: str, port: int, auth: SnmpAuth, oids: Sequence[str],
                   timeout_s: float, retries: int) -> Answer:
@@ -116,6 +118,12 @@ class SnmpClient:
         base = wire.parse_oid(root)
         depth, last, out = len(base), base, []
         prefix = wire.oid_text(base) + "."  # every name is under base: only its tail needs text
+        # the same cells come back poll after poll: a dict hit is cheaper than making the text
+        # (bench/bench_snmp.py, interleaved with the code before: see BENCHMARKS.md)
+        texts = self._texts
+        # under base exactly when base <= name < upper (tuples compare element by element): two
+        # comparisons instead of a slice per name; END_OF_MIB and MISSING read once, not per name
+        upper, end_of_mib, missing = (*base[:-1], base[-1] + 1), wire.END_OF_MIB, MISSING
         for _ in range(MAX_WALK_CALLS):
             answer = await self._ask(host, port, auth, version, pdu_type, wire.encode_varbind(last),
                                      repetitions, timeout_s, retries)
@@ -128,14 +136,19 @@ class SnmpClient:
             if not answer.varbinds:
                 return Answer(out)
             for name, value in answer.varbinds:
-                if value is wire.END_OF_MIB or name[:depth] != base:
+                if value is end_of_mib or not base <= name < upper:
                     return Answer(out)
                 if name <= last:
                     return Answer(out, Status.ERROR, f"agent returned OID {wire.oid_text(name)} after "
                                                      f"{wire.oid_text(last)} (not increasing; broken agent)")
                 last = name
-                if value is not MISSING:
-                    out.append((prefix + ".".join(map(str, name[depth:])), value))
+                if value is not missing:
+                    text = texts.get(name)
+                    if text is None:
+                        if len(texts) >= _CACHE_MAX * 8:
+                            texts.clear()
+                        text = texts[name] = prefix + ".".join(map(str, name[depth:]))
+                    out.append((text, value))
         log.debug("walk of %s on %s stopped after %d requests", root, host, MAX_WALK_CALLS)
         return Answer(out, None, cut_reason(len(out)))
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from netmon import uptime
 from netmon.model import FieldValue, Sample
-from netmon.probers.snmp_fields import ANY, COLUMNS, SCALARS, BadValue, check, hexstr, named_spec, problem, text
+from netmon.probers.snmp_fields import ANY, COLUMNS, SCALARS, BadValue, Spec, check, hexstr, named_spec, problem, text
 from netmon.uptime import host_uptime
 
 __all__ = ["HR_STORAGE_ENTRY", "IF_ENTRY", "Derived", "DeviceMemory", "ago", "derive", "detect_reboot",
@@ -111,25 +111,54 @@ def split_tables(varbinds: Iterable[tuple[str, Any]], problems: list[str] | None
     """
     tables: dict[str, dict[str, dict[str, Any]]] = {}
     other: list[tuple[str, Any]] = []
+    cells = _CELLS
     for oid, value in varbinds:
-        for prefix, measurement, columns in _TABLE_PREFIXES:
-            if oid.startswith(prefix):
-                col, _, index = oid[len(prefix):].partition(".")
-                name = columns.get(int(col), f"column{col}")
-                row = tables.setdefault(measurement, {}).setdefault(index, {})
-                if name in _SKIP_COLUMNS:
-                    break
-                spec = COLUMNS[measurement].get(name, ANY)
-                try:
-                    row[name] = check(spec, value)
-                except BadValue as exc:
-                    if problems is not None:
-                        problems.append(problem(f"{spec.mib if spec is not ANY else name}.{index}", oid,
-                                                spec, exc))
-                break
-        else:
+        cell = cells.get(oid, _UNSEEN)
+        if cell is _UNSEEN:
+            cell = _cell(oid)
+            if len(cells) >= _CELLS_MAX:
+                cells.clear()
+            cells[oid] = cell
+        if cell is None:
             other.append((oid, value))
+            continue
+        measurement, index, name, spec, ints = cell
+        row = tables.setdefault(measurement, {}).setdefault(index, {})
+        if spec is None:
+            continue
+        if ints is not None and type(value) is int and ints[0] <= value <= ints[1]:
+            row[name] = value  # what check() returns for an "int" spec, without the call
+            continue
+        try:
+            row[name] = check(spec, value)
+        except BadValue as exc:
+            if problems is not None:
+                problems.append(problem(f"{spec.mib if spec is not ANY else name}.{index}", oid,
+                                        spec, exc))
     return tables, other
+
+
+_Cell = tuple[str, str, str, Spec | None, tuple[float, float] | None] | None
+_CELLS: dict[str, _Cell] = {}
+_CELLS_MAX = 1 << 15
+"""OID text -> where its cell goes. Devices answer the same cells poll after poll, so one dict hit
+replaces four prefix tests, a split and two lookups per cell (bench/bench_snmp.py: split_tables
+was ~8 % of a poll); emptied when full (~5 MB at most)."""
+_UNSEEN: Any = object()
+
+
+def _cell(oid: str) -> _Cell:
+    """(measurement, index, column, spec or None for an index column, integer range or None)
+    of a known table, else None; the range is set for "int" specs, most columns of a table."""
+    for prefix, measurement, columns in _TABLE_PREFIXES:
+        if oid.startswith(prefix):
+            col, _, index = oid[len(prefix):].partition(".")
+            name = columns.get(int(col), f"column{col}")
+            spec = None if name in _SKIP_COLUMNS else COLUMNS[measurement].get(name, ANY)
+            ints = (spec.lo, spec.hi) if spec is not None and spec.kind == "int" and spec.lo is not None \
+                and spec.hi is not None else None
+            return measurement, index, name, spec, ints
+    return None
 
 
 def row_fields(row: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, FieldValue]]:
