@@ -86,8 +86,9 @@ def build(store: Store, wc: WorkerConfig | ForWorker) -> int:
                          getattr(settings.agent, "public_holidays", ()))
     settle = a.settle if a.settle is not None else default_settle_s(catalog)
     engine = _State.engine
-    if engine is None:
+    if engine is None or engine.store is not store:  # another store: a process running several (tests, tools)
         _State.engine = RollupEngine(store, catalog, a.bucket_s, settle, office, a.window_trend)
+        _State.outages_after = None
     else:
         engine.catalog = engine.recent.catalog = catalog
         engine.settle_s, engine.office, engine.bucket_s = settle, office, a.bucket_s

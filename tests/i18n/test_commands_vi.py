@@ -38,7 +38,7 @@ def _letters(tmp_path: Path) -> SimpleNamespace:
     store.close()
     agent = SimpleNamespace(name="a1", language=None)
     settings = SimpleNamespace(agent=agent, outputs=SimpleNamespace(influxdb=[]))
-    return SimpleNamespace(state_dir=tmp_path / "state", settings=settings, all_devices=())
+    return SimpleNamespace(state_dir=tmp_path / "state", settings=settings, all_devices=(), device_by_id={})
 
 
 def _run_letters(config: SimpleNamespace, lang: str, **options) -> tuple[int, str]:
